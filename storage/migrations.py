@@ -1,0 +1,72 @@
+"""Schema versions and the steps between them.
+
+Each migration runs once, inside a transaction, and records itself in `schema_version`.
+A database created by any earlier PaySync is brought forward step by step; a database from a
+newer PaySync is refused rather than guessed at.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from peewee import Database
+
+from storage.models import PROCORE_SIDE_MODELS, QUICKBOOKS_SIDE_MODELS, SchemaVersion
+
+
+class SchemaTooNewError(RuntimeError):
+    pass
+
+
+@dataclass(frozen=True)
+class Migration:
+    version: int
+    description: str
+    apply: Callable[[Database], None]
+
+
+def _create_quickbooks_side(db: Database) -> None:
+    db.create_tables(QUICKBOOKS_SIDE_MODELS, safe=True)
+
+
+def _create_procore_side(db: Database) -> None:
+    db.create_tables(PROCORE_SIDE_MODELS, safe=True)
+
+
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(1, "QuickBooks side: company files, Web Connector, payments, audit", _create_quickbooks_side),
+    Migration(
+        2, "Procore side: projects, commitments, invoices, payment links, write journal", _create_procore_side
+    ),
+)
+
+LATEST_VERSION = MIGRATIONS[-1].version
+
+
+def current_version(db: Database) -> int:
+    if not db.table_exists(SchemaVersion._meta.table_name):
+        return 0
+    row = SchemaVersion.select(SchemaVersion.version).order_by(SchemaVersion.version.desc()).first()
+    return int(row.version) if row is not None else 0
+
+
+def migrate(db: Database, target: int = LATEST_VERSION) -> list[int]:
+    """Apply the pending migrations up to `target`; return the versions applied."""
+    version = current_version(db)
+    if version > LATEST_VERSION:
+        raise SchemaTooNewError(
+            f"The database is at schema version {version}, newer than this PaySync knows "
+            f"({LATEST_VERSION}). Upgrade PaySync, or point PAYSYNC_DATABASE_URL at another database."
+        )
+    applied: list[int] = []
+    for migration in MIGRATIONS:
+        if migration.version <= version or migration.version > target:
+            continue
+        with db.atomic():
+            if migration.version == 1:
+                db.create_tables([SchemaVersion], safe=True)
+            migration.apply(db)
+            SchemaVersion.create(version=migration.version, description=migration.description)
+        applied.append(migration.version)
+    return applied

@@ -1,0 +1,405 @@
+"""PaySync's tables.
+
+Schema version 1 holds the QuickBooks side (company files, Web Connector sessions, queued
+QuickBooks work, bill payments and their applications to bills, deletions, watermarks, sync
+runs, the audit log). Version 2 adds the Procore side (projects, commitments, invoices, the
+one-Procore-payment-per-application links and the intent journal of Procore writes).
+See storage/migrations.py for how a database moves between versions.
+"""
+
+from __future__ import annotations
+
+from peewee import (
+    BigIntegerField,
+    BooleanField,
+    CharField,
+    DatabaseProxy,
+    DateField,
+    ForeignKeyField,
+    IntegerField,
+    Model,
+    TextField,
+)
+
+from storage.fields import MoneyField, UtcDateTimeField, utc_now
+
+database_proxy = DatabaseProxy()
+
+
+class BaseModel(Model):  # type: ignore[misc]
+    class Meta:
+        database = database_proxy
+        legacy_table_names = False
+
+
+# --------------------------------------------------------------------------------------------
+# Schema version 1: the QuickBooks side
+# --------------------------------------------------------------------------------------------
+
+
+class SchemaVersion(BaseModel):
+    version = IntegerField(primary_key=True)
+    description = TextField()
+    applied_at = UtcDateTimeField(default=utc_now)
+
+
+class Setting(BaseModel):
+    """Small key/value facts PaySync must remember, e.g. when the schedule was first configured."""
+
+    key = CharField(primary_key=True, max_length=100)
+    value = TextField()
+    updated_at = UtcDateTimeField(default=utc_now)
+
+
+class CompanyFile(BaseModel):
+    """A QuickBooks company file, named by a short `file_key` used in Procore origin ids."""
+
+    file_key = CharField(unique=True, max_length=64)
+    company_name = TextField(null=True)
+    file_path = TextField(null=True)
+    country = CharField(max_length=2, null=True)
+    product_name = TextField(null=True)
+    qbxml_version = CharField(max_length=16, null=True)
+    last_contact_at = UtcDateTimeField(null=True)
+    last_error = TextField(null=True)
+    last_error_at = UtcDateTimeField(null=True)
+    created_at = UtcDateTimeField(default=utc_now)
+
+
+class WebConnectorCredential(BaseModel):
+    """The Web Connector login; the password is kept only as a salted PBKDF2 hash."""
+
+    username = CharField(unique=True, max_length=100)
+    password_hash = TextField()
+    file_key = CharField(max_length=64)
+    updated_at = UtcDateTimeField(default=utc_now)
+
+
+class LoginAttempt(BaseModel):
+    """Recent authenticate calls, so repeated failures can be throttled."""
+
+    username = CharField(max_length=200)
+    remote_addr = CharField(max_length=64, null=True)
+    succeeded = BooleanField()
+    at = UtcDateTimeField(default=utc_now, index=True)
+
+
+class WebConnectorSession(BaseModel):
+    """One Web Connector poll, from authenticate to closeConnection, keyed by its ticket."""
+
+    ticket = CharField(unique=True, max_length=64)
+    username = CharField(max_length=200)
+    file_key = CharField(max_length=64, index=True)
+    company_file = ForeignKeyField(CompanyFile, null=True, backref="sessions", on_delete="SET NULL")
+    # open | closed | failed | expired | no_work
+    state = CharField(max_length=16, default="open", index=True)
+    remote_addr = CharField(max_length=64, null=True)
+    client_version = CharField(max_length=32, null=True)
+    created_at = UtcDateTimeField(default=utc_now)
+    last_seen_at = UtcDateTimeField(default=utc_now)
+    closed_at = UtcDateTimeField(null=True)
+    hcp_received = BooleanField(default=False)
+    current_work_id = IntegerField(null=True)
+    work_total = IntegerField(default=0)
+    work_done = IntegerField(default=0)
+    last_error = TextField(null=True)
+
+
+class QuickBooksWork(BaseModel):
+    """A query waiting for (or being run through) the Web Connector.
+
+    kind: host | payments_check | payments_credit_card | deleted | bills
+    status: queued | in_progress | done | failed | cancelled
+    """
+
+    file_key = CharField(max_length=64)
+    kind = CharField(max_length=32)
+    status = CharField(max_length=16, default="queued")
+    priority = IntegerField(default=0)
+    requested_by = TextField(default="")
+    created_at = UtcDateTimeField(default=utc_now)
+    started_at = UtcDateTimeField(null=True)
+    finished_at = UtcDateTimeField(null=True)
+    session_ticket = CharField(max_length=64, null=True)
+    request_id = CharField(max_length=64, null=True)
+    iterator_id = CharField(max_length=64, null=True)
+    iterator_remaining = IntegerField(null=True)
+    # QuickBooks-local wall-clock strings (no offset), see DESIGN rule 2.
+    modified_from = CharField(max_length=32, null=True)
+    max_time_modified = CharField(max_length=32, null=True)
+    pages = IntegerField(default=0)
+    records = IntegerField(default=0)
+    attempts = IntegerField(default=0)
+    last_error = TextField(null=True)
+    payload = TextField(null=True)  # JSON, e.g. the bill TxnIDs a `bills` query asks for
+
+    class Meta:
+        indexes = ((("file_key", "status", "priority"), False),)
+
+
+class BillPayment(BaseModel):
+    """A QuickBooks BillPaymentCheck or BillPaymentCreditCard, as last received."""
+
+    company_file = ForeignKeyField(CompanyFile, backref="payments", on_delete="CASCADE")
+    txn_id = CharField(max_length=36)
+    kind = CharField(max_length=12)  # check | credit_card
+    edit_sequence = CharField(max_length=16)
+    txn_number = IntegerField(null=True)
+    # Raw QuickBooks strings, offset and all (the offset is wrong during DST; DESIGN rule 2).
+    time_created = CharField(max_length=32)
+    time_modified = CharField(max_length=32)
+    vendor_list_id = CharField(max_length=36, null=True)
+    vendor_name = TextField(null=True)
+    txn_date = DateField()
+    amount = MoneyField()
+    ref_number = CharField(max_length=20, null=True)
+    memo = TextField(null=True)
+    account_name = TextField(null=True)
+    is_void = BooleanField(default=False)
+    # Created in QuickBooks before the schedule was first configured: never synced (seed rule).
+    pre_existing = BooleanField(default=False)
+    deleted_at = UtcDateTimeField(null=True)
+    time_deleted = CharField(max_length=32, null=True)
+    first_seen_at = UtcDateTimeField(default=utc_now)
+    updated_at = UtcDateTimeField(default=utc_now, index=True)
+
+    class Meta:
+        indexes = ((("company_file", "txn_id"), True),)
+
+
+class BillPaymentApplication(BaseModel):
+    """The part of a bill payment applied to one bill: one Procore payment each (DESIGN rule 3)."""
+
+    payment = ForeignKeyField(BillPayment, backref="applications", on_delete="CASCADE")
+    bill_txn_id = CharField(max_length=36, index=True)
+    bill_ref_number = CharField(max_length=20, null=True, index=True)
+    bill_txn_date = DateField(null=True)
+    amount = MoneyField()
+    balance_remaining = MoneyField(null=True)
+    discount_amount = MoneyField(null=True)
+
+    class Meta:
+        indexes = ((("payment", "bill_txn_id"), True),)
+
+
+class Bill(BaseModel):
+    company_file = ForeignKeyField(CompanyFile, backref="bills", on_delete="CASCADE")
+    txn_id = CharField(max_length=36)
+    edit_sequence = CharField(max_length=16, null=True)
+    time_modified = CharField(max_length=32, null=True)
+    vendor_list_id = CharField(max_length=36, null=True)
+    vendor_name = TextField(null=True)
+    txn_date = DateField(null=True)
+    ref_number = CharField(max_length=20, null=True, index=True)
+    amount_due = MoneyField(null=True)
+    open_amount = MoneyField(null=True)
+    is_paid = BooleanField(null=True)
+    updated_at = UtcDateTimeField(default=utc_now)
+
+    class Meta:
+        indexes = ((("company_file", "txn_id"), True),)
+
+
+class QuickBooksDeletion(BaseModel):
+    company_file = ForeignKeyField(CompanyFile, backref="deletions", on_delete="CASCADE")
+    txn_del_type = CharField(max_length=32)
+    txn_id = CharField(max_length=36)
+    time_created = CharField(max_length=32, null=True)
+    time_deleted = CharField(max_length=32, null=True)
+    ref_number = CharField(max_length=20, null=True)
+    recorded_at = UtcDateTimeField(default=utc_now)
+
+    class Meta:
+        indexes = ((("company_file", "txn_id"), True),)
+
+
+class Watermark(BaseModel):
+    """How far a query has read, as a QuickBooks-local wall-clock string (no offset)."""
+
+    company_file = ForeignKeyField(CompanyFile, backref="watermarks", on_delete="CASCADE")
+    kind = CharField(max_length=32)
+    value = CharField(max_length=32)
+    updated_at = UtcDateTimeField(default=utc_now)
+
+    class Meta:
+        indexes = ((("company_file", "kind"), True),)
+
+
+class SyncRun(BaseModel):
+    trigger = CharField(max_length=32)  # manual | schedule | web_connector | console
+    started_at = UtcDateTimeField(default=utc_now, index=True)
+    finished_at = UtcDateTimeField(null=True)
+    status = CharField(max_length=16, default="running")  # running | ok | failed
+    created = IntegerField(default=0)
+    updated = IntegerField(default=0)
+    voided = IntegerField(default=0)
+    flagged = IntegerField(default=0)
+    skipped = IntegerField(default=0)
+    errors = IntegerField(default=0)
+    message = TextField(null=True)
+
+
+class AuditLog(BaseModel):
+    """Every write PaySync makes or sees: Procore writes, Web Connector sessions, user edits."""
+
+    at = UtcDateTimeField(default=utc_now, index=True)
+    actor = CharField(max_length=100)
+    action = CharField(max_length=64)
+    target = TextField(null=True)
+    detail = TextField(null=True)  # JSON
+
+
+class ErrorEvent(BaseModel):
+    """An error a person should see: where it happened and how to fix it."""
+
+    at = UtcDateTimeField(default=utc_now, index=True)
+    where = CharField(max_length=32)  # qbwc | procore | engine | schedule | config
+    message = TextField()
+    detail = TextField(null=True)
+
+
+QUICKBOOKS_SIDE_MODELS: tuple[type[BaseModel], ...] = (
+    SchemaVersion,
+    Setting,
+    CompanyFile,
+    WebConnectorCredential,
+    LoginAttempt,
+    WebConnectorSession,
+    QuickBooksWork,
+    BillPayment,
+    BillPaymentApplication,
+    Bill,
+    QuickBooksDeletion,
+    Watermark,
+    SyncRun,
+    AuditLog,
+    ErrorEvent,
+)
+
+
+# --------------------------------------------------------------------------------------------
+# Schema version 2: the Procore side
+# --------------------------------------------------------------------------------------------
+
+
+class ProcoreToken(BaseModel):
+    """The current OAuth tokens. Refresh tokens are single-use, so a new one is stored before use."""
+
+    name = CharField(primary_key=True, max_length=32, default="default")
+    grant_type = CharField(max_length=32)
+    access_token = TextField()
+    refresh_token = TextField(null=True)
+    expires_at = UtcDateTimeField()
+    updated_at = UtcDateTimeField(default=utc_now)
+
+
+class ProcoreProject(BaseModel):
+    id = BigIntegerField(primary_key=True)
+    name = TextField()
+    updated_at = UtcDateTimeField(null=True)
+    imported_at = UtcDateTimeField(default=utc_now)
+
+
+class ProcoreVendor(BaseModel):
+    id = BigIntegerField(primary_key=True)
+    name = TextField()
+    origin_id = CharField(max_length=100, null=True, index=True)
+
+
+class Commitment(BaseModel):
+    id = BigIntegerField(primary_key=True)
+    project = ForeignKeyField(ProcoreProject, backref="commitments", on_delete="CASCADE")
+    kind = CharField(max_length=16)  # subcontract | purchase_order
+    number = CharField(max_length=100, null=True)
+    title = TextField(null=True)
+    status = CharField(max_length=32, null=True)
+    vendor_id = BigIntegerField(null=True, index=True)
+    vendor_name = TextField(null=True)
+    origin_id = CharField(max_length=100, null=True)
+    updated_at = UtcDateTimeField(null=True)
+    imported_at = UtcDateTimeField(default=utc_now)
+
+
+class Invoice(BaseModel):
+    """A Procore subcontractor invoice (a 'requisition' in the API)."""
+
+    id = BigIntegerField(primary_key=True)
+    project = ForeignKeyField(ProcoreProject, backref="invoices", on_delete="CASCADE")
+    commitment = ForeignKeyField(Commitment, backref="invoices", on_delete="CASCADE")
+    number = IntegerField(null=True)  # the draw request number
+    invoice_number = CharField(max_length=100, null=True, index=True)
+    vendor_id = BigIntegerField(null=True)
+    status = CharField(max_length=32, null=True)
+    erp_status = CharField(max_length=32, null=True)
+    origin_id = CharField(max_length=100, null=True, index=True)
+    amount = MoneyField(null=True)
+    billing_date = DateField(null=True)
+    updated_at = UtcDateTimeField(null=True)
+    imported_at = UtcDateTimeField(default=utc_now)
+
+
+class PaymentLink(BaseModel):
+    """One bill payment application and the one Procore payment that mirrors it.
+
+    erp_status: synced | waiting | needs_attention | failed | deleted_in_quickbooks | not_synced
+    """
+
+    application = ForeignKeyField(BillPaymentApplication, unique=True, backref="links", on_delete="CASCADE")
+    origin_id = CharField(max_length=200, unique=True)
+    invoice = ForeignKeyField(Invoice, null=True, backref="payment_links", on_delete="SET NULL")
+    commitment = ForeignKeyField(Commitment, null=True, backref="payment_links", on_delete="SET NULL")
+    match_reason = TextField(null=True)
+    erp_status = CharField(max_length=32, default="waiting", index=True)
+    status_reason = TextField(null=True)
+    procore_payment_id = BigIntegerField(null=True)
+    pushed_fingerprint = TextField(null=True)
+    pushed_amount = MoneyField(null=True)
+    pushed_edit_sequence = CharField(max_length=16, null=True)
+    payment_number = IntegerField(null=True)
+    locked = BooleanField(default=False)
+    last_attempt_at = UtcDateTimeField(null=True)
+    updated_at = UtcDateTimeField(default=utc_now)
+
+
+class ProcoreWrite(BaseModel):
+    """The intent journal: a row is committed before every Procore write (DESIGN rule 4).
+
+    operation: create | unlock | patch | relock | delete | attach
+    status: intent | done | failed | unknown | resolved
+    """
+
+    link = ForeignKeyField(PaymentLink, null=True, backref="writes", on_delete="SET NULL")
+    origin_id = CharField(max_length=200, index=True)
+    operation = CharField(max_length=16)
+    project_id = BigIntegerField()
+    contract_id = BigIntegerField()
+    procore_payment_id = BigIntegerField(null=True)
+    request_body = TextField(null=True)  # JSON
+    status = CharField(max_length=16, default="intent", index=True)
+    error = TextField(null=True)
+    created_at = UtcDateTimeField(default=utc_now)
+    finished_at = UtcDateTimeField(null=True)
+
+
+class PaymentAttachment(BaseModel):
+    link = ForeignKeyField(PaymentLink, backref="attachments", on_delete="CASCADE")
+    filename = TextField()
+    size = IntegerField()
+    procore_attachment_id = BigIntegerField(null=True)
+    status = CharField(max_length=16, default="waiting")  # waiting | uploaded | failed
+    error = TextField(null=True)
+    added_at = UtcDateTimeField(default=utc_now)
+
+
+PROCORE_SIDE_MODELS: tuple[type[BaseModel], ...] = (
+    ProcoreToken,
+    ProcoreProject,
+    ProcoreVendor,
+    Commitment,
+    Invoice,
+    PaymentLink,
+    ProcoreWrite,
+    PaymentAttachment,
+)
+
+ALL_MODELS: tuple[type[BaseModel], ...] = QUICKBOOKS_SIDE_MODELS + PROCORE_SIDE_MODELS
