@@ -1,0 +1,251 @@
+"""Importing projects, vendors, commitments and subcontractor invoices from the simulated Procore
+into a real SQLite file (and PostgreSQL when PAYSYNC_TEST_POSTGRES_URL is set)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from sandbox.procore import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, ProcoreState, create_procore_app, seed_demo
+from sandbox.servers import run_asgi_in_thread
+from storage.db import close_database, open_database
+from storage.models import ALL_MODELS, Commitment, Invoice, ProcoreProject, ProcoreVendor, Setting
+from sync.procore.auth import MemoryTokenStore
+from sync.procore.client import ProcoreClient
+from sync.procore.importer import import_from_procore, watermark_key
+
+TWO_HOURS = 7200.0
+
+
+@dataclass
+class Sandbox:
+    state: ProcoreState
+    ids: dict[str, Any]
+    url: str
+
+    def project(self, key: str) -> int:
+        return int(self.ids["projects"][key])
+
+    def commitment(self, key: str) -> int:
+        return int(self.ids["commitments"][key])
+
+    def invoice(self, invoice_number: str) -> int:
+        return int(self.ids["requisitions"][invoice_number])
+
+    def client(self, transport: httpx.BaseTransport | None = None) -> ProcoreClient:
+        return ProcoreClient(
+            api_base=self.url,
+            login_base=self.url,
+            client_id=DEMO_CLIENT_ID,
+            client_secret=DEMO_CLIENT_SECRET,
+            company_id=self.state.company_id,
+            token_store=MemoryTokenStore(),
+            sleep=lambda seconds: None,
+            transport=transport,
+        )
+
+    def listed(self, path: str) -> list[Any]:
+        return self.state.log_entries("GET", path)
+
+
+@pytest.fixture
+def sandbox() -> Iterator[Sandbox]:
+    state = ProcoreState()
+    # The demo company's data was entered two hours ago, so a later edit is clearly newer than
+    # the first import (the watermark overlap is ten minutes).
+    state.advance_clock(-TWO_HOURS)
+    ids = seed_demo(state)
+    state.advance_clock(TWO_HOURS)
+    server = run_asgi_in_thread(create_procore_app(state))
+    try:
+        yield Sandbox(state, ids, server.url)
+    finally:
+        server.stop()
+
+
+def _database_urls() -> list[Any]:
+    urls: list[Any] = ["sqlite"]
+    urls.append(
+        pytest.param(
+            "postgres",
+            marks=[
+                pytest.mark.postgres,
+                pytest.mark.skipif(
+                    not os.environ.get("PAYSYNC_TEST_POSTGRES_URL"),
+                    reason="PAYSYNC_TEST_POSTGRES_URL not set",
+                ),
+            ],
+        )
+    )
+    return urls
+
+
+@pytest.fixture(params=_database_urls())
+def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[None]:
+    if request.param == "postgres":
+        db = open_database(os.environ["PAYSYNC_TEST_POSTGRES_URL"])
+        db.drop_tables(ALL_MODELS, safe=True)
+        close_database()
+        open_database(os.environ["PAYSYNC_TEST_POSTGRES_URL"])
+    else:
+        open_database(f"sqlite:///{tmp_path / 'paysync.db'}")
+    try:
+        yield
+    finally:
+        close_database()
+
+
+class HookTransport(httpx.BaseTransport):
+    """Real HTTP; runs `before` once, just before the first request whose path starts with `prefix`
+    (to change Procore at an exact moment of an import)."""
+
+    def __init__(self, prefix: str, before: Callable[[], None]) -> None:
+        self.inner = httpx.HTTPTransport()
+        self.prefix = prefix
+        self.before: Callable[[], None] | None = before
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        if self.before is not None and request.url.path.startswith(self.prefix):
+            before, self.before = self.before, None
+            before()
+        return self.inner.handle_request(request)
+
+    def close(self) -> None:
+        self.inner.close()
+
+
+def test_first_import_copies_everything_matching_needs(sandbox: Sandbox, database: None) -> None:
+    with sandbox.client() as client:
+        summary = import_from_procore(client)
+
+    assert (summary.projects, summary.vendors, summary.commitments, summary.invoices) == (2, 6, 6, 15)
+    assert summary.warnings == []
+    assert summary.duration_seconds > 0
+    assert ProcoreProject.select().count() == 2 and ProcoreVendor.select().count() == 6
+    assert ProcoreVendor.get_by_id(sandbox.ids["vendors"]["acme"]).origin_id == "80000001-1700000001"
+
+    steel = Commitment.get_by_id(sandbox.commitment("riverside/PO-001"))
+    assert (steel.kind, steel.number, steel.vendor_name) == (
+        "purchase_order",
+        "PO-001",
+        "Ironclad Steel Erectors",
+    )
+    assert steel.project_id == sandbox.project("riverside")
+    assert Commitment.get_by_id(sandbox.commitment("riverside/SC-001")).kind == "subcontract"
+
+    invoice = Invoice.get_by_id(sandbox.invoice("ACME-2495"))
+    assert invoice.commitment_id == sandbox.commitment("riverside/SC-001")
+    assert (invoice.number, invoice.invoice_number) == (4, "ACME-2495")
+    assert invoice.amount == Decimal("55125.50")
+    assert invoice.vendor_id == sandbox.ids["vendors"]["acme"]
+    assert (invoice.status, invoice.erp_status, invoice.origin_id) == ("approved", "not_synced", None)
+    assert invoice.billing_date == date(2025, 4, 30)
+    exported = Invoice.get_by_id(sandbox.invoice("ACME-2411"))
+    assert exported.erp_status == "synced" and exported.origin_id
+
+    for project in ("riverside", "oak-street"):
+        for what in ("commitments", "invoices"):
+            assert (
+                Setting.get_or_none(Setting.key == watermark_key(sandbox.project(project), what)) is not None
+            )
+    assert all("updated_at" not in e.query for e in sandbox.listed("/rest/v1.1/requisitions"))
+
+
+def test_second_import_fetches_only_what_changed(sandbox: Sandbox, database: None) -> None:
+    riverside = sandbox.project("riverside")
+    with sandbox.client() as client:
+        import_from_procore(client)
+        sandbox.state.update_requisition(
+            sandbox.invoice("ACME-2495"), amount="56000.00", erp_status="synced", origin_id="1F0-1700200099"
+        )
+        sandbox.state.update_commitment(sandbox.commitment("riverside/PO-002"), title="Rebar and mesh")
+        requests_before = len(sandbox.state.request_log)
+        summary = import_from_procore(client)
+
+    assert (summary.commitments, summary.invoices) == (1, 1)
+    invoice = Invoice.get_by_id(sandbox.invoice("ACME-2495"))
+    assert (invoice.amount, invoice.erp_status, invoice.origin_id) == (
+        Decimal("56000.00"),
+        "synced",
+        "1F0-1700200099",
+    )
+    assert Commitment.get_by_id(sandbox.commitment("riverside/PO-002")).title == "Rebar and mesh"
+    assert Invoice.select().count() == 15  # the unchanged ones are still there
+
+    second = sandbox.state.request_log[requests_before:]
+    listings = [e for e in second if e.path in ("/rest/v1.1/requisitions", "/rest/v1.0/work_order_contracts")]
+    assert listings and all("updated_at" in e.query for e in listings)
+    assert any(str(riverside) in e.query for e in listings)
+
+
+def test_an_invoice_on_a_commitment_created_during_the_import_is_still_imported(
+    sandbox: Sandbox, database: None
+) -> None:
+    riverside = sandbox.project("riverside")
+    created: dict[str, int] = {}
+
+    def new_commitment_and_invoice() -> None:
+        # Someone adds a subcontract and its first invoice after we listed the commitments.
+        commitment = sandbox.state.add_commitment(
+            riverside,
+            "subcontract",
+            "SC-003",
+            "Drywall",
+            sandbox.ids["vendors"]["cascade"],
+            grand_total="90000.00",
+        )
+        created["invoice"] = sandbox.state.add_requisition(riverside, commitment, "DRY-001", 1, "9000.00")
+        created["commitment"] = commitment
+
+    transport = HookTransport("/rest/v1.1/requisitions", new_commitment_and_invoice)
+    with sandbox.client(transport=transport) as client:
+        summary = import_from_procore(client, project_ids=[riverside])
+
+    invoice = Invoice.get_by_id(created["invoice"])
+    assert invoice.commitment_id == created["commitment"]
+    assert invoice.vendor_id == sandbox.ids["vendors"]["cascade"]
+    assert Commitment.get_by_id(created["commitment"]).number == "SC-003"
+    assert summary.warnings == []
+
+
+def test_only_the_chosen_projects_are_imported(sandbox: Sandbox, database: None) -> None:
+    oak_street = sandbox.project("oak-street")
+    with sandbox.client() as client:
+        summary = import_from_procore(client, project_ids=[oak_street, 999])
+
+    assert [p.id for p in ProcoreProject.select()] == [oak_street]
+    assert (summary.projects, summary.commitments, summary.invoices) == (1, 2, 4)
+    assert {c.project_id for c in Commitment.select()} == {oak_street}
+    assert (
+        len(summary.warnings) == 1
+        and "999" in summary.warnings[0]
+        and "PROCORE_PROJECT_IDS" in summary.warnings[0]
+    )
+    assert all(
+        str(sandbox.project("riverside")) not in e.query for e in sandbox.listed("/rest/v1.1/requisitions")
+    )
+
+
+def test_a_failed_import_leaves_the_watermark_so_nothing_is_skipped(sandbox: Sandbox, database: None) -> None:
+    riverside = sandbox.project("riverside")
+    with sandbox.client() as client:
+        import_from_procore(client, project_ids=[riverside])
+        key = watermark_key(riverside, "invoices")
+        first_watermark = Setting.get_by_id(key).value
+        sandbox.state.update_requisition(sandbox.invoice("BLE-10355"), status="approved_as_noted")
+        sandbox.state.inject_fault("GET", "/rest/v1.1/requisitions", "500", times=20)
+        with pytest.raises(Exception, match="subcontractor invoices"):
+            import_from_procore(client, project_ids=[riverside])
+        assert Setting.get_by_id(key).value == first_watermark
+        sandbox.state.clear_faults()
+        import_from_procore(client, project_ids=[riverside])
+
+    assert Invoice.get_by_id(sandbox.invoice("BLE-10355")).status == "approved_as_noted"
