@@ -59,7 +59,6 @@ def make_database(url: str | None) -> Database:
             password=unquote(parsed.password) if parsed.password else None,
             host=parsed.hostname or "localhost",
             port=parsed.port or 5432,
-            autorollback=True,
         )
     raise DatabaseConfigError(
         f"PAYSYNC_DATABASE_URL={url!r} is not understood: use sqlite:///path/to/file.db or postgresql://…"

@@ -1,0 +1,404 @@
+"""The `paysync` command line (DESIGN "Interfaces").
+
+    paysync [--env-file FILE] [command]
+
+Commands: serve, qwc, status, sync, demo, login; no command opens the console. Configuration
+errors print "paysync: <message>" on stderr and exit with status 2, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import functools
+import json
+import logging
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from storage.db import DatabaseConfigError, open_database
+from storage.fields import utc_now
+from storage.migrations import SchemaTooNewError
+from storage.queries import last_web_connector_contact, pending_work_kinds
+from sync.procore.auth import authorization_url
+from sync.procore.errors import ProcoreError
+from sync.procore.login import sign_in_with_code
+from sync.qbwc.app import check_tls_settings, create_qbwc_app, is_loopback_host
+from sync.qbwc.qwc import build_qwc
+from sync.scheduler import Schedule, SchedulerLoop, parse_schedule, record_schedule_configured
+from sync.service import BackgroundPusher, PermissionDenied, SyncService
+from sync.settings import ConfigError, Settings, load_settings
+from sync.status import collect_status, format_status_text, iso_utc
+from sync.workqueue import queue_quickbooks_refresh
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_CONFIG = 2
+
+# Errors that mean "the configuration is wrong": a message, exit status 2, no traceback.
+CONFIG_ERRORS: tuple[type[Exception], ...] = (ConfigError, DatabaseConfigError, SchemaTooNewError)
+
+_KIND_LABELS = {
+    "host": "company-file check",
+    "payments_check": "check bill payments",
+    "payments_credit_card": "credit card bill payments",
+    "deleted": "deleted payments",
+    "bills": "bills",
+}
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    return load_settings(args.env_file)
+
+
+# ---------------------------------------------------------------------------------------------
+# serve
+
+
+def _procore_configured(settings: Settings) -> bool:
+    try:
+        settings.require_procore()
+    except ConfigError:
+        return False
+    return True
+
+
+@functools.lru_cache(maxsize=8)
+def automatic_pusher(settings: Settings) -> BackgroundPusher:
+    """The one background pusher of this process: pushes asked for while one runs are coalesced."""
+    return BackgroundPusher(SyncService(settings, actor="paysync serve"))
+
+
+def scheduled_sync(settings: Settings) -> None:
+    """What each scheduled run does: queue QuickBooks queries for the Web Connector's next poll,
+    and refresh from Procore + push what is already known (in the background)."""
+    queue_quickbooks_refresh(settings.qbwc_file_key, requested_by="schedule")
+    if _procore_configured(settings):
+        automatic_pusher(settings).request("schedule")
+
+
+def session_closed_hook(settings: Settings) -> Callable[[str], None] | None:
+    """Called (in a worker thread) after a Web Connector session brought changes: push them to
+    Procore at once (in the background, so the Web Connector's session is not held up)."""
+    if not _procore_configured(settings):
+        logging.getLogger(__name__).warning(
+            "Procore is not configured (PROCORE_CLIENT_ID/SECRET/COMPANY_ID): payments are stored but not pushed"
+        )
+        return None
+    pusher = automatic_pusher(settings)
+
+    def push_after_session(file_key: str) -> None:
+        pusher.request("web_connector")
+
+    return push_after_session
+
+
+def _bound_port(server: Any, default: int) -> int:
+    for listener in getattr(server, "servers", None) or ():
+        for sock in listener.sockets or ():
+            return int(sock.getsockname()[1])
+    return default
+
+
+async def run_service(
+    settings: Settings,
+    app: Any,
+    schedule: Schedule,
+    *,
+    tick: Callable[[], object],
+    announce: Callable[[str], None],
+) -> None:
+    """uvicorn and the scheduler on one event loop until uvicorn stops (Ctrl+C, SIGTERM)."""
+    import uvicorn
+
+    config = uvicorn.Config(
+        app,
+        host=settings.qbwc_host,
+        port=settings.qbwc_port,
+        ssl_certfile=settings.qbwc_tls_cert,
+        ssl_keyfile=settings.qbwc_tls_key,
+        log_level="info",
+        access_log=False,
+        lifespan="off",
+    )
+    server = uvicorn.Server(config)
+    scheduler = SchedulerLoop(schedule, tick)
+    scheduler_task = asyncio.create_task(scheduler.run(), name="paysync-scheduler")
+
+    async def announce_when_started() -> None:
+        while not server.started:
+            if server.should_exit:
+                return
+            await asyncio.sleep(0.05)
+        scheme = "https" if settings.qbwc_tls_cert else "http"
+        host = settings.qbwc_host
+        shown = f"[{host}]" if ":" in host else host
+        url = f"{scheme}://{shown}:{_bound_port(server, settings.qbwc_port)}/qbwc"
+        next_run = iso_utc(scheduler.next_run_at or schedule.next_run(utc_now()))
+        announce(
+            f"PaySync is listening for the QuickBooks Web Connector on {url} (WSDL: {url}?wsdl). "
+            f"Schedule: {schedule.expression}, next run {next_run or 'never'}. The .qwc file points at "
+            f"{settings.qbwc_url}. Stop with Ctrl+C."
+        )
+
+    announcer = asyncio.create_task(announce_when_started())
+    try:
+        await server.serve()
+    finally:
+        scheduler.stop()
+        announcer.cancel()
+        await asyncio.gather(scheduler_task, announcer, return_exceptions=True)
+
+
+def command_serve(args: argparse.Namespace, settings: Settings) -> int:
+    if args.host:
+        settings = settings.with_overrides(qbwc_host=args.host)
+    if args.port is not None:
+        settings = settings.with_overrides(qbwc_port=args.port)
+    schedule = parse_schedule(settings.schedule)
+    check_tls_settings(settings)
+    settings.require_qbwc_password()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    open_database(settings.database_url)
+    record_schedule_configured(schedule.expression)
+    app = create_qbwc_app(settings, on_session_closed=session_closed_hook(settings))
+
+    def announce(text: str) -> None:
+        print(text, flush=True)
+
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(
+            run_service(settings, app, schedule, tick=lambda: scheduled_sync(settings), announce=announce)
+        )
+    return EXIT_OK
+
+
+# ---------------------------------------------------------------------------------------------
+# qwc
+
+
+def command_qwc(args: argparse.Namespace, settings: Settings) -> int:
+    schedule = parse_schedule(settings.schedule)
+    text = build_qwc(settings, schedule, file_key=args.file_key)
+    url = settings.qbwc_url
+    if url.startswith("http://"):
+        host = url.split("://", 1)[1].split("/", 1)[0].rsplit(":", 1)[0]
+        if not is_loopback_host(host):
+            print(
+                f"paysync: warning: {url} is plain HTTP on another machine; the Web Connector accepts http:// "
+                "only for localhost. Set QBWC_TLS_CERT/QBWC_TLS_KEY or an https QBWC_PUBLIC_URL.",
+                file=sys.stderr,
+            )
+    if args.output:
+        path = Path(args.output)
+        try:
+            path.write_text(text, encoding="utf-8")
+        except OSError as exc:
+            print(f"paysync: cannot write {path}: {exc.strerror or exc}", file=sys.stderr)
+            return EXIT_FAILED
+        print(
+            f"Wrote {path}. In the QuickBooks Web Connector choose Add an application, pick this file, "
+            "and type the QBWC_PASSWORD value into the Password cell.",
+            file=sys.stderr,
+        )
+    else:
+        sys.stdout.write(text)
+    return EXIT_OK
+
+
+# ---------------------------------------------------------------------------------------------
+# status
+
+
+def command_status(args: argparse.Namespace, settings: Settings) -> int:
+    open_database(settings.database_url)
+    status = collect_status(settings)
+    if args.json:
+        print(json.dumps(status, indent=2, sort_keys=False))
+    else:
+        sys.stdout.write(format_status_text(status))
+    return EXIT_OK
+
+
+# ---------------------------------------------------------------------------------------------
+# sync
+
+
+def command_sync(args: argparse.Namespace, settings: Settings) -> int:
+    """On-demand sync from the shell: refresh from Procore, push to Procore now, and queue the
+    QuickBooks queries for the Web Connector's next poll (it is pull-only). Prints a summary;
+    exits 1 when some payments failed to push (they are retried on the next run)."""
+    schedule = parse_schedule(settings.schedule)
+    open_database(settings.database_url)
+    record_schedule_configured(schedule.expression)
+    file_key = settings.qbwc_file_key
+    try:
+        summary = SyncService(settings, actor="paysync sync").sync_now(trigger="cli")
+    except PermissionDenied as exc:
+        print(f"paysync: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    except ProcoreError as exc:
+        print(f"paysync: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    print(summary.as_text())
+    created_kinds = set(summary.queued_quickbooks)
+    pending = pending_work_kinds(file_key)
+    already = [(kind, status) for kind, status in pending if kind not in created_kinds]
+    if already:
+        print(
+            "Already waiting: "
+            + ", ".join(
+                f"{_KIND_LABELS.get(kind, kind)} ({status.replace('_', ' ')})" for kind, status in already
+            )
+            + "."
+        )
+    last = last_web_connector_contact(file_key)
+    if last is None:
+        print(
+            "The Web Connector has never polled PaySync. Run `paysync serve`, load the file from "
+            "`paysync qwc` into the QuickBooks Web Connector, and enter the QBWC_PASSWORD there."
+        )
+    else:
+        minutes = int((utc_now() - last).total_seconds() // 60)
+        print(
+            f"The Web Connector last polled at {iso_utc(last)} ({minutes} min ago); the queries run at its next poll."
+        )
+    return EXIT_FAILED if summary.failed else EXIT_OK
+
+
+# ---------------------------------------------------------------------------------------------
+# demo, login, console (wired by their own modules)
+
+
+def command_demo(args: argparse.Namespace) -> int:
+    from console.demo import run_demo
+
+    return run_demo()
+
+
+def command_login(args: argparse.Namespace, settings: Settings) -> int:
+    """Procore sign-in as a person (authorization code, out of band). The tokens go into the
+    database, where every PaySync process using it finds and renews them."""
+    settings.require_procore()
+    assert settings.procore_client_id is not None
+    open_database(settings.database_url)
+    code = (getattr(args, "code", None) or "").strip()
+    if not code:
+        url = authorization_url(settings.procore_login_base, settings.procore_client_id)
+        print(f"1. Open this address in a browser and sign in to Procore:\n\n   {url}\n")
+        print("2. Procore then shows an authorization code (valid for 10 minutes, usable once).")
+        try:
+            code = input("3. Paste the code here and press Enter: ").strip()
+        except EOFError:
+            code = ""
+    if not code:
+        print(
+            "paysync: no code was given; run `paysync login` again and paste the code Procore shows.",
+            file=sys.stderr,
+        )
+        return EXIT_FAILED
+    try:
+        me = sign_in_with_code(settings, code)
+    except ProcoreError as exc:
+        print(f"paysync: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    who = me.get("name") or me.get("login") or "?"
+    print(
+        f"Signed in to Procore as {who} ({me.get('login')}, user {me.get('id')}) for company "
+        f"{settings.procore_company_id}. PaySync keeps this sign-in in its database and renews it itself."
+    )
+    return EXIT_OK
+
+
+def command_console(args: argparse.Namespace, settings: Settings) -> int:
+    from console.app import run_console
+
+    return run_console(settings, with_web_connector=bool(getattr(args, "with_web_connector", False)))
+
+
+# ---------------------------------------------------------------------------------------------
+# parser and entry point
+
+
+def build_parser() -> argparse.ArgumentParser:
+    env_file = argparse.ArgumentParser(add_help=False)
+    env_file.add_argument(
+        "--env-file",
+        default=argparse.SUPPRESS,
+        metavar="FILE",
+        help="read configuration from FILE (default .env); real environment variables win",
+    )
+    parser = argparse.ArgumentParser(
+        prog="paysync",
+        description="Keeps Procore Payments Issued in step with QuickBooks Desktop (U.S.) bill payments. "
+        "With no command, opens the console.",
+        parents=[env_file],
+    )
+    parser.set_defaults(env_file=".env", command=None)
+    parser.add_argument(
+        "--with-web-connector",
+        action="store_true",
+        help="console only: also host the Web Connector endpoint (when `paysync serve` is not running)",
+    )
+    commands = parser.add_subparsers(dest="command", metavar="command")
+
+    commands.add_parser(
+        "demo", parents=[env_file], help="the console on the embedded sandbox (no configuration needed)"
+    )
+    serve = commands.add_parser(
+        "serve", parents=[env_file], help="headless: the Web Connector endpoint, the scheduler and the pushes"
+    )
+    serve.add_argument("--host", help="listen address (default QBWC_HOST)")
+    serve.add_argument("--port", type=int, help="listen port (default QBWC_PORT; 0 picks a free one)")
+    commands.add_parser(
+        "sync",
+        parents=[env_file],
+        help="on-demand sync: refresh from Procore, push now, queue QuickBooks queries for the next poll",
+    )
+    status = commands.add_parser(
+        "status",
+        parents=[env_file],
+        help="health: Web Connector contact, payments per ERP status, schedule, errors",
+    )
+    status.add_argument(
+        "--json", action="store_true", help="print one JSON object (for scripts and monitoring)"
+    )
+    qwc = commands.add_parser(
+        "qwc", parents=[env_file], help="print the .qwc file to load into the Web Connector"
+    )
+    qwc.add_argument("--file-key", help="company file key (default QBWC_FILE_KEY)")
+    qwc.add_argument("--output", "-o", metavar="FILE", help="write the .qwc to FILE instead of printing it")
+    login = commands.add_parser(
+        "login", parents=[env_file], help="Procore sign-in (authorization code, out of band)"
+    )
+    login.add_argument("--code", help="the authorization code Procore showed (default: prompt for it)")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        if args.command == "demo":
+            return command_demo(args)
+        settings = _settings(args)
+        handlers: dict[str | None, Callable[[argparse.Namespace, Settings], int]] = {
+            None: command_console,
+            "serve": command_serve,
+            "sync": command_sync,
+            "status": command_status,
+            "qwc": command_qwc,
+            "login": command_login,
+        }
+        return handlers[args.command](args, settings)
+    except CONFIG_ERRORS as exc:
+        print(f"paysync: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())

@@ -1,0 +1,146 @@
+"""Read queries shared by the CLI (`paysync status`), the engine and the console.
+
+Only reads live here; every function returns plain Python values (ints, dicts, aware datetimes),
+never peewee rows, so callers need no knowledge of the schema.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from peewee import JOIN, Case, fn
+
+from storage import models
+
+# peewee's type hints do not know the implicit `id` columns; the models are used untyped here.
+BillPayment: Any = models.BillPayment
+BillPaymentApplication: Any = models.BillPaymentApplication
+CompanyFile: Any = models.CompanyFile
+ErrorEvent: Any = models.ErrorEvent
+PaymentLink: Any = models.PaymentLink
+QuickBooksWork: Any = models.QuickBooksWork
+Setting: Any = models.Setting
+SyncRun: Any = models.SyncRun
+
+ERP_STATUS_KEYS: tuple[str, ...] = (
+    "synced",
+    "waiting",
+    "needs_attention",
+    "failed",
+    "deleted_in_quickbooks",
+    "not_synced",
+)
+
+
+def application_status_expression() -> Any:
+    """SQL for one application's ERP status (BillPayment joined, PaymentLink left-joined).
+
+    The engine's link decides once it exists. Before that: a pre-existing payment is "not_synced"
+    (it never will be), a payment deleted in QuickBooks is "deleted_in_quickbooks", and anything
+    else is "waiting" for the next push.
+    """
+    return Case(
+        None,
+        (
+            (PaymentLink.id.is_null(False), PaymentLink.erp_status),
+            (BillPayment.pre_existing == True, "not_synced"),  # noqa: E712 - SQL, not Python
+            (BillPayment.deleted_at.is_null(False), "deleted_in_quickbooks"),
+        ),
+        "waiting",
+    )
+
+
+def payment_status_counts() -> dict[str, int]:
+    """Payments per ERP status, one per application (= one Procore payment each, DESIGN rule 3)."""
+    status = application_status_expression()
+    query = (
+        BillPaymentApplication.select(status.alias("status"), fn.COUNT(BillPaymentApplication.id).alias("n"))
+        .join(BillPayment, on=(BillPaymentApplication.payment == BillPayment.id))
+        .join(PaymentLink, JOIN.LEFT_OUTER, on=(PaymentLink.application == BillPaymentApplication.id))
+        .group_by(status)
+        .tuples()
+    )
+    counts = dict.fromkeys(ERP_STATUS_KEYS, 0)
+    for name, number in query:
+        if name in counts:
+            counts[str(name)] += int(number)
+    return counts
+
+
+def queue_counts(file_key: str | None = None) -> dict[str, int]:
+    """QuickBooks work waiting for the Web Connector: {"queued": n, "in_progress": n}."""
+    query = QuickBooksWork.select(QuickBooksWork.status, fn.COUNT(QuickBooksWork.id)).where(
+        QuickBooksWork.status.in_(("queued", "in_progress"))
+    )
+    if file_key is not None:
+        query = query.where(QuickBooksWork.file_key == file_key)
+    counts = {"queued": 0, "in_progress": 0}
+    for status, number in query.group_by(QuickBooksWork.status).tuples():
+        counts[str(status)] = int(number)
+    return counts
+
+
+def pending_work_kinds(file_key: str) -> list[tuple[str, str]]:
+    """(kind, status) of the QuickBooks work still to do for a file, in the order it will run."""
+    query = (
+        QuickBooksWork.select(QuickBooksWork.kind, QuickBooksWork.status)
+        .where((QuickBooksWork.file_key == file_key) & QuickBooksWork.status.in_(("queued", "in_progress")))
+        .order_by(QuickBooksWork.priority.desc(), QuickBooksWork.created_at, QuickBooksWork.id)
+        .tuples()
+    )
+    return [(str(kind), str(status)) for kind, status in query]
+
+
+def last_web_connector_contact(file_key: str | None = None) -> datetime | None:
+    query = CompanyFile.select(fn.MAX(CompanyFile.last_contact_at))
+    if file_key is not None:
+        query = query.where(CompanyFile.file_key == file_key)
+    raw = query.scalar()
+    return CompanyFile.last_contact_at.python_value(raw) if raw is not None else None  # type: ignore[no-any-return]
+
+
+def company_files() -> list[dict[str, Any]]:
+    """Every company file PaySync has seen, with its country, last contact and last error."""
+    return [
+        {
+            "file_key": str(row.file_key),
+            "company_name": row.company_name,
+            "country": row.country,
+            "product_name": row.product_name,
+            "last_contact": row.last_contact_at,
+            "last_error": row.last_error,
+            "last_error_at": row.last_error_at,
+        }
+        for row in CompanyFile.select().order_by(CompanyFile.file_key)
+    ]
+
+
+def latest_sync_run() -> dict[str, Any] | None:
+    run = SyncRun.select().order_by(SyncRun.started_at.desc(), SyncRun.id.desc()).first()
+    if run is None:
+        return None
+    return {
+        "trigger": str(run.trigger),
+        "status": str(run.status),
+        "started_at": run.started_at,
+        "finished_at": run.finished_at,
+        "created": int(run.created),
+        "updated": int(run.updated),
+        "voided": int(run.voided),
+        "flagged": int(run.flagged),
+        "skipped": int(run.skipped),
+        "errors": int(run.errors),
+        "message": run.message,
+    }
+
+
+def latest_errors(limit: int = 20) -> list[dict[str, Any]]:
+    """The newest error events first: {at, where, message}."""
+    rows = ErrorEvent.select().order_by(ErrorEvent.at.desc(), ErrorEvent.id.desc()).limit(limit)
+    return [{"at": row.at, "where": str(row.where), "message": str(row.message)} for row in rows]
+
+
+def setting_value(key: str) -> str | None:
+    row = Setting.get_or_none(Setting.key == key)
+    return None if row is None else str(row.value)

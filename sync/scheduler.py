@@ -1,0 +1,219 @@
+"""The sync schedule: Procore's presets or any 5-field cron expression, and the loop that runs it.
+
+Cron times are evaluated in UTC, so a schedule means the same on every machine and in the
+status output (which prints UTC). The presets follow Procore's ERP Integrations choices.
+
+The schedule's first configuration is remembered as the *cutoff*: bill payments QuickBooks
+created before it are pre-existing and never synced (the seed's "Limitations").
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from croniter import croniter
+
+from storage.fields import utc_now
+from storage.models import ErrorEvent, Setting
+from sync.ingest import write_transaction
+from sync.settings import ConfigError
+
+log = logging.getLogger(__name__)
+
+SCHEDULE_EXPRESSION_KEY = "schedule_expression"
+SCHEDULE_CUTOFF_KEY = "schedule_cutoff"
+
+# Procore's choices. "daily" runs at 08:00 UTC: after midnight in every U.S. time zone, before the working day.
+PRESETS: dict[str, str | None] = {
+    "hourly": "0 * * * *",
+    "every-2-hours": "0 */2 * * *",
+    "every-4-hours": "0 */4 * * *",
+    "daily": "0 8 * * *",
+    "never": None,
+}
+
+_CHOICES = ", ".join(PRESETS)
+
+
+@dataclass(frozen=True)
+class Schedule:
+    expression: str  # as configured, e.g. "hourly" or "*/30 * * * *"
+    cron: str | None  # the cron form; None for "never"
+
+    def next_run(self, after: datetime) -> datetime | None:
+        """The first run strictly after `after` (aware), in UTC; None when the schedule is "never"."""
+        if self.cron is None:
+            return None
+        if after.tzinfo is None:
+            raise ValueError("next_run needs an aware datetime")
+        following: datetime = croniter(self.cron, after.astimezone(UTC)).get_next(datetime)
+        return following.astimezone(UTC)
+
+    def shortest_interval(self, *, samples: int = 48) -> timedelta | None:
+        """The shortest gap between two runs (checked over the next `samples` runs); None for "never"."""
+        if self.cron is None:
+            return None
+        runs = croniter(self.cron, datetime(2025, 1, 1, tzinfo=UTC))
+        times = [runs.get_next(datetime) for _ in range(samples + 1)]
+        return min(b - a for a, b in zip(times, times[1:], strict=False))
+
+
+def parse_schedule(expression: str) -> Schedule:
+    """Read PAYSYNC_SCHEDULE; raise ConfigError saying what is accepted."""
+    text = " ".join(expression.split())
+    preset = text.lower()
+    if preset in PRESETS:
+        return Schedule(expression=preset, cron=PRESETS[preset])
+    fields = text.split(" ")
+    valid = False
+    if len(fields) == 5:
+        try:
+            valid = bool(croniter.is_valid(text))
+        except Exception:  # croniter raises a variety of errors for odd input
+            valid = False
+    if not valid:
+        shape = (
+            f"it has {len(fields)} fields"
+            if len(fields) != 5 and text
+            else "it is not a valid cron expression"
+        )
+        raise ConfigError(
+            f"PAYSYNC_SCHEDULE={expression!r} is not a schedule PaySync understands ({shape}). "
+            f"Use one of {_CHOICES}, or a 5-field cron expression in UTC such as '*/30 * * * *' "
+            "(minute hour day-of-month month day-of-week)."
+        )
+    return Schedule(expression=text, cron=text)
+
+
+# ---------------------------------------------------------------------------------------------
+# What is stored
+
+
+def _get_setting(key: str) -> str | None:
+    row = Setting.get_or_none(Setting.key == key)
+    return None if row is None else str(row.value)
+
+
+def _put_setting(key: str, value: str, now: datetime) -> None:
+    updated = Setting.update(value=value, updated_at=now).where(Setting.key == key).execute()
+    if not updated:
+        Setting.create(key=key, value=value, updated_at=now)
+
+
+def record_schedule_configured(expression: str, now: datetime | None = None) -> datetime:
+    """Store the schedule in use; the first time, also the cutoff. Returns the cutoff.
+
+    The cutoff is written once and never changed: moving it later would turn payments that were
+    new (and maybe already synced) into pre-existing ones. "never" counts as a configuration too,
+    because on-demand syncs still run under it.
+    """
+    schedule = parse_schedule(expression)
+    now = now or utc_now()
+    with write_transaction():
+        _put_setting(SCHEDULE_EXPRESSION_KEY, schedule.expression, now)
+        existing = schedule_cutoff()
+        if existing is not None:
+            return existing
+        cutoff = now.astimezone(UTC).replace(microsecond=0)
+        _put_setting(SCHEDULE_CUTOFF_KEY, cutoff.isoformat(), now)
+        return cutoff
+
+
+def schedule_cutoff() -> datetime | None:
+    raw = _get_setting(SCHEDULE_CUTOFF_KEY)
+    if raw is None:
+        return None
+    value = datetime.fromisoformat(raw)
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+
+
+def stored_schedule_expression() -> str | None:
+    return _get_setting(SCHEDULE_EXPRESSION_KEY)
+
+
+# ---------------------------------------------------------------------------------------------
+# The loop
+
+
+class SchedulerLoop:
+    """Sleeps until the next scheduled time, runs `tick` in a worker thread, then plans the next run.
+
+    The next time is computed only after a run has finished (Dolphie's self-rescheduling timer), so
+    runs never overlap; a run that lasts past a scheduled time simply skips it. Sleeps are capped
+    at `max_sleep` seconds and the clock is read again after each, so a changed wall clock or a
+    suspended machine does not make a run fire early or very late.
+    """
+
+    def __init__(
+        self,
+        schedule: Schedule,
+        tick: Callable[[], object],
+        *,
+        clock: Callable[[], datetime] = utc_now,
+        sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
+        max_sleep: float = 300.0,
+    ) -> None:
+        self.schedule = schedule
+        self._tick = tick
+        self._clock = clock
+        self._sleep = sleep
+        self._max_sleep = max_sleep
+        self._stop = asyncio.Event()
+        self.next_run_at: datetime | None = None
+        self.runs = 0
+        self.failures = 0
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    @property
+    def stopped(self) -> bool:
+        return self._stop.is_set()
+
+    async def _sleep_unless_stopped(self, seconds: float) -> None:
+        sleeper = asyncio.ensure_future(self._sleep(seconds))
+        stopper = asyncio.ensure_future(self._stop.wait())
+        try:
+            await asyncio.wait({sleeper, stopper}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in (sleeper, stopper):
+                if not task.done():
+                    task.cancel()
+            await asyncio.gather(sleeper, stopper, return_exceptions=True)
+
+    async def run(self) -> None:
+        while not self._stop.is_set():
+            due = self.schedule.next_run(self._clock())
+            self.next_run_at = due
+            if due is None:  # "never": nothing to do until stopped
+                await self._stop.wait()
+                return
+            while not self._stop.is_set():
+                remaining = (due - self._clock()).total_seconds()
+                if remaining <= 0:
+                    break
+                await self._sleep_unless_stopped(min(remaining, self._max_sleep))
+            if self._stop.is_set():
+                return
+            await self._run_tick(due)
+
+    async def _run_tick(self, due: datetime) -> None:
+        try:
+            await asyncio.to_thread(self._tick)
+            self.runs += 1
+        except Exception as exc:  # a failed run must not stop the schedule
+            self.failures += 1
+            log.exception("scheduled sync due at %s failed", due.isoformat())
+            try:
+                await asyncio.to_thread(
+                    ErrorEvent.create,
+                    where="schedule",
+                    message=f"The scheduled sync due at {due:%Y-%m-%d %H:%M} UTC failed: {exc}. "
+                    "It runs again at the next scheduled time; `paysync status` shows later errors.",
+                )
+            except Exception:
+                log.exception("could not record the scheduler error")

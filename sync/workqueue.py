@@ -1,0 +1,162 @@
+"""QuickBooks queries waiting for the Web Connector's next poll.
+
+The Web Connector is pull-only, so "sync now" and the schedule only *queue* work here; the
+service in sync/qbwc takes it, highest priority first and oldest first, when QuickBooks polls.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+
+from storage.fields import utc_now
+from storage.models import QuickBooksWork, WebConnectorSession
+from sync.ingest import write_transaction
+
+# What one refresh asks QuickBooks for, and in which order. The host query runs first so a
+# company file of the wrong edition (Canada, UK) is refused before anything else is read.
+REFRESH_KINDS: tuple[tuple[str, int], ...] = (
+    ("host", 40),
+    ("payments_check", 30),
+    ("payments_credit_card", 30),
+    ("deleted", 20),
+)
+BILLS_PRIORITY = 10
+PENDING_STATUSES = ("queued", "in_progress")
+# The implicit AutoField primary key; the peewee stubs do not declare `id` on models.
+_WORK_ID = QuickBooksWork._meta.primary_key
+SESSION_IDLE_TIMEOUT = timedelta(minutes=30)
+
+
+def work_id(work: QuickBooksWork) -> int:
+    return int(work.get_id())  # type: ignore[no-untyped-call]
+
+
+def queue_quickbooks_refresh(
+    file_key: str, *, requested_by: str, now: datetime | None = None
+) -> list[QuickBooksWork]:
+    """Queue the refresh queries for `file_key`; a kind already queued or running is not queued twice.
+
+    Returns the items created by this call (empty when everything was already waiting).
+    """
+    now = now or utc_now()
+    created: list[QuickBooksWork] = []
+    with write_transaction():
+        pending = {
+            item.kind
+            for item in QuickBooksWork.select(QuickBooksWork.kind).where(
+                (QuickBooksWork.file_key == file_key) & QuickBooksWork.status.in_(PENDING_STATUSES)
+            )
+        }
+        for kind, priority in REFRESH_KINDS:
+            if kind in pending:
+                continue
+            created.append(
+                QuickBooksWork.create(
+                    file_key=file_key, kind=kind, priority=priority, requested_by=requested_by, created_at=now
+                )
+            )
+    return created
+
+
+def queue_bill_lookup(
+    file_key: str, bill_txn_ids: Iterable[str], *, requested_by: str, now: datetime | None = None
+) -> QuickBooksWork | None:
+    """Queue a BillQuery for bills that payments refer to but PaySync has not read yet.
+
+    The ids join a bill lookup that is still queued (not yet sent), so one session asks once.
+    Returns the queued item, or None when there was nothing to ask.
+    """
+    ids = set(bill_txn_ids)
+    if not ids:
+        return None
+    with write_transaction():
+        waiting: QuickBooksWork | None = (
+            QuickBooksWork.select()
+            .where(
+                (QuickBooksWork.file_key == file_key)
+                & (QuickBooksWork.kind == "bills")
+                & (QuickBooksWork.status == "queued")
+            )
+            .order_by(_WORK_ID)
+            .first()
+        )
+        if waiting is not None:
+            known = set(json.loads(waiting.payload or "{}").get("txn_ids", []))
+            if ids <= known:
+                return waiting
+            waiting.payload = json.dumps({"txn_ids": sorted(known | ids)})
+            waiting.save()
+            return waiting
+        item: QuickBooksWork = QuickBooksWork.create(
+            file_key=file_key,
+            kind="bills",
+            priority=BILLS_PRIORITY,
+            requested_by=requested_by,
+            created_at=now or utc_now(),
+            payload=json.dumps({"txn_ids": sorted(ids)}),
+        )
+        return item
+
+
+def pending_work(file_key: str | None = None) -> list[QuickBooksWork]:
+    """Queued and running items, in the order the Web Connector will get them."""
+    query = QuickBooksWork.select().where(QuickBooksWork.status.in_(PENDING_STATUSES))
+    if file_key is not None:
+        query = query.where(QuickBooksWork.file_key == file_key)
+    return list(query.order_by(QuickBooksWork.priority.desc(), QuickBooksWork.created_at, _WORK_ID))
+
+
+def next_queued_work(file_key: str) -> QuickBooksWork | None:
+    item: QuickBooksWork | None = (
+        QuickBooksWork.select()
+        .where((QuickBooksWork.file_key == file_key) & (QuickBooksWork.status == "queued"))
+        .order_by(QuickBooksWork.priority.desc(), QuickBooksWork.created_at, _WORK_ID)
+        .first()
+    )
+    return item
+
+
+def has_queued_work(file_key: str) -> bool:
+    return bool(
+        QuickBooksWork.select()
+        .where((QuickBooksWork.file_key == file_key) & QuickBooksWork.status.in_(PENDING_STATUSES))
+        .exists()
+    )
+
+
+def reset_to_queued(item: QuickBooksWork) -> None:
+    """Put an item back in the queue. A QuickBooks iterator lives only inside one session, so the
+    query starts again from iterator Start; rows already stored are harmless (changes are detected
+    by TxnID + EditSequence)."""
+    item.status = "queued"
+    item.session_ticket = None
+    item.iterator_id = None
+    item.iterator_remaining = None
+    item.request_id = None
+
+
+def requeue_stale_work(file_key: str, *, now: datetime | None = None) -> int:
+    """In-progress items whose session is gone (closed, failed, expired or idle too long) go back to queued."""
+    now = now or utc_now()
+    idle_limit = now - SESSION_IDLE_TIMEOUT
+    live_tickets = {
+        session.ticket
+        for session in WebConnectorSession.select(WebConnectorSession.ticket).where(
+            (WebConnectorSession.file_key == file_key)
+            & (WebConnectorSession.state == "open")
+            & (WebConnectorSession.last_seen_at >= idle_limit)
+        )
+    }
+    count = 0
+    with write_transaction():
+        for item in QuickBooksWork.select().where(
+            (QuickBooksWork.file_key == file_key) & (QuickBooksWork.status == "in_progress")
+        ):
+            if item.session_ticket in live_tickets:
+                continue
+            reset_to_queued(item)
+            item.save()
+            count += 1
+    return count

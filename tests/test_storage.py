@@ -1,0 +1,158 @@
+"""Storage: schema migrations step by step, exact money, and aware timestamps — on SQLite, and on
+PostgreSQL when PAYSYNC_TEST_POSTGRES_URL names a server (.ci/run starts one)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from datetime import UTC, date, datetime, timedelta, timezone
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+from peewee import Database
+
+from storage.db import close_database, make_database, open_database
+from storage.migrations import LATEST_VERSION, SchemaTooNewError, current_version, migrate
+from storage.models import (
+    ALL_MODELS,
+    PROCORE_SIDE_MODELS,
+    BillPayment,
+    BillPaymentApplication,
+    CompanyFile,
+    SchemaVersion,
+    database_proxy,
+)
+
+POSTGRES_URL = os.environ.get("PAYSYNC_TEST_POSTGRES_URL")
+
+
+def _backends() -> list[Any]:
+    return [
+        "sqlite",
+        pytest.param(
+            "postgres",
+            marks=[
+                pytest.mark.postgres,
+                pytest.mark.skipif(
+                    not POSTGRES_URL,
+                    reason="PAYSYNC_TEST_POSTGRES_URL not set (bash .ci/run starts PostgreSQL and sets it)",
+                ),
+            ],
+        ),
+    ]
+
+
+@pytest.fixture(params=_backends())
+def empty_db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Database]:
+    """A connected database with no PaySync tables at all."""
+    url = POSTGRES_URL if request.param == "postgres" else f"sqlite:///{tmp_path / 'storage.db'}"
+    db = make_database(url)
+    database_proxy.initialize(db)
+    db.connect(reuse_if_open=True)
+    db.drop_tables(ALL_MODELS, safe=True, cascade=request.param == "postgres")
+    try:
+        yield db
+    finally:
+        db.drop_tables(ALL_MODELS, safe=True, cascade=request.param == "postgres")
+        close_database()
+
+
+@pytest.fixture
+def migrated(empty_db: Database) -> Database:
+    migrate(empty_db)
+    return empty_db
+
+
+def _payment(company: CompanyFile, txn_id: str, amount: Decimal) -> Any:
+    return BillPayment.create(
+        company_file=company,
+        txn_id=txn_id,
+        kind="check",
+        edit_sequence="1",
+        time_created="2026-11-02T08:00:00-05:00",
+        time_modified="2026-11-02T08:00:00-05:00",
+        txn_date=date(2026, 11, 2),
+        amount=amount,
+    )
+
+
+def test_migrations_go_from_empty_to_v1_to_v2(empty_db: Database) -> None:
+    assert current_version(empty_db) == 0
+    assert migrate(empty_db, target=1) == [1]
+    assert current_version(empty_db) == 1
+    assert empty_db.table_exists("bill_payment")
+    assert not any(empty_db.table_exists(model._meta.table_name) for model in PROCORE_SIDE_MODELS)
+    company = CompanyFile.create(file_key="main")
+    _payment(company, "T-1", Decimal("10.00"))
+
+    assert migrate(empty_db) == [2]
+    assert current_version(empty_db) == LATEST_VERSION == 2
+    assert all(empty_db.table_exists(model._meta.table_name) for model in PROCORE_SIDE_MODELS)
+    assert BillPayment.get(BillPayment.txn_id == "T-1").amount == Decimal("10.00")  # data kept
+    assert migrate(empty_db) == []  # nothing left to do
+    assert [row.version for row in SchemaVersion.select().order_by(SchemaVersion.version)] == [1, 2]
+
+
+def test_a_database_from_a_newer_paysync_is_refused(migrated: Database) -> None:
+    SchemaVersion.create(version=LATEST_VERSION + 1, description="from the future")
+    with pytest.raises(SchemaTooNewError, match="newer than this PaySync knows"):
+        migrate(migrated)
+
+
+@pytest.mark.parametrize(
+    "amount",
+    ["0.10", "0.20", "0.30", "12345678901.23", "-45.67", "0.00", "99999999999.99", "1"],
+)
+def test_money_round_trips_exactly(migrated: Database, amount: str) -> None:
+    company = CompanyFile.create(file_key="main")
+    _payment(company, "T-1", Decimal(amount))
+    stored = BillPayment.get(BillPayment.txn_id == "T-1").amount
+    assert stored == Decimal(amount)
+    assert str(stored) == str(Decimal(amount).quantize(Decimal("0.01")))
+
+
+def test_money_sums_exactly_in_sql(migrated: Database) -> None:
+    from peewee import fn
+
+    company = CompanyFile.create(file_key="main")
+    payment = _payment(company, "T-1", Decimal("0.30"))
+    for number, cents in enumerate(("0.10", "0.20", "12345678901.23")):
+        BillPaymentApplication.create(payment=payment, bill_txn_id=f"B-{number}", amount=Decimal(cents))
+    total = BillPaymentApplication.select(fn.SUM(BillPaymentApplication.amount)).scalar()
+    assert BillPaymentApplication.amount.python_value(total) == Decimal("12345678901.53")
+
+
+def test_money_refuses_floats_and_fractions_of_a_cent(migrated: Database) -> None:
+    company = CompanyFile.create(file_key="main")
+    with pytest.raises(TypeError, match="never float"):
+        _payment(company, "T-1", 0.1 + 0.2)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="more than two decimal places"):
+        _payment(company, "T-2", Decimal("1.005"))
+    assert BillPayment.select().count() == 0
+
+
+def test_timestamps_must_be_aware_and_come_back_in_utc(migrated: Database) -> None:
+    eastern = timezone(timedelta(hours=-5))
+    contact = datetime(2026, 11, 25, 12, 0, 0, 123456, tzinfo=eastern)
+    CompanyFile.create(file_key="main", last_contact_at=contact)
+    stored = CompanyFile.get(CompanyFile.file_key == "main").last_contact_at
+    assert stored == contact
+    assert stored.tzinfo == UTC
+    assert stored.hour == 17
+    with pytest.raises(ValueError, match="naive datetimes are not stored"):
+        CompanyFile.create(file_key="other", last_contact_at=datetime(2026, 11, 25, 12, 0))
+    assert CompanyFile.select().count() == 1
+
+
+def test_open_database_migrates_a_fresh_sqlite_file(tmp_path: Path) -> None:
+    path = tmp_path / "nested" / "folder" / "paysync.db"
+    db = open_database(f"sqlite:///{path}")
+    try:
+        assert path.is_file()
+        assert current_version(db) == LATEST_VERSION
+        assert db.execute_sql("PRAGMA journal_mode").fetchone()[0] == "wal"
+        assert db.execute_sql("PRAGMA foreign_keys").fetchone()[0] == 1
+    finally:
+        close_database()
