@@ -1,0 +1,85 @@
+"""F1 / ?: every key with what it does, and what each ERP status means."""
+
+from __future__ import annotations
+
+from rich.table import Table
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical, VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Static
+
+from console.bindings import HELP_SECTIONS, MODAL_BINDINGS, NAVIGATION_HELP
+from console.widgets.status import STATUS_MEANINGS, status_text
+from storage.views import ERP_STATUSES
+
+
+def _key_label(binding: Binding) -> str:
+    if binding.key_display:
+        return binding.key_display
+    return " / ".join(k.strip() for k in binding.key.split(","))
+
+
+def keys_table(title: str, bindings: list[Binding]) -> Table:
+    table = Table(
+        title=title, title_justify="left", title_style="bold", box=None, expand=True, show_header=False
+    )
+    table.add_column("key", style="bold", width=16, no_wrap=True)
+    table.add_column("what it does", ratio=1)
+    for binding in bindings:
+        table.add_row(binding.key_display or _key_label(binding), binding.tooltip or binding.description)
+    return table
+
+
+def navigation_table() -> Table:
+    table = Table(
+        title="Moving around",
+        title_justify="left",
+        title_style="bold",
+        box=None,
+        expand=True,
+        show_header=False,
+    )
+    table.add_column("key", style="bold", width=16, no_wrap=True)
+    table.add_column("what it does", ratio=1)
+    for key, text in NAVIGATION_HELP:
+        table.add_row(key, text)
+    return table
+
+
+def status_legend() -> Table:
+    table = Table(
+        title="ERP status", title_justify="left", title_style="bold", box=None, expand=True, show_header=False
+    )
+    table.add_column("status", width=24, no_wrap=True)
+    table.add_column("meaning", ratio=1)
+    for status in ERP_STATUSES:
+        table.add_row(status_text(status), STATUS_MEANINGS[status])
+    return table
+
+
+WEB_CONNECTOR_NOTE = Text(
+    "The QuickBooks Web Connector is pull-only: QuickBooks data moves only when it polls. "
+    "Sync now pushes what PaySync already knows at once and queues QuickBooks queries for the next poll; "
+    "when that poll ends, the new payments are pushed at once. The top bar shows when it last polled.",
+    style="italic",
+)
+
+
+class HelpScreen(ModalScreen[None]):
+    BINDINGS = [*MODAL_BINDINGS, Binding("q,f1,question_mark", "close", "Close", show=False)]
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="help-dialog", classes="dialog") as dialog:
+            dialog.border_title = "PaySync help"
+            dialog.border_subtitle = "esc to close"
+            with VerticalScroll(id="help-body"):
+                for title, bindings in HELP_SECTIONS:
+                    yield Static(keys_table(title, bindings), classes="help-section")
+                yield Static(navigation_table(), classes="help-section")
+                yield Static(status_legend(), classes="help-section")
+                yield Static(WEB_CONNECTOR_NOTE, classes="help-section")
+
+    def action_close(self) -> None:
+        self.dismiss(None)

@@ -1,0 +1,633 @@
+"""Carrying out the plan against Procore, every write journaled (DESIGN rules 4 and 5).
+
+- create: look for the origin_id in the contract's listing first (one listing per contract per
+  run); adopt a payment already there, else POST with origin_id set, which locks it.
+- update / void / a new payment number: `unlock_patch_relock(...)`, the only place that changes a
+  synced payment.
+- flag_deleted: never a DELETE (a payment deleted in QuickBooks is never deleted automatically);
+  the payment is only brought to the last state PaySync saw in QuickBooks, then flagged.
+- `retract(...)`: the explicit Admin operation behind SyncService.retract_payment: unlock, DELETE.
+
+Errors stay with their item: a 4xx is *needs attention* with Procore's message, a 429/5xx or an
+unknown outcome is *failed* (retried next run), and the other items carry on. A broken sign-in
+(ProcoreAuthError) stops the run, since every later request would fail the same way; so does an
+outage (OUTAGE_LIMIT items in a row failing on Procore's side), leaving the rest for the next run.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from storage import models
+from storage.fields import utc_now
+from sync.engine.desired import changed_fields
+from sync.engine.journal import (
+    ContractListing,
+    ContractListings,
+    PaymentsClient,
+    audit,
+    finish_write,
+    observed_link_changes,
+    record_intent,
+)
+from sync.engine.plan import (
+    DELETED_IN_QUICKBOOKS,
+    FAILED,
+    NEEDS_ATTENTION,
+    NOT_SYNCED,
+    SYNCED,
+    PlannedAction,
+)
+from sync.procore.errors import (
+    ProcoreAuthError,
+    ProcoreError,
+    ProcoreRequestError,
+    ProcoreWriteOutcomeUnknown,
+)
+
+PaymentLink: Any = models.PaymentLink
+ErrorEvent: Any = models.ErrorEvent
+
+OUTAGE_LIMIT = 5  # items failing in a row on Procore's side before a push stops early
+
+
+class ProcoreOutage(Exception):
+    """Procore kept failing item after item: the push stops; what is left waits for the next run."""
+
+
+# Outcomes counted in the summary.
+CREATED, UPDATED, VOIDED, FLAGGED, SKIPPED = "created", "updated", "voided", "flagged", "skipped"
+OUTCOME_NEEDS_ATTENTION, OUTCOME_FAILED = "needs_attention", "failed"
+
+
+@dataclass
+class PushCounts:
+    created: int = 0
+    updated: int = 0
+    voided: int = 0
+    flagged: int = 0
+    skipped: int = 0
+    needs_attention: int = 0
+    failed: int = 0
+    errors: list[str] = field(default_factory=list)
+
+    def add(self, outcome: str) -> None:
+        setattr(self, outcome, getattr(self, outcome) + 1)
+
+
+@dataclass(frozen=True)
+class WriteContext:
+    """Where one Procore payment lives and who is writing."""
+
+    link_id: int
+    origin_id: str
+    project_id: int
+    contract_id: int
+    actor: str
+
+
+def _set_link(link_id: int, **changes: Any) -> None:
+    PaymentLink.update(**changes, updated_at=utc_now()).where(PaymentLink.id == link_id).execute()
+
+
+def _pushed_json(link_id: int) -> str | None:
+    row = PaymentLink.select(PaymentLink.pushed_fingerprint).where(PaymentLink.id == link_id).first()
+    return row.pushed_fingerprint if row is not None else None
+
+
+def _journaled_patch(
+    client: PaymentsClient,
+    ctx: WriteContext,
+    *,
+    operation: str,
+    payment_id: int,
+    fields: dict[str, Any],
+    before: Mapping[str, Any] | None = None,
+    after: Mapping[str, Any] | None = None,
+    observe: bool = False,
+) -> dict[str, Any]:
+    """One journaled PATCH. `before` link changes are committed with the intent; `after` ones with
+    the result. With `observe`, the link also records what Procore answered it now holds."""
+    write_id = record_intent(
+        link_id=ctx.link_id,
+        origin_id=ctx.origin_id,
+        operation=operation,
+        project_id=ctx.project_id,
+        contract_id=ctx.contract_id,
+        procore_payment_id=payment_id,
+        body=fields,
+        link_changes=before,
+    )
+    try:
+        result = client.update_contract_payment(payment_id, ctx.project_id, ctx.contract_id, dict(fields))
+    except ProcoreWriteOutcomeUnknown as exc:
+        finish_write(
+            write_id,
+            "unknown",
+            error=str(exc),
+            actor=ctx.actor,
+            audit_action=f"procore.{operation}",
+            audit_target=ctx.origin_id,
+            audit_detail={"procore_payment_id": payment_id, "fields": fields},
+        )
+        raise
+    except ProcoreError as exc:
+        finish_write(
+            write_id,
+            "failed",
+            error=str(exc),
+            actor=ctx.actor,
+            audit_action=f"procore.{operation}",
+            audit_target=ctx.origin_id,
+            audit_detail={"procore_payment_id": payment_id, "fields": fields},
+        )
+        raise
+    link_changes = dict(after or {})
+    if observe:
+        link_changes.update(
+            observed_link_changes(result, ctx.origin_id, sent=fields, pushed_json=_pushed_json(ctx.link_id))
+        )
+    finish_write(
+        write_id,
+        "done",
+        procore_payment_id=payment_id,
+        link_id=ctx.link_id,
+        link_changes=link_changes,
+        actor=ctx.actor,
+        audit_action=f"procore.{operation}",
+        audit_target=ctx.origin_id,
+        audit_detail={
+            "procore_payment_id": payment_id,
+            "project_id": ctx.project_id,
+            "contract_id": ctx.contract_id,
+            "fields": fields,
+        },
+    )
+    return result
+
+
+def unlock_patch_relock(
+    client: PaymentsClient,
+    ctx: WriteContext,
+    *,
+    payment_id: int,
+    fields: Mapping[str, Any],
+    origin_data: str | None,
+    listing: ContractListing | None = None,
+    done_changes: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Change a synced (ERP-locked) Procore payment: the ONE place that does it (DESIGN rule 5).
+
+    Procore locks every field but attachments, origin_id and origin_data of a payment that has an
+    origin_id (API-NOTES §3.3). That unlocking by clearing origin_id lets the other fields be
+    edited is *inferred* from that documented lock, not confirmed by Procore: if the real API
+    behaves otherwise, this function is the only thing to change.
+
+    1. PATCH origin_id -> null (the link is marked unlocked in the same commit as the intent, so a
+       crash from here on is seen by the next run, which repeats these steps);
+    2. PATCH the fields (skipped when there are none, e.g. only relocking);
+    3. PATCH origin_id (and origin_data) back: locked again, and the link records what Procore holds.
+    Each PATCH is journaled. If Procore refuses the fields (4xx), the payment is relocked before
+    the error is raised, so it is never left editable on purpose.
+    """
+    _journaled_patch(
+        client,
+        ctx,
+        operation="unlock",
+        payment_id=payment_id,
+        fields={"origin_id": None},
+        before={"locked": False},
+    )
+    patch_fields = {k: v for k, v in fields.items() if k not in ("origin_id", "origin_data")}
+    relock_fields: dict[str, Any] = {"origin_id": ctx.origin_id}
+    if origin_data is not None:
+        relock_fields["origin_data"] = origin_data
+    if patch_fields:
+        try:
+            _journaled_patch(client, ctx, operation="patch", payment_id=payment_id, fields=patch_fields)
+        except ProcoreRequestError:
+            try:
+                relocked = _journaled_patch(
+                    client,
+                    ctx,
+                    operation="relock",
+                    payment_id=payment_id,
+                    fields=relock_fields,
+                    after={"locked": True},
+                )
+                if listing is not None:
+                    listing.put(relocked)
+            except ProcoreError:
+                pass  # still unlocked: the next run sees locked=False and relocks
+            raise
+    result = _journaled_patch(
+        client,
+        ctx,
+        operation="relock",
+        payment_id=payment_id,
+        fields=relock_fields,
+        after={**(done_changes or {}), "locked": True},
+        observe=True,
+    )
+    if listing is not None:
+        listing.put(result)
+    return result
+
+
+class PaymentPusher:
+    """Applies planned actions one at a time; each item's failure stays with that item."""
+
+    def __init__(
+        self,
+        client: PaymentsClient,
+        listings: ContractListings,
+        *,
+        actor: str,
+        blocked_links: set[int] | None = None,
+    ) -> None:
+        self.client = client
+        self.listings = listings
+        self.actor = actor
+        self.blocked_links = blocked_links or set()
+        self.counts = PushCounts()
+        self._errors_recorded = 0
+        self.outages_in_a_row = 0
+
+    # -- entry point ------------------------------------------------------------------------
+
+    def apply(self, action: PlannedAction) -> str:
+        assert action.link_id is not None, "links are created before the plan is applied"
+        if action.link_id in self.blocked_links and action.writes_to_procore:
+            outcome = self._fail(
+                action,
+                FAILED,
+                "an earlier Procore write for this payment could not be checked yet; it is checked "
+                "again (never repeated blindly) on the next run",
+            )
+            self.counts.add(outcome)
+            return outcome
+        try:
+            if action.action == "skip":
+                outcome = self._skip(action)
+            elif action.action == "create":
+                outcome = self._create(action)
+            elif action.action in ("update", "void"):
+                outcome = self._change(action)
+            elif action.action == "flag_deleted":
+                outcome = self._flag(action)
+            else:
+                raise ValueError(f"a push does not {action.action}")
+        except ProcoreAuthError:
+            raise
+        except ProcoreWriteOutcomeUnknown as exc:
+            outcome = self._fail(
+                action,
+                FAILED,
+                f"Procore did not confirm the write ({exc}); "
+                "PaySync checks Procore before trying again on the next run",
+            )
+            self._note_outage()
+        except ProcoreRequestError as exc:
+            outcome = self._fail(action, NEEDS_ATTENTION, f"Procore refused it: {exc}")
+            self.outages_in_a_row = 0
+        except ProcoreError as exc:
+            outcome = self._fail(action, FAILED, f"{exc} It is retried on the next run.")
+            self._note_outage()
+        else:
+            if action.action != "skip":
+                self.outages_in_a_row = 0
+        self.counts.add(outcome)
+        return outcome
+
+    def _note_outage(self) -> None:
+        """Several items in a row failing on Procore's side means Procore is down (or throttling
+        hard): stop, instead of spending the retries and backoff of every remaining item."""
+        self.outages_in_a_row += 1
+        if self.outages_in_a_row >= OUTAGE_LIMIT:
+            raise ProcoreOutage(
+                f"Procore failed {self.outages_in_a_row} payments in a row; the push stopped early and the "
+                "rest wait for the next run."
+            )
+
+    # -- outcomes -----------------------------------------------------------------------------
+
+    def _fail(self, action: PlannedAction, status: str, reason: str) -> str:
+        assert action.link_id is not None
+        _set_link(action.link_id, erp_status=status, status_reason=reason, last_attempt_at=utc_now())
+        message = f"{action.extra.get('label', action.origin_id)}: {reason}"
+        self.counts.errors.append(message)
+        # One event per failed item, up to a limit per run, so an outage does not flood the list.
+        if self._errors_recorded < 50:
+            ErrorEvent.create(
+                where="procore",
+                message=message,
+                detail=json.dumps({"link_id": action.link_id, "action": action.action}),
+            )
+            self._errors_recorded += 1
+        return OUTCOME_NEEDS_ATTENTION if status == NEEDS_ATTENTION else OUTCOME_FAILED
+
+    def _skip(self, action: PlannedAction) -> str:
+        """Record the plan's verdict on the link, writing only what changed (a steady-state push of
+        100,000 unchanged payments writes nothing)."""
+        assert action.link_id is not None
+        reason = None if action.erp_status == SYNCED else action.reason
+        previous = action.extra.get("previous")
+        if action.procore_payment_id is None:
+            wanted = (action.erp_status, reason, action.invoice_id, action.commitment_id, action.match_reason)
+        else:
+            wanted = (action.erp_status, reason) + (tuple(previous[2:]) if previous else (None, None, None))
+        if previous is None or tuple(previous) != wanted:
+            changes: dict[str, Any] = {"erp_status": action.erp_status, "status_reason": reason}
+            if action.procore_payment_id is None:
+                changes.update(
+                    invoice=action.invoice_id,
+                    commitment=action.commitment_id,
+                    match_reason=action.match_reason,
+                )
+            _set_link(action.link_id, **changes)
+            if action.erp_status == NEEDS_ATTENTION:
+                # Said once, when it starts (or its reason changes), not on every run.
+                ErrorEvent.create(
+                    where="engine",
+                    message=f"{action.extra.get('label', action.origin_id)}: {action.reason}",
+                    detail=json.dumps({"link_id": action.link_id, "origin_id": action.origin_id}),
+                )
+        if action.erp_status == NEEDS_ATTENTION:
+            self.counts.errors.append(f"{action.extra.get('label', action.origin_id)}: {action.reason}")
+            return OUTCOME_NEEDS_ATTENTION
+        return SKIPPED
+
+    def _ctx(self, action: PlannedAction) -> WriteContext:
+        assert (
+            action.link_id is not None and action.project_id is not None and action.commitment_id is not None
+        )
+        return WriteContext(
+            action.link_id, action.origin_id, action.project_id, action.commitment_id, self.actor
+        )
+
+    def _create(self, action: PlannedAction) -> str:
+        ctx = self._ctx(action)
+        listing = self.listings.get(ctx.project_id, ctx.contract_id)
+        placed = {
+            "invoice": action.invoice_id,
+            "commitment": action.commitment_id,
+            "match_reason": action.match_reason,
+            "last_attempt_at": utc_now(),
+        }
+        existing = listing.find_origin(action.origin_id)
+        if existing is not None:
+            # Already in Procore (an earlier run whose record we lost): adopt it, never post twice.
+            changes = observed_link_changes(existing, action.origin_id, sent=None, pushed_json=None)
+            _set_link(ctx.link_id, **placed, **changes)
+            audit(self.actor, "procore.adopt", action.origin_id, {"procore_payment_id": existing["id"]})
+            if changed_fields(action.fields, changes["pushed_fingerprint"]) or not changes["locked"]:
+                self._unlock_patch_relock(ctx, int(existing["id"]), action, listing)
+                return UPDATED
+            _set_link(
+                ctx.link_id, erp_status=SYNCED, status_reason=None, pushed_edit_sequence=action.edit_sequence
+            )
+            return SKIPPED
+        fields = dict(action.fields)
+        write_id = record_intent(
+            link_id=ctx.link_id,
+            origin_id=action.origin_id,
+            operation="create",
+            project_id=ctx.project_id,
+            contract_id=ctx.contract_id,
+            procore_payment_id=None,
+            body=fields,
+            link_changes=placed,
+        )
+        detail = {"project_id": ctx.project_id, "contract_id": ctx.contract_id, "fields": fields}
+        try:
+            created = self.client.create_contract_payment(ctx.project_id, ctx.contract_id, fields)
+        except ProcoreWriteOutcomeUnknown as exc:
+            finish_write(
+                write_id,
+                "unknown",
+                error=str(exc),
+                actor=self.actor,
+                audit_action="procore.create",
+                audit_target=action.origin_id,
+                audit_detail=detail,
+            )
+            raise
+        except ProcoreError as exc:
+            finish_write(
+                write_id,
+                "failed",
+                error=str(exc),
+                actor=self.actor,
+                audit_action="procore.create",
+                audit_target=action.origin_id,
+                audit_detail=detail,
+            )
+            raise
+        changes = observed_link_changes(created, action.origin_id, sent=fields, pushed_json=None)
+        finish_write(
+            write_id,
+            "done",
+            procore_payment_id=int(created["id"]),
+            link_id=ctx.link_id,
+            link_changes={
+                **changes,
+                "erp_status": SYNCED,
+                "status_reason": None,
+                "pushed_edit_sequence": action.edit_sequence,
+            },
+            actor=self.actor,
+            audit_action="procore.create",
+            audit_target=action.origin_id,
+            audit_detail={**detail, "procore_payment_id": created["id"]},
+        )
+        listing.put(created)
+        return CREATED
+
+    def _unlock_patch_relock(
+        self, ctx: WriteContext, payment_id: int, action: PlannedAction, listing: ContractListing | None
+    ) -> dict[str, Any]:
+        return unlock_patch_relock(
+            self.client,
+            ctx,
+            payment_id=payment_id,
+            fields=action.fields,
+            origin_data=action.fields.get("origin_data"),
+            listing=listing,
+            done_changes={
+                "erp_status": SYNCED,
+                "status_reason": None,
+                "pushed_edit_sequence": action.edit_sequence,
+                "last_attempt_at": utc_now(),
+            },
+        )
+
+    def _change(self, action: PlannedAction) -> str:
+        assert action.procore_payment_id is not None
+        ctx = self._ctx(action)
+        _set_link(ctx.link_id, last_attempt_at=utc_now())
+        listing = self.listings.cached(ctx.project_id, ctx.contract_id)
+        self._unlock_patch_relock(ctx, action.procore_payment_id, action, listing)
+        return VOIDED if action.action == "void" else UPDATED
+
+    def _flag(self, action: PlannedAction) -> str:
+        assert action.procore_payment_id is not None
+        ctx = self._ctx(action)
+        if action.changes or not action.locked:
+            # Bring it to what QuickBooks last said (or just lock it again), then flag it.
+            unlock_patch_relock(
+                self.client,
+                ctx,
+                payment_id=action.procore_payment_id,
+                fields=action.fields if action.changes else {},
+                origin_data=action.fields.get("origin_data"),
+                listing=self.listings.cached(ctx.project_id, ctx.contract_id),
+            )
+        reason = (
+            f"deleted in QuickBooks; Procore payment {action.procore_payment_id} is kept (never deleted "
+            "automatically). An Admin may retract it explicitly, with confirmation"
+        )
+        _set_link(
+            ctx.link_id, erp_status=DELETED_IN_QUICKBOOKS, status_reason=reason, last_attempt_at=utc_now()
+        )
+        if action.extra.get("already_flagged"):
+            return UPDATED
+        ErrorEvent.create(
+            where="engine",
+            message=(
+                f"A QuickBooks payment was deleted after it was synced ({action.origin_id}, "
+                f"{action.amount}): Procore payment {action.procore_payment_id} was kept and flagged. "
+                "Retract it from the console (Admin, with confirmation) if it should go."
+            ),
+            detail=json.dumps({"link_id": ctx.link_id, "procore_payment_id": action.procore_payment_id}),
+        )
+        audit(
+            self.actor,
+            "engine.flag_deleted",
+            action.origin_id,
+            {"link_id": ctx.link_id, "procore_payment_id": action.procore_payment_id},
+        )
+        return FLAGGED
+
+
+def retract(client: PaymentsClient, ctx: WriteContext, *, payment_id: int, origin_data: str | None) -> None:
+    """Delete a flagged payment from Procore: unlock (journaled), then DELETE (journaled)."""
+    _journaled_patch(
+        client,
+        ctx,
+        operation="unlock",
+        payment_id=payment_id,
+        fields={"origin_id": None},
+        before={"locked": False},
+    )
+    write_id = record_intent(
+        link_id=ctx.link_id,
+        origin_id=ctx.origin_id,
+        operation="delete",
+        project_id=ctx.project_id,
+        contract_id=ctx.contract_id,
+        procore_payment_id=payment_id,
+        body=None,
+    )
+    detail = {"procore_payment_id": payment_id, "project_id": ctx.project_id, "contract_id": ctx.contract_id}
+    try:
+        client.delete_contract_payment(payment_id, ctx.project_id, ctx.contract_id)
+    except ProcoreWriteOutcomeUnknown as exc:
+        finish_write(
+            write_id,
+            "unknown",
+            error=str(exc),
+            actor=ctx.actor,
+            audit_action="procore.delete",
+            audit_target=ctx.origin_id,
+            audit_detail=detail,
+        )
+        raise
+    except ProcoreError as exc:
+        finish_write(
+            write_id,
+            "failed",
+            error=str(exc),
+            actor=ctx.actor,
+            audit_action="procore.delete",
+            audit_target=ctx.origin_id,
+            audit_detail=detail,
+        )
+        # Do not leave it unlocked after a refusal.
+        try:
+            _journaled_patch(
+                client,
+                ctx,
+                operation="relock",
+                payment_id=payment_id,
+                fields={"origin_id": ctx.origin_id},
+                after={"locked": True},
+            )
+        except ProcoreError:
+            pass
+        raise
+    finish_write(
+        write_id,
+        "done",
+        link_id=ctx.link_id,
+        link_changes={
+            "procore_payment_id": None,
+            "locked": False,
+            "pushed_fingerprint": None,
+            "pushed_amount": None,
+            "erp_status": NOT_SYNCED,
+            "status_reason": (
+                f"deleted in QuickBooks and retracted from Procore by {ctx.actor} on "
+                f"{utc_now().strftime('%Y-%m-%d %H:%M UTC')} (was Procore payment {payment_id})"
+            ),
+        },
+        actor=ctx.actor,
+        audit_action="procore.delete",
+        audit_target=ctx.origin_id,
+        audit_detail=detail,
+    )
+
+
+def prepare_links(actions: list[PlannedAction], *, chunk: int = 500) -> None:
+    """Give every action a PaymentLink before anything is written to Procore.
+
+    New applications get their link (with the plan's status: waiting, needs attention, not
+    synced), and links about to be written are marked waiting, so the status counts are right
+    even if the push is stopped halfway.
+    """
+    now = utc_now()
+    new = [a for a in actions if a.link_id is None]
+    for start in range(0, len(new), chunk):
+        part = new[start : start + chunk]
+        rows = [
+            {
+                "application": a.application_id,
+                "origin_id": a.origin_id,
+                "invoice": a.invoice_id,
+                "commitment": a.commitment_id,
+                "match_reason": a.match_reason,
+                "erp_status": a.erp_status,
+                "status_reason": None if a.erp_status in (SYNCED, "waiting") else a.reason,
+                "updated_at": now,
+            }
+            for a in part
+        ]
+        with models.database_proxy.atomic():
+            PaymentLink.insert_many(rows).on_conflict_ignore().execute()
+        ids = dict(
+            PaymentLink.select(PaymentLink.application, PaymentLink.id)
+            .where(PaymentLink.application.in_([a.application_id for a in part]))
+            .tuples()
+        )
+        for action in part:
+            found = ids.get(action.application_id)
+            action.link_id = int(found) if found is not None else None
+    pending = [
+        a.link_id for a in actions if a.link_id is not None and a.action != "skip" and a.procore_payment_id
+    ]
+    for start in range(0, len(pending), chunk):
+        PaymentLink.update(erp_status="waiting", updated_at=now).where(
+            PaymentLink.id.in_(pending[start : start + chunk])
+        ).execute()

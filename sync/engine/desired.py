@@ -1,0 +1,224 @@
+"""What one bill payment application should look like as a Procore payment (DESIGN rule 3).
+
+`desired_payment(...)` gives the `contract_payment` fields; `comparable(...)` puts a desired or an
+observed (listed) payment into one canonical shape so the plan can tell exactly which fields
+differ. The canonical JSON of what Procore holds is kept in `PaymentLink.pushed_fingerprint`.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from typing import Any
+
+from sync.engine.snapshot import ApplicationRow, InvoiceRow
+
+CENT = Decimal("0.01")
+_CANONICAL = json.JSONEncoder(separators=(",", ":"), sort_keys=True)
+ZERO = Decimal("0.00")
+VOID_NOTE = " — VOIDED in QuickBooks"
+NOT_APPLIED_NOTE = " — no longer applied to this bill in QuickBooks"
+
+# The fields the engine owns on a Procore payment, in a fixed order. `payment_number` belongs to
+# the user: it is compared only when the user set one.
+COMPARED_FIELDS: tuple[str, ...] = (
+    "date",
+    "amount",
+    "payment_method",
+    "check_number",
+    "invoice_number",
+    "requisition_id",
+    "draw_request_number",
+    "notes",
+    "payment_number",
+)
+FIELD_LABELS: dict[str, str] = {
+    "date": "date",
+    "amount": "amount",
+    "payment_method": "method",
+    "check_number": "check number",
+    "invoice_number": "invoice number",
+    "requisition_id": "invoice link",
+    "draw_request_number": "draw request number",
+    "notes": "notes",
+    "payment_number": "payment number",
+}
+
+
+def money_text(amount: Decimal) -> str:
+    """Procore's decimal string for an amount: exactly two places ("1250.00")."""
+    return str(amount.quantize(CENT, rounding=ROUND_HALF_UP))
+
+
+def payment_notes(app: ApplicationRow, bill_ref_number: str | None) -> str:
+    what = "check" if app.kind == "check" else "credit card"
+    number = app.ref_number or app.payment_txn_id
+    vendor = app.vendor_name or app.vendor_list_id or "(no vendor)"
+    note = f"QuickBooks {what} bill payment {number} to {vendor}; bill {bill_ref_number or app.bill_txn_id}"
+    if app.is_void:
+        return note + VOID_NOTE
+    if app.amount == 0:
+        return note + NOT_APPLIED_NOTE
+    return note
+
+
+def origin_data(app: ApplicationRow) -> str:
+    """Small JSON for Procore's free-text origin_data: where the payment came from, which edit."""
+    return json.dumps(
+        {
+            "source": "QuickBooks Desktop",
+            "file": app.file_key,
+            "payment": app.payment_txn_id,
+            "bill": app.bill_txn_id,
+            "edit_sequence": app.edit_sequence,
+            "void": app.is_void,
+        },
+        separators=(",", ":"),
+        sort_keys=True,
+    )
+
+
+def desired_amount(app: ApplicationRow) -> Decimal:
+    """A voided payment is recorded as 0.00 (the Procore payment is updated, never duplicated)."""
+    return ZERO if app.is_void else app.amount.quantize(CENT)
+
+
+def desired_payment(
+    app: ApplicationRow,
+    *,
+    invoice_number: str | None,
+    requisition_id: int | None,
+    draw_request_number: int | None,
+    bill_ref_number: str | None,
+    payment_number: int | None,
+) -> dict[str, Any]:
+    """The `contract_payment` fields (without origin_id/origin_data) for one application."""
+    fields: dict[str, Any] = {
+        "date": app.txn_date.isoformat(),
+        "amount": money_text(desired_amount(app)),
+        "payment_method": "check" if app.kind == "check" else "credit_card",
+        # The check number for checks; a credit card payment's RefNumber if it has one.
+        "check_number": app.ref_number or None,
+        "invoice_number": invoice_number,
+        "requisition_id": requisition_id,
+        "draw_request_number": draw_request_number,
+        "notes": payment_notes(app, bill_ref_number),
+    }
+    if payment_number is not None:
+        fields["payment_number"] = payment_number
+    return fields
+
+
+def desired_for_invoice(
+    app: ApplicationRow, invoice: InvoiceRow, *, bill_ref_number: str | None, payment_number: int | None
+) -> dict[str, Any]:
+    return desired_payment(
+        app,
+        invoice_number=invoice.invoice_number,
+        requisition_id=invoice.id,
+        draw_request_number=invoice.number,
+        bill_ref_number=bill_ref_number,
+        payment_number=payment_number,
+    )
+
+
+def _text(value: Any) -> str | None:
+    if value is None:
+        return None
+    text = str(value).strip()
+    return text or None
+
+
+def _int(value: Any) -> int | None:
+    if value is None or value == "":
+        return None
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _amount(value: Any) -> str | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, float):
+        raise TypeError("amounts are Decimal or decimal strings, never float")
+    try:
+        return money_text(Decimal(str(value)))
+    except InvalidOperation:
+        return str(value)
+
+
+def comparable(payment: Mapping[str, Any], *, fallback: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """The engine-owned fields of a desired or observed payment, in one canonical shape.
+
+    Procore does not echo every field it stores (its response schema has no payment_method), so a
+    field missing from `payment` is taken from `fallback` (what was sent), when given.
+    """
+    result: dict[str, Any] = {}
+    for name in COMPARED_FIELDS:
+        if name in payment:
+            raw = payment[name]
+        elif fallback is not None and name in fallback:
+            raw = fallback[name]
+        else:
+            continue
+        if name == "amount":
+            result[name] = _amount(raw)
+        elif name in ("requisition_id", "draw_request_number", "payment_number"):
+            result[name] = _int(raw)
+        elif name == "date":
+            result[name] = str(raw)[:10] if raw else None
+        else:
+            result[name] = _text(raw)
+    return result
+
+
+def canonical_json(fields: Mapping[str, Any]) -> str:
+    """The canonical JSON of the engine-owned fields (a payment number of None is left out: the
+    engine compares payment numbers only when the user set one)."""
+    shape = comparable(fields)
+    if shape.get("payment_number") is None:
+        shape.pop("payment_number", None)
+    return _CANONICAL.encode(shape)
+
+
+def changed_fields(desired: Mapping[str, Any], pushed_json: str | None) -> list[str]:
+    """Which engine-owned fields Procore holds differently from `desired` (all, if unknown)."""
+    if not pushed_json:
+        return list(comparable(desired))
+    if pushed_json == canonical_json(desired):
+        return []  # the common case, answered without parsing
+    want = comparable(desired)
+    try:
+        have = json.loads(pushed_json)
+    except ValueError:
+        return list(want)
+    if not isinstance(have, dict):
+        return list(want)
+    changed = []
+    for name, value in want.items():
+        if name == "payment_method" and name not in have:
+            continue  # never echoed by Procore; nothing to compare against
+        if have.get(name) != value:
+            changed.append(name)
+    return changed
+
+
+def describe_changes(names: list[str], desired: Mapping[str, Any], pushed_json: str | None) -> str:
+    have: dict[str, Any] = {}
+    if pushed_json:
+        try:
+            loaded = json.loads(pushed_json)
+            have = loaded if isinstance(loaded, dict) else {}
+        except ValueError:
+            have = {}
+    want = comparable(desired)
+    parts = []
+    for name in names:
+        if name == "notes":
+            parts.append("notes")
+        else:
+            parts.append(f"{FIELD_LABELS.get(name, name)} {have.get(name)!s} → {want.get(name)!s}")
+    return ", ".join(parts)

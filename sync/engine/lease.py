@@ -1,0 +1,144 @@
+"""One push at a time, across threads and processes sharing the database.
+
+Two pushes running side by side could both decide to create the same payment. The lease is a
+`Setting` row taken by compare-and-swap (an UPDATE that matches the old value), so it works the
+same on SQLite and PostgreSQL. A lease whose holder died (a killed `paysync serve`) is taken over
+once it expires, or at once when the holder was a process on this machine that no longer runs.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import time
+import uuid
+from datetime import datetime, timedelta
+from typing import Any
+
+from storage import models
+from storage.fields import utc_now
+
+Setting: Any = models.Setting
+
+LEASE_KEY = "sync_push_lease"
+LEASE_TTL = timedelta(minutes=15)
+RENEW_AFTER_SECONDS = 60.0
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    except OSError:
+        return False
+    return True
+
+
+class PushLease:
+    def __init__(self, owner: str, *, ttl: timedelta = LEASE_TTL) -> None:
+        self.owner = owner
+        self.ttl = ttl
+        self.token = uuid.uuid4().hex
+        self._value: str | None = None
+        self._since = utc_now().isoformat()
+        self._renewed_at = time.monotonic()
+        self.holder: dict[str, Any] | None = None  # who holds it when we could not take it
+
+    def _new_value(self) -> str:
+        return json.dumps(
+            {
+                "token": self.token,
+                "owner": self.owner,
+                "pid": os.getpid(),
+                "host": socket.gethostname(),
+                "expires_at": (utc_now() + self.ttl).isoformat(),
+                "since": self._since,
+            },
+            sort_keys=True,
+        )
+
+    def _takeover_allowed(self, current: dict[str, Any]) -> bool:
+        try:
+            expires = datetime.fromisoformat(str(current.get("expires_at")))
+        except ValueError:
+            return True
+        if expires <= utc_now():
+            return True
+        if current.get("host") == socket.gethostname():
+            pid = current.get("pid")
+            if isinstance(pid, int) and pid != os.getpid() and not _process_alive(pid):
+                return True
+        return False
+
+    def try_acquire(self) -> bool:
+        value = self._new_value()
+        Setting.insert(key=LEASE_KEY, value=value, updated_at=utc_now()).on_conflict_ignore().execute()
+        row = Setting.get_or_none(Setting.key == LEASE_KEY)
+        if row is None:
+            return False
+        if row.value == value:  # the token is unique: only our insert can have written it
+            self._value = value
+            return True
+        try:
+            current = json.loads(row.value)
+        except ValueError:
+            current = {}
+        if not isinstance(current, dict):
+            current = {}
+        if not self._takeover_allowed(current):
+            self.holder = current
+            return False
+        swapped = (
+            Setting.update(value=value, updated_at=utc_now())
+            .where((Setting.key == LEASE_KEY) & (Setting.value == row.value))
+            .execute()
+        )
+        if swapped == 1:
+            self._value = value
+            return True
+        return False
+
+    def acquire(self, *, wait_seconds: float = 0.0, poll: float = 0.25) -> bool:
+        deadline = time.monotonic() + wait_seconds
+        while True:
+            if self.try_acquire():
+                return True
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(poll)
+
+    def renew_if_due(self) -> None:
+        """Cheap enough to call after every item: renews at most once a minute."""
+        if time.monotonic() - self._renewed_at >= RENEW_AFTER_SECONDS:
+            self.renew()
+
+    def renew(self) -> None:
+        """Push the expiry forward (call now and then during a long push)."""
+        self._renewed_at = time.monotonic()
+        if self._value is None:
+            return
+        value = self._new_value()
+        swapped = (
+            Setting.update(value=value, updated_at=utc_now())
+            .where((Setting.key == LEASE_KEY) & (Setting.value == self._value))
+            .execute()
+        )
+        if swapped == 1:
+            self._value = value
+
+    def release(self) -> None:
+        if self._value is None:
+            return
+        Setting.delete().where((Setting.key == LEASE_KEY) & (Setting.value == self._value)).execute()
+        self._value = None
+
+    def describe_holder(self) -> str:
+        holder = self.holder or {}
+        return (
+            f"another push is running ({holder.get('owner', 'unknown')}, process {holder.get('pid', '?')} "
+            f"on {holder.get('host', '?')}, since {holder.get('since', '?')})"
+        )

@@ -1,0 +1,157 @@
+"""DESIGN rule 7: which Procore subcontractor invoice a QuickBooks bill belongs to.
+
+1. The invoice whose `origin_id` is the bill's TxnID (what Procore's QuickBooks connector writes
+   back after exporting the invoice as a bill).
+2. Else the invoice whose `invoice_number` equals the bill's RefNumber (trimmed, case-insensitive)
+   on a commitment of the bill's vendor, where the vendor is the Procore vendor whose `origin_id`
+   is the QuickBooks vendor ListID, else the Procore vendor(s) with the same name
+   (case-insensitive) - if exactly one invoice qualifies.
+3. Anything else is *needs mapping*, with a reason a person can act on. Never a guess.
+
+`MatchIndex` is built once per run (dictionaries keyed the way the rules look things up), so
+matching 100,000 applications costs 100,000 dictionary lookups.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Literal
+
+from sync.engine.snapshot import CommitmentRow, InvoiceRow, VendorRow
+
+MatchedBy = Literal["origin_id", "invoice_number"]
+
+
+@dataclass(frozen=True, slots=True)
+class MatchResult:
+    invoice: InvoiceRow | None
+    matched_by: MatchedBy | None
+    reason: str  # why it matched, or why it needs mapping
+
+    @property
+    def matched(self) -> bool:
+        return self.invoice is not None
+
+
+def normalise_number(text: str | None) -> str:
+    """Invoice and bill numbers compare trimmed and case-insensitively."""
+    return (text or "").strip().casefold()
+
+
+def _normalise_name(text: str | None) -> str:
+    return " ".join((text or "").split()).casefold()
+
+
+class MatchIndex:
+    """Lookup tables over our copy of Procore, built once per run."""
+
+    def __init__(
+        self,
+        invoices: Iterable[InvoiceRow],
+        commitments: dict[int, CommitmentRow],
+        vendors: Iterable[VendorRow],
+    ) -> None:
+        self.commitments = commitments
+        self.invoices_by_origin: dict[str, list[InvoiceRow]] = defaultdict(list)
+        # (Procore vendor id, normalised invoice number) -> invoices on that vendor's commitments
+        self.invoices_by_vendor_number: dict[tuple[int, str], list[InvoiceRow]] = defaultdict(list)
+        self.vendors_by_origin: dict[str, list[VendorRow]] = defaultdict(list)
+        self.vendors_by_name: dict[str, list[VendorRow]] = defaultdict(list)
+        for vendor in vendors:
+            if vendor.origin_id and vendor.origin_id.strip():
+                self.vendors_by_origin[vendor.origin_id.strip()].append(vendor)
+            self.vendors_by_name[_normalise_name(vendor.name)].append(vendor)
+        for invoice in invoices:
+            if invoice.origin_id and invoice.origin_id.strip():
+                self.invoices_by_origin[invoice.origin_id.strip()].append(invoice)
+            commitment = commitments.get(invoice.commitment_id)
+            vendor_id = commitment.vendor_id if commitment is not None else None
+            if vendor_id is None:
+                vendor_id = invoice.vendor_id
+            number = normalise_number(invoice.invoice_number)
+            if vendor_id is not None and number:
+                self.invoices_by_vendor_number[(vendor_id, number)].append(invoice)
+
+    def describe(self, invoice: InvoiceRow) -> str:
+        commitment = self.commitments.get(invoice.commitment_id)
+        where = commitment.label if commitment is not None else f"commitment {invoice.commitment_id}"
+        return f"invoice {invoice.invoice_number or '(no number)'} (id {invoice.id}) on {where}"
+
+
+def match_bill_to_invoice(
+    index: MatchIndex,
+    *,
+    bill_txn_id: str,
+    bill_ref_number: str | None,
+    vendor_list_id: str | None,
+    vendor_name: str | None,
+) -> MatchResult:
+    """The Procore invoice a QuickBooks bill belongs to, or why there is none (DESIGN rule 7)."""
+    by_origin = index.invoices_by_origin.get(bill_txn_id.strip(), [])
+    if len(by_origin) == 1:
+        return MatchResult(
+            by_origin[0], "origin_id", f"the invoice's origin id is the bill's TxnID {bill_txn_id}"
+        )
+    if len(by_origin) > 1:
+        found = "; ".join(index.describe(invoice) for invoice in by_origin)
+        return MatchResult(
+            None,
+            None,
+            f"needs mapping: several Procore invoices carry the bill's TxnID {bill_txn_id} as origin id "
+            f"({found}); clear the origin id on all but one of them in Procore",
+        )
+
+    shown_vendor = vendor_name or vendor_list_id or "(no vendor)"
+    number = normalise_number(bill_ref_number)
+    if not number:
+        return MatchResult(
+            None,
+            None,
+            f"needs mapping: the QuickBooks bill {bill_txn_id} has no bill number (RefNumber) and no Procore "
+            "invoice carries its TxnID; give the bill the Procore invoice number in QuickBooks",
+        )
+
+    vendors: list[VendorRow] = []
+    vendor_rule = ""
+    if vendor_list_id and vendor_list_id.strip() in index.vendors_by_origin:
+        vendors = index.vendors_by_origin[vendor_list_id.strip()]
+        vendor_rule = "origin id"
+    elif vendor_name and _normalise_name(vendor_name) in index.vendors_by_name:
+        vendors = index.vendors_by_name[_normalise_name(vendor_name)]
+        vendor_rule = "name"
+    if not vendors:
+        return MatchResult(
+            None,
+            None,
+            f"needs mapping: vendor {shown_vendor!r} not found in Procore (no Procore vendor has origin id "
+            f"{vendor_list_id or '(none)'} or the name {vendor_name or '(none)'}); add or link the vendor "
+            "in Procore's directory, then refresh",
+        )
+
+    candidates: list[InvoiceRow] = []
+    for vendor in vendors:
+        candidates.extend(index.invoices_by_vendor_number.get((vendor.id, number), []))
+    shown_number = (bill_ref_number or "").strip()
+    if len(candidates) == 1:
+        return MatchResult(
+            candidates[0],
+            "invoice_number",
+            f"invoice number {candidates[0].invoice_number} equals bill number {shown_number} "
+            f"on a commitment of {vendors[0].name} (vendor matched by {vendor_rule})",
+        )
+    if not candidates:
+        return MatchResult(
+            None,
+            None,
+            f"needs mapping: no Procore invoice numbered {shown_number!r} on a commitment of "
+            f"{vendors[0].name}; check the bill number in QuickBooks against the subcontractor invoice",
+        )
+    found = "; ".join(index.describe(invoice) for invoice in candidates)
+    return MatchResult(
+        None,
+        None,
+        f"needs mapping: several Procore invoices numbered {shown_number!r} on commitments of "
+        f"{vendors[0].name} ({found}); renumber all but one in Procore",
+    )

@@ -1,0 +1,290 @@
+"""One read of everything the plan needs, as plain rows, so planning is a pure function.
+
+`load_snapshot()` runs a handful of queries (tuples, no model instances: 100,000 applications load
+in a second or two) and `compute_plan()` then works from dictionaries only. Nothing here writes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from storage import models
+
+# peewee's bundled hints know neither the auto `id` columns nor tuple rows; rows are typed below.
+BillPayment: Any = models.BillPayment
+BillPaymentApplication: Any = models.BillPaymentApplication
+Bill: Any = models.Bill
+CompanyFile: Any = models.CompanyFile
+Commitment: Any = models.Commitment
+Invoice: Any = models.Invoice
+PaymentLink: Any = models.PaymentLink
+ProcoreVendor: Any = models.ProcoreVendor
+ProcoreWrite: Any = models.ProcoreWrite
+Setting: Any = models.Setting
+
+# Written by whoever configures the schedule (the console/CLI); the cutoff for "pre-existing".
+SCHEDULE_CUTOFF_KEY = "schedule_cutoff"
+
+
+@dataclass(frozen=True, slots=True)
+class ApplicationRow:
+    """One bill payment application joined with its payment: one Procore payment (DESIGN rule 3)."""
+
+    application_id: int
+    file_key: str
+    payment_id: int
+    payment_txn_id: str
+    kind: str  # check | credit_card
+    edit_sequence: str
+    txn_date: date
+    payment_amount: Decimal
+    ref_number: str | None
+    vendor_list_id: str | None
+    vendor_name: str | None
+    is_void: bool
+    pre_existing: bool
+    deleted: bool
+    bill_txn_id: str
+    bill_ref_number: str | None
+    amount: Decimal
+
+    @property
+    def origin_id(self) -> str:
+        return f"qbd:{self.file_key}:{self.payment_txn_id}:{self.bill_txn_id}"
+
+
+@dataclass(frozen=True, slots=True)
+class LinkRow:
+    id: int
+    application_id: int
+    origin_id: str
+    invoice_id: int | None
+    commitment_id: int | None
+    match_reason: str | None
+    erp_status: str
+    status_reason: str | None
+    procore_payment_id: int | None
+    pushed_fields: str | None  # PaymentLink.pushed_fingerprint: canonical JSON of what Procore holds
+    payment_number: int | None
+    locked: bool
+
+
+@dataclass(frozen=True, slots=True)
+class InvoiceRow:
+    id: int
+    project_id: int
+    commitment_id: int
+    number: int | None  # the draw request number
+    invoice_number: str | None
+    origin_id: str | None
+    vendor_id: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class CommitmentRow:
+    id: int
+    project_id: int
+    vendor_id: int | None
+    label: str
+
+
+@dataclass(frozen=True, slots=True)
+class VendorRow:
+    id: int
+    name: str
+    origin_id: str | None
+
+
+@dataclass
+class Snapshot:
+    applications: list[ApplicationRow] = field(default_factory=list)
+    links_by_application: dict[int, LinkRow] = field(default_factory=dict)
+    invoices: dict[int, InvoiceRow] = field(default_factory=dict)
+    commitments: dict[int, CommitmentRow] = field(default_factory=dict)
+    vendors: list[VendorRow] = field(default_factory=list)
+    # (file_key, bill TxnID) -> the bill's RefNumber, for applications that arrived without one.
+    bill_ref_numbers: dict[tuple[str, str], str] = field(default_factory=dict)
+    cutoff: str | None = None  # when the schedule was first configured (ISO text), for messages
+    # link id -> contract (project id, commitment id) of its last successful Procore write, for
+    # payments whose commitment row has since disappeared from our copy of Procore.
+    written_contracts: dict[int, tuple[int, int]] = field(default_factory=dict)
+
+
+def _money(raw: Any) -> Decimal:
+    """A MoneyField column read raw: whole cents -> Decimal with two places."""
+    if isinstance(raw, Decimal):
+        return raw
+    return Decimal(int(raw or 0)).scaleb(-2)
+
+
+def _rows(query: Any) -> Any:
+    """Rows of raw column values: peewee's per-value converters cost more than the plan itself
+    at 100,000 rows, so the few conversions needed are done here by hand."""
+    return models.database_proxy.execute(query)
+
+
+def _date(raw: Any) -> date:
+    if isinstance(raw, datetime):
+        return raw.date()
+    if isinstance(raw, date):
+        return raw
+    return date.fromisoformat(str(raw)[:10])
+
+
+def _application_query() -> Any:
+    return (
+        BillPaymentApplication.select(
+            BillPaymentApplication.id,
+            CompanyFile.file_key,
+            BillPayment.id,
+            BillPayment.txn_id,
+            BillPayment.kind,
+            BillPayment.edit_sequence,
+            BillPayment.txn_date,
+            BillPayment.amount,
+            BillPayment.ref_number,
+            BillPayment.vendor_list_id,
+            BillPayment.vendor_name,
+            BillPayment.is_void,
+            BillPayment.pre_existing,
+            BillPayment.deleted_at,
+            BillPaymentApplication.bill_txn_id,
+            BillPaymentApplication.bill_ref_number,
+            BillPaymentApplication.amount,
+        )
+        .join(BillPayment)
+        .join(CompanyFile)
+    )
+
+
+def _application_row(row: Any) -> ApplicationRow:
+    return ApplicationRow(
+        application_id=int(row[0]),
+        file_key=str(row[1]),
+        payment_id=int(row[2]),
+        payment_txn_id=str(row[3]),
+        kind=str(row[4]),
+        edit_sequence=str(row[5]),
+        txn_date=_date(row[6]),
+        payment_amount=_money(row[7]),
+        ref_number=str(row[8]) if row[8] else None,
+        vendor_list_id=str(row[9]) if row[9] else None,
+        vendor_name=str(row[10]) if row[10] else None,
+        is_void=bool(row[11]),
+        pre_existing=bool(row[12]),
+        deleted=row[13] is not None,
+        bill_txn_id=str(row[14]),
+        bill_ref_number=str(row[15]) if row[15] else None,
+        amount=_money(row[16]),
+    )
+
+
+def load_application(application_id: int) -> ApplicationRow | None:
+    """One application, as the plan sees it (for the edits a person makes to one payment)."""
+    for row in _rows(_application_query().where(BillPaymentApplication.id == application_id)):
+        return _application_row(row)
+    return None
+
+
+def load_snapshot() -> Snapshot:
+    """Read the QuickBooks side, our links and our copy of Procore, without writing anything."""
+    snapshot = Snapshot()
+    for row in _rows(_application_query().order_by(BillPaymentApplication.id)):
+        snapshot.applications.append(_application_row(row))
+    for row in _rows(
+        PaymentLink.select(
+            PaymentLink.id,
+            PaymentLink.application,
+            PaymentLink.origin_id,
+            PaymentLink.invoice,
+            PaymentLink.commitment,
+            PaymentLink.match_reason,
+            PaymentLink.erp_status,
+            PaymentLink.status_reason,
+            PaymentLink.procore_payment_id,
+            PaymentLink.pushed_fingerprint,
+            PaymentLink.payment_number,
+            PaymentLink.locked,
+        )
+    ):
+        link = LinkRow(
+            id=int(row[0]),
+            application_id=int(row[1]),
+            origin_id=str(row[2]),
+            invoice_id=int(row[3]) if row[3] is not None else None,
+            commitment_id=int(row[4]) if row[4] is not None else None,
+            match_reason=row[5],
+            erp_status=str(row[6]),
+            status_reason=row[7],
+            procore_payment_id=int(row[8]) if row[8] is not None else None,
+            pushed_fields=row[9],
+            payment_number=int(row[10]) if row[10] is not None else None,
+            locked=bool(row[11]),
+        )
+        snapshot.links_by_application[link.application_id] = link
+    for row in _rows(
+        Commitment.select(
+            Commitment.id, Commitment.project, Commitment.vendor_id, Commitment.number, Commitment.title
+        )
+    ):
+        label = " ".join(str(part) for part in (row[3], row[4]) if part) or f"commitment {row[0]}"
+        snapshot.commitments[int(row[0])] = CommitmentRow(
+            id=int(row[0]),
+            project_id=int(row[1]),
+            vendor_id=int(row[2]) if row[2] is not None else None,
+            label=label,
+        )
+    for row in _rows(
+        Invoice.select(
+            Invoice.id,
+            Invoice.project,
+            Invoice.commitment,
+            Invoice.number,
+            Invoice.invoice_number,
+            Invoice.origin_id,
+            Invoice.vendor_id,
+        )
+    ):
+        snapshot.invoices[int(row[0])] = InvoiceRow(
+            id=int(row[0]),
+            project_id=int(row[1]),
+            commitment_id=int(row[2]),
+            number=int(row[3]) if row[3] is not None else None,
+            invoice_number=str(row[4]) if row[4] is not None else None,
+            origin_id=str(row[5]) if row[5] else None,
+            vendor_id=int(row[6]) if row[6] is not None else None,
+        )
+    snapshot.vendors = [
+        VendorRow(id=int(r[0]), name=str(r[1]), origin_id=str(r[2]) if r[2] else None)
+        for r in _rows(ProcoreVendor.select(ProcoreVendor.id, ProcoreVendor.name, ProcoreVendor.origin_id))
+    ]
+    missing_refs = {a.bill_txn_id for a in snapshot.applications if not a.bill_ref_number}
+    if missing_refs:
+        for file_key, txn_id, ref in (
+            Bill.select(CompanyFile.file_key, Bill.txn_id, Bill.ref_number)
+            .join(CompanyFile)
+            .where(Bill.ref_number.is_null(False))
+            .tuples()
+        ):
+            if txn_id in missing_refs:
+                snapshot.bill_ref_numbers[(str(file_key), str(txn_id))] = str(ref)
+    cutoff = Setting.get_or_none(Setting.key == SCHEDULE_CUTOFF_KEY)
+    snapshot.cutoff = str(cutoff.value) if cutoff is not None else None
+    orphaned = [
+        link.id
+        for link in snapshot.links_by_application.values()
+        if link.procore_payment_id is not None
+        and (link.commitment_id is None or link.commitment_id not in snapshot.commitments)
+    ]
+    if orphaned:
+        for link_id, project_id, contract_id in (
+            ProcoreWrite.select(ProcoreWrite.link, ProcoreWrite.project_id, ProcoreWrite.contract_id)
+            .where(ProcoreWrite.link.in_(orphaned), ProcoreWrite.status.in_(("done", "resolved")))
+            .order_by(ProcoreWrite.id)
+            .tuples()
+        ):
+            snapshot.written_contracts[int(link_id)] = (int(project_id), int(contract_id))
+    return snapshot

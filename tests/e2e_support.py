@@ -1,0 +1,172 @@
+"""The whole path on loopback: sandbox QuickBooks company file -> Web Connector emulator ->
+PaySync's /qbwc app -> SQLite -> SyncService -> sandbox Procore. Shared by the end-to-end and
+property tests."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from sandbox.procore import ProcoreState, create_procore_app
+from sandbox.quickbooks import SandboxCompanyFile
+from sandbox.servers import RunningServer, run_asgi_in_thread
+from sandbox.webconnector import SessionReport, WebConnectorEmulator
+from storage.db import close_database
+from sync.qbwc.app import create_qbwc_app
+from sync.service import SyncService, SyncSummary
+from sync.settings import Settings
+from sync.workqueue import queue_quickbooks_refresh
+from tests.engine_support import ProcoreWorld, new_procore_state, open_test_database
+
+QBWC_PASSWORD = "correct horse battery"
+
+
+class SwappableApp:
+    """An ASGI app whose target can be replaced, so one server can serve a fresh sandbox per
+    hypothesis example (servers are started once per module)."""
+
+    def __init__(self) -> None:
+        self.target: Any = None
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "lifespan":
+            message = await receive()
+            while message["type"] != "lifespan.shutdown":
+                await send({"type": message["type"] + ".complete"})
+                message = await receive()
+            await send({"type": "lifespan.shutdown.complete"})
+            return
+        await self.target(scope, receive, send)
+
+
+@dataclass
+class Servers:
+    procore_app: SwappableApp
+    qbwc_app: SwappableApp
+    procore: RunningServer
+    qbwc: RunningServer
+
+    @classmethod
+    def start(cls) -> Servers:
+        procore_app, qbwc_app = SwappableApp(), SwappableApp()
+        return cls(procore_app, qbwc_app, run_asgi_in_thread(procore_app), run_asgi_in_thread(qbwc_app))
+
+    def stop(self) -> None:
+        self.procore.stop()
+        self.qbwc.stop()
+
+
+@dataclass
+class Bridge:
+    """One company: QuickBooks, Procore, PaySync's database and service, wired together."""
+
+    company: SandboxCompanyFile
+    world: ProcoreWorld
+    settings: Settings
+    service: SyncService
+    qbwc_url: str
+    hook_pushes: list[SyncSummary] = field(default_factory=list)
+    hook_done: threading.Event = field(default_factory=threading.Event)
+
+    @property
+    def state(self) -> ProcoreState:
+        return self.world.state
+
+    def session(self) -> SessionReport:
+        """Queue a QuickBooks refresh and let the Web Connector poll once."""
+        queue_quickbooks_refresh(self.settings.qbwc_file_key, requested_by="test")
+        report = WebConnectorEmulator(
+            self.qbwc_url, self.settings.qbwc_username, QBWC_PASSWORD, self.company
+        ).run_session()
+        assert report.outcome == "done", (report.outcome, report.last_errors, report.soap_faults)
+        return report
+
+    def sync(self) -> SyncSummary:
+        """A Web Connector poll followed by a push (what happens after every session)."""
+        self.session()
+        return self.service.refresh_and_push(trigger="test")
+
+    def vendor(self, key: str, name: str, *, link_origin: bool = True) -> str:
+        """A vendor in both systems: Procore's origin_id is the QuickBooks ListID when linked."""
+        list_id = self.company.add_vendor(name)
+        self.world.add_vendor(key, name, list_id if link_origin else None)
+        return list_id
+
+    def invoice_and_bill(
+        self,
+        key: str,
+        commitment: str,
+        vendor_name: str,
+        number: str,
+        amount: str,
+        *,
+        by_origin: bool,
+        draw: int = 1,
+    ) -> str:
+        """A subcontractor invoice exported to QuickBooks as a bill; returns the bill TxnID."""
+        bill = self.company.add_bill(vendor_name, number, Decimal(amount))
+        self.world.add_invoice(key, commitment, number, draw, origin_id=bill if by_origin else None)
+        return bill
+
+    def expected(
+        self, payment_txn_id: str, bill_txn_id: str, invoice_key: str, amount: str
+    ) -> tuple[Any, ...]:
+        snapshot = self.company.payment(payment_txn_id)
+        return (
+            f"qbd:{self.settings.qbwc_file_key}:{payment_txn_id}:{bill_txn_id}",
+            amount,
+            snapshot.txn_date.isoformat(),
+            snapshot.kind,
+            snapshot.ref_number,
+            invoice_key_number(self.world, invoice_key),
+            self.world.invoices[invoice_key],
+        )
+
+
+def invoice_key_number(world: ProcoreWorld, key: str) -> str:
+    requisition_id = world.invoices[key]
+    with world.state.lock:
+        return str(world.state._requisitions[requisition_id].invoice_number)
+
+
+def new_bridge(
+    servers: Servers,
+    tmp_path: Path,
+    *,
+    clock_start: datetime = datetime(2026, 11, 2, 8, 0, 0),
+    client_options: dict[str, Any] | None = None,
+    with_hook: bool = False,
+) -> Bridge:
+    """A fresh company on the running servers: new Procore state, QuickBooks file and database."""
+    close_database()
+    database_url = open_test_database(tmp_path)
+    state = new_procore_state()
+    world = ProcoreWorld(state, url=servers.procore.url)
+    world.project_id = state.add_project("Harbor Point")
+    state.service_account_permissions = {
+        world.project_id: {"commitments": "admin", "erp_integrations": "admin"}
+    }
+    servers.procore_app.target = create_procore_app(state)
+    settings = world.settings(database_url, qbwc_password=QBWC_PASSWORD, schedule="hourly")
+    options = dict(client_options or {})
+    service = SyncService(settings, client_factory=lambda: world.client(**options), actor="tester")
+    bridge = Bridge(
+        company=SandboxCompanyFile(clock_start=clock_start),
+        world=world,
+        settings=settings,
+        service=service,
+        qbwc_url=servers.qbwc.url + "/qbwc",
+    )
+
+    def after_session(file_key: str) -> None:
+        bridge.hook_pushes.append(service.refresh_and_push(trigger="web_connector"))
+        bridge.hook_done.set()
+
+    servers.qbwc_app.target = create_qbwc_app(
+        settings, on_session_closed=after_session if with_hook else None, password_iterations=1_000
+    )
+    return bridge

@@ -1,0 +1,185 @@
+"""The console on the embedded sandbox (what `paysync demo` runs): real HTTP on loopback to the
+sandbox Procore and to our Web Connector endpoint, a simulated Web Connector, SQLite in tmp_path."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from textual.widgets import DataTable
+
+from console.app import PaySyncApp
+from console.demo import DemoEnvironment, start_demo
+from console.screens.confirm import ConfirmModal
+from console.screens.error import ErrorModal
+from console.screens.main import MainScreen
+from console.screens.preview import PreviewScreen
+from console.widgets.topbar import TopBar
+from storage import views
+from storage.fields import utc_now
+from sync.service import SyncService
+from tests.console_support import settle
+
+SIZE = (140, 40)
+
+
+@pytest.fixture
+def demo(tmp_path: Path) -> Iterator[DemoEnvironment]:
+    env = start_demo(tmp_path / "demo")
+    try:
+        yield env
+    finally:
+        env.stop()
+
+
+def demo_app(env: DemoEnvironment) -> PaySyncApp:
+    return PaySyncApp(
+        env.settings, SyncService(env.settings, actor="demo test"), environment=env, refresh_seconds=None
+    )
+
+
+def synced_count(app: PaySyncApp) -> int:
+    found = re.search(r"● (\d+) Synced", app.main_screen.query_one(TopBar).plain)
+    assert found is not None
+    return int(found.group(1))
+
+
+async def test_the_demo_comes_up_with_every_kind_of_status(demo: DemoEnvironment) -> None:
+    app = demo_app(demo)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        top = app.main_screen.query_one(TopBar).plain
+        assert "DEMO" in top and "Summit Ridge Builders (US)" in top
+        assert "last contact just now (simulated)" in top
+        for word in ("Synced", "Needs attention", "Deleted in QuickBooks", "Not synced"):
+            assert re.search(rf"[1-9]\d* {word}", top), (word, top)
+        commitments = app.main_screen.query_one("#commitments", DataTable)
+        assert commitments.row_count == 7  # six commitments and the unmatched group
+
+
+async def test_sync_now_fetches_the_new_quickbooks_payments_and_the_synced_count_goes_up(
+    demo: DemoEnvironment,
+) -> None:
+    app = demo_app(demo)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        before = synced_count(app)
+        assert before == views.status_counts().synced
+
+        await pilot.press("s")
+        await settle(pilot, rounds=10)
+
+        after = synced_count(app)
+        assert after == before + 3  # the three payments entered in QuickBooks since the last poll
+        assert after == views.status_counts().synced
+        toasts = [n.message for n in app._notifications]
+        assert any("3 created" in text and "simulated" in text for text in toasts), toasts
+        assert not app.main_screen.sync_running
+
+
+async def test_preview_lists_the_planned_actions_without_writing(demo: DemoEnvironment) -> None:
+    app = demo_app(demo)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        counts_before = views.status_counts()
+        expected = SyncService(demo.settings).preview()
+
+        await pilot.press("p")
+        await settle(pilot)
+
+        assert isinstance(app.screen, PreviewScreen)
+        table = app.screen.query_one(DataTable)
+        assert table.row_count == len(expected) > 0
+        actions = {str(table.get_row_at(i)[0]) for i in range(table.row_count)}
+        assert "· Skip" in actions  # what is already in Procore is skipped, with the reason
+        reasons = " ".join(str(table.get_row_at(i)[4]) for i in range(table.row_count))
+        assert "ACME-MISC-17" in reasons  # the bill that matches no Procore invoice says so
+        await pilot.press("escape")
+        assert isinstance(app.screen, MainScreen)
+        assert views.status_counts() == counts_before
+
+
+async def test_a_user_without_erp_admin_gets_one_error_modal_saying_how_to_fix_it(
+    demo: DemoEnvironment,
+) -> None:
+    state = demo.procore_state
+    state.service_account_permissions = {
+        project: {"commitments": "read_only", "erp_integrations": "read_only"}
+        for project in state.service_account_permissions
+    }
+    state.service_account_company_permissions = {"erp_integrations": "read_only"}
+    state.service_account_can_push_to_accounting = False
+    app = demo_app(demo)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        before = views.status_counts()
+
+        await pilot.press("s")
+        await settle(pilot, rounds=10)
+
+        assert isinstance(app.screen, ErrorModal)
+        assert app.screen.problem.title == "Not allowed to sync"
+        assert "ERP Integrations" in app.screen.problem.how_to_fix
+        assert sum(isinstance(s, ErrorModal) for s in app.screen_stack) == 1
+        assert views.status_counts() == before
+        await pilot.press("escape")
+        assert isinstance(app.screen, MainScreen)
+        assert not app.main_screen.sync_running
+
+
+async def test_the_schedule_runs_a_sync_when_due_and_then_plans_the_next_run(demo: DemoEnvironment) -> None:
+    clock = {"now": utc_now()}
+    app = PaySyncApp(
+        demo.settings,
+        SyncService(demo.settings, actor="demo test"),
+        environment=demo,
+        now=lambda: clock["now"],
+        refresh_seconds=None,
+    )
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        first = app.next_run_at
+        assert first is not None and first > clock["now"]
+        before = synced_count(app)
+
+        clock["now"] = first + timedelta(seconds=1)
+        app.schedule_due()  # what the timer calls
+        await settle(pilot, rounds=10)
+
+        assert synced_count(app) == before + 3
+        last = views.overview().last_sync
+        assert last is not None and last.trigger.startswith("schedule")
+        assert app.next_run_at is not None and app.next_run_at > first  # planned after the run finished
+        assert "Scheduled sync finished" in [n.title for n in app._notifications]
+
+
+async def test_retracting_a_payment_deleted_in_quickbooks_removes_it_from_procore_after_confirmation(
+    demo: DemoEnvironment,
+) -> None:
+    app = demo_app(demo)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        commitments = app.main_screen.query_one("#commitments", DataTable)
+        numbers = [str(commitments.get_row_at(i)[2]) for i in range(commitments.row_count)]
+        commitments.focus()
+        commitments.move_cursor(row=numbers.index("Plumbing and HVAC"))
+        await settle(pilot)
+        payments = app.main_screen.query_one("#payments", DataTable)
+        payments.focus()
+        await settle(pilot)
+        row = app.main_screen.selected_payment()
+        assert row is not None and row.status == "deleted_in_quickbooks"
+        before = len(demo.procore_state.payments())
+
+        await pilot.press("x")
+        await settle(pilot)
+        assert isinstance(app.screen, ConfirmModal)
+        await pilot.press("y")
+        await settle(pilot, rounds=10)
+
+        assert isinstance(app.screen, MainScreen)
+        assert len(demo.procore_state.payments()) == before - 1
+        assert any("retracted" in n.message for n in app._notifications)
