@@ -144,3 +144,16 @@ def latest_errors(limit: int = 20) -> list[dict[str, Any]]:
 def setting_value(key: str) -> str | None:
     row = Setting.get_or_none(Setting.key == key)
     return None if row is None else str(row.value)
+
+
+def procore_rate_limit() -> dict[str, Any] | None:
+    """The last X-Rate-Limit-* figures Procore sent (stored by the sync service), if any."""
+    limit = setting_value("procore_rate_limit_limit")
+    remaining = setting_value("procore_rate_limit_remaining")
+    if not limit or not remaining:
+        return None
+    return {
+        "limit": int(limit),
+        "remaining": int(remaining),
+        "reset_at": setting_value("procore_rate_limit_reset") or None,
+    }

@@ -20,6 +20,7 @@ from typing import Any, Literal
 from peewee import JOIN, Case, fn
 
 from storage import models
+from storage.queries import application_status_expression, payment_status_counts
 
 # peewee's bundled type hints know neither the auto-created `id` columns nor tuple rows, so the
 # models are used untyped here; the dataclasses below are what callers see (and what is typed).
@@ -108,16 +109,8 @@ def _rank_to_status(rank: Any) -> str:
 
 
 def _effective_status() -> Any:
-    """SQL for one application's ERP status (needs BillPayment joined and PaymentLink left-joined)."""
-    return Case(
-        None,
-        (
-            (PaymentLink.id.is_null(False), PaymentLink.erp_status),
-            (BillPayment.pre_existing == True, NOT_SYNCED),  # noqa: E712 - SQL, not Python
-            (BillPayment.deleted_at.is_null(False), DELETED_IN_QUICKBOOKS),
-        ),
-        WAITING,
-    )
+    """SQL for one application's ERP status: the one rule `paysync status` also counts with."""
+    return application_status_expression()
 
 
 def _rank_of(status_expression: Any) -> Any:
@@ -326,17 +319,7 @@ class ErrorRow:
 
 def status_counts() -> StatusCounts:
     """Payments (applications) per ERP status, counted in SQL."""
-    status = _effective_status()
-    query = (
-        BillPaymentApplication.select(status.alias("status"), fn.COUNT(BillPaymentApplication.id).alias("n"))
-        .join(BillPayment)
-        .switch(BillPaymentApplication)
-        .join(PaymentLink, JOIN.LEFT_OUTER, on=(PaymentLink.application == BillPaymentApplication.id))
-        .group_by(status)
-        .tuples()
-    )
-    found = {str(name): int(count) for name, count in query if name in ERP_STATUSES}
-    return StatusCounts(**found)
+    return StatusCounts(**payment_status_counts())
 
 
 def _setting(key: str) -> str | None:

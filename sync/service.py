@@ -25,6 +25,8 @@ from typing import Any
 
 from storage import models
 from storage.fields import utc_now
+from storage.models import Setting
+from storage.views import RATE_LIMIT_KEYS
 from sync.engine.apply import (
     PaymentPusher,
     ProcoreOutage,
@@ -128,6 +130,7 @@ class SyncSummary:
                 f"  Procore refresh: {imp.projects} projects, {imp.vendors} vendors, "
                 f"{imp.commitments} commitments, {imp.invoices} invoices"
             )
+            lines.extend(f"  Procore refresh warning: {warning}" for warning in imp.warnings[:10])
         lines.append(
             f"  Procore payments: {self.created} created, {self.updated} updated, {self.voided} voided, "
             f"{self.flagged} flagged as deleted in QuickBooks, {self.skipped} unchanged or skipped"
@@ -149,6 +152,23 @@ class SyncSummary:
 
 def _normalise_tool(name: object) -> str:
     return "".join(ch for ch in str(name or "").lower() if ch.isalnum())
+
+
+def remember_rate_limit(client: ProcoreClient) -> None:
+    """Keep the last X-Rate-Limit-* figures in the database, so the console and `paysync status`
+    can show the Procore budget: clients are short-lived, one per operation."""
+    state = client.rate_limit
+    if state.limit is None or state.remaining is None:
+        return
+    values = (str(state.limit), str(state.remaining), state.reset_at.isoformat() if state.reset_at else "")
+    now = utc_now()
+    try:
+        for key, value in zip(RATE_LIMIT_KEYS, values, strict=True):
+            Setting.insert(key=key, value=value, updated_at=now).on_conflict(
+                conflict_target=[Setting.key], update={Setting.value: value, Setting.updated_at: now}
+            ).execute()
+    except Exception:  # a display nicety must never fail a sync
+        log.warning("could not store the Procore rate-limit figures", exc_info=True)
 
 
 class SyncService:
@@ -173,12 +193,17 @@ class SyncService:
     @contextmanager
     def _client(self) -> Iterator[ProcoreClient]:
         if self._client_factory is not None:
-            yield self._client_factory()
+            client = self._client_factory()
+            try:
+                yield client
+            finally:
+                remember_rate_limit(client)
             return
         client = ProcoreClient.from_settings(self.settings)
         try:
             yield client
         finally:
+            remember_rate_limit(client)
             client.close()
 
     # -- reading --------------------------------------------------------------------------------
@@ -186,7 +211,10 @@ class SyncService:
     def refresh_from_procore(self) -> object:
         """Copy projects, vendors, commitments and subcontractor invoices from Procore."""
         with self._client() as client:
-            return import_from_procore(client, project_ids=self.settings.procore_project_ids)
+            summary = import_from_procore(client, project_ids=self.settings.procore_project_ids)
+        for warning in summary.warnings:  # e.g. an invoice whose commitment this sign-in cannot see
+            ErrorEvent.create(where="procore", message=warning)
+        return summary
 
     def preview(self) -> list[PlannedAction]:
         """What a push would do now, item by item. Writes nothing, anywhere."""
@@ -392,10 +420,10 @@ class SyncService:
         )
         return (int(write.project_id), int(write.contract_id)) if write is not None else None
 
-    def set_payment_number(self, link_id: int, payment_number: int | None) -> None:
+    def set_payment_number(self, link_id: int, payment_number: int | None) -> str:
         """Store the user's payment number and, if the payment is in Procore, send it there
         (unlock-patch-relock). A Procore failure is recorded on the payment (and retried by the
-        next push); it does not raise."""
+        next push); it does not raise. Returns what happened, in words for the person."""
         if payment_number is not None and (
             isinstance(payment_number, bool)
             or not isinstance(payment_number, int)
@@ -419,14 +447,15 @@ class SyncService:
             link.origin_id,
             {"link_id": link_id, "payment_number": payment_number},
         )
+        what = "Payment number cleared" if payment_number is None else f"Payment number {payment_number}"
         if link.procore_payment_id is None:
-            return
+            return f"{what} saved; it goes to Procore with the payment at the next push."
         contract = self._contract_of(link)
         if contract is None:
-            return  # the next push reports it (its commitment is unknown)
+            return f"{what} saved; the next push sends it (refresh from Procore: its commitment is unknown)."
         lease = PushLease(f"{self.actor} (payment number)")
         if not lease.acquire(wait_seconds=10.0):
-            return  # a push is running: the next one sends the number
+            return f"{what} saved; a push is running and the next one sends it to Procore."
         try:
             with self._client() as client:
                 ctx = WriteContext(link_id, link.origin_id, contract[0], contract[1], self.actor)
@@ -446,14 +475,16 @@ class SyncService:
                 PaymentLink.id == link_id
             ).execute()
             ErrorEvent.create(where="procore", message=f"{link.origin_id}: {reason}")
+            return f"{what} saved in PaySync, but {reason[0].lower()}{reason[1:]}"
         finally:
             lease.release()
+        return f"{what} sent to Procore."
 
-    def add_attachment(self, link_id: int, path: Path) -> None:
+    def add_attachment(self, link_id: int, path: Path) -> str:
         """Upload a file to the payment's Procore record (allowed while it is locked).
 
         Bad files raise ValueError and store nothing. A Procore failure is recorded on the
-        attachment row (status failed, with the reason); it does not raise."""
+        attachment row (status failed, with the reason); it does not raise. Returns what happened."""
         path = Path(path)
         if not path.is_file():
             raise ValueError(f"{path} does not exist or is not a file: pick an existing file.")
@@ -524,7 +555,9 @@ class SyncService:
                     else f"Upload failed: {exc}"
                 ),
             ).where(PaymentAttachment.id == attachment.id).execute()
-            return
+            if unknown:
+                return f"{path.name}: Procore did not confirm the upload; the next push checks whether it arrived."
+            return f"{path.name} was not attached: {exc}"
         uploaded = [
             a
             for a in result.get("attachments") or []
@@ -542,6 +575,7 @@ class SyncService:
         PaymentAttachment.update(
             status="uploaded", procore_attachment_id=procore_attachment_id, error=None
         ).where(PaymentAttachment.id == attachment.id).execute()
+        return f"{path.name} attached to the payment in Procore."
 
     def retract_payment(self, link_id: int, *, confirm: bool) -> None:
         """Delete from Procore a payment that was deleted in QuickBooks. An explicit Admin operation:

@@ -18,6 +18,7 @@ from storage.queries import (
     latest_errors,
     latest_sync_run,
     payment_status_counts,
+    procore_rate_limit,
     queue_counts,
 )
 from sync.scheduler import parse_schedule, schedule_cutoff
@@ -78,6 +79,7 @@ def collect_status(settings: Settings, *, now: datetime | None = None) -> dict[s
         "last_sync": latest_sync_run(),
         "errors": latest_errors(20),
         "queue": queue_counts(),
+        "procore": {"api_base": settings.procore_api_base, "rate_limit": procore_rate_limit()},
     }
     result: dict[str, Any] = _json_ready(status)
     return result

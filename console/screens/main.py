@@ -508,17 +508,14 @@ class MainScreen(Screen[None]):
     @work(thread=True, group="edit", exit_on_error=False, description="set the payment number")
     def run_set_payment_number(self, link_id: int, number: int | None) -> None:
         with views.read_session():
-            self.paysync.service.set_payment_number(link_id, number)
-        text = "Payment number cleared." if number is None else f"Payment number set to {number}."
-        self.post_message(PaymentChanged(text + " It is sent to Procore on the next push."))
+            outcome = self.paysync.service.set_payment_number(link_id, number)
+        self.post_message(PaymentChanged(outcome))
 
     @work(thread=True, group="edit", exit_on_error=False, description="attach the file")
     def run_add_attachment(self, link_id: int, path: Path) -> None:
         with views.read_session():
-            self.paysync.service.add_attachment(link_id, path)
-        self.post_message(
-            PaymentChanged(f"{path.name} attached; it is uploaded to Procore on the next push.")
-        )
+            outcome = self.paysync.service.add_attachment(link_id, path)
+        self.post_message(PaymentChanged(outcome))
 
     @work(thread=True, group="edit", exit_on_error=False, description="retract the payment")
     def run_retract(self, link_id: int) -> None:
