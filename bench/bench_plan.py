@@ -45,6 +45,7 @@ from storage.models import (  # noqa: E402
 from sync.engine.desired import canonical_json  # noqa: E402
 from sync.engine.plan import compute_plan  # noqa: E402
 from sync.engine.snapshot import load_snapshot  # noqa: E402
+from sync.procore.client import RateLimitState  # noqa: E402
 from sync.service import SyncService  # noqa: E402
 from sync.settings import Settings  # noqa: E402
 
@@ -159,6 +160,9 @@ def mark_all_pushed(actions: list[Any]) -> None:
 
 
 class NoCallsClient:
+    # Reading the last rate-limit headers is not a call to Procore.
+    rate_limit = RateLimitState()
+
     def __getattr__(self, name: str) -> Any:
         raise AssertionError(f"a push with nothing to send called Procore ({name})")
 

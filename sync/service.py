@@ -31,12 +31,13 @@ from sync.engine.apply import (
     PaymentPusher,
     ProcoreOutage,
     WriteContext,
+    journaled_procore_call,
     prepare_links,
     retract,
     unlock_patch_relock,
 )
 from sync.engine.desired import origin_data
-from sync.engine.journal import ContractListings, audit, finish_write, record_intent, resolve_open_intents
+from sync.engine.journal import ContractListings, audit, resolve_open_intents
 from sync.engine.lease import PushLease
 from sync.engine.plan import DELETED_IN_QUICKBOOKS, FAILED, PlannedAction, compute_plan
 from sync.engine.snapshot import load_application
@@ -518,35 +519,23 @@ class SyncService:
             or "application/octet-stream"
         )
         attachment = PaymentAttachment.create(link=link_id, filename=path.name, size=size, status="waiting")
-        write_id = record_intent(
-            link_id=link_id,
-            origin_id=link.origin_id,
-            operation="attach",
-            project_id=contract[0],
-            contract_id=contract[1],
-            procore_payment_id=int(link.procore_payment_id),
-            body={"filename": path.name, "size": size, "attachment_row": attachment.id},
-        )
-        detail = {"procore_payment_id": link.procore_payment_id, "filename": path.name, "size": size}
+        payment_id = int(link.procore_payment_id)
+        ctx = WriteContext(link_id, link.origin_id, contract[0], contract[1], self.actor)
+        detail = {"procore_payment_id": payment_id, "filename": path.name, "size": size}
         try:
             with self._client() as client:
-                result = client.attach_files_to_contract_payment(
-                    int(link.procore_payment_id),
-                    contract[0],
-                    contract[1],
-                    [(path.name, content, content_type)],
+                result = journaled_procore_call(
+                    ctx,
+                    "attach",
+                    lambda: client.attach_files_to_contract_payment(
+                        payment_id, ctx.project_id, ctx.contract_id, [(path.name, content, content_type)]
+                    ),
+                    payment_id=payment_id,
+                    body={"filename": path.name, "size": size, "attachment_row": attachment.id},
+                    audit_detail=detail,
                 )
         except ProcoreError as exc:
             unknown = isinstance(exc, ProcoreWriteOutcomeUnknown)
-            finish_write(
-                write_id,
-                "unknown" if unknown else "failed",
-                error=str(exc),
-                actor=self.actor,
-                audit_action="procore.attach",
-                audit_target=link.origin_id,
-                audit_detail=detail,
-            )
             PaymentAttachment.update(
                 status="failed" if not unknown else "waiting",
                 error=(
@@ -564,14 +553,6 @@ class SyncService:
             if isinstance(a, dict) and a.get("filename") == path.name
         ]
         procore_attachment_id = max((int(a["id"]) for a in uploaded if a.get("id") is not None), default=None)
-        finish_write(
-            write_id,
-            "done",
-            actor=self.actor,
-            audit_action="procore.attach",
-            audit_target=link.origin_id,
-            audit_detail=detail,
-        )
         PaymentAttachment.update(
             status="uploaded", procore_attachment_id=procore_attachment_id, error=None
         ).where(PaymentAttachment.id == attachment.id).execute()

@@ -17,9 +17,9 @@ outage (OUTAGE_LIMIT items in a row failing on Procore's side), leaving the rest
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from storage import models
 from storage.fields import utc_now
@@ -50,6 +50,8 @@ from sync.procore.errors import (
 
 PaymentLink: Any = models.PaymentLink
 ErrorEvent: Any = models.ErrorEvent
+
+T = TypeVar("T")
 
 OUTAGE_LIMIT = 5  # items failing in a row on Procore's side before a push stops early
 
@@ -98,6 +100,69 @@ def _pushed_json(link_id: int) -> str | None:
     return row.pushed_fingerprint if row is not None else None
 
 
+@dataclass(frozen=True)
+class WriteDone:
+    """What a finished write records: link changes, the audit detail (default: the call's own),
+    and the Procore id when the write created it."""
+
+    link_changes: Mapping[str, Any] | None = None
+    audit_detail: Mapping[str, Any] | None = None
+    procore_payment_id: int | None = None
+
+
+def journaled_procore_call(
+    ctx: WriteContext,
+    operation: str,
+    call: Callable[[], T],
+    *,
+    payment_id: int | None,
+    body: Mapping[str, Any] | None,
+    audit_detail: Mapping[str, Any],
+    intent_link_changes: Mapping[str, Any] | None = None,
+    on_done: Callable[[T], WriteDone] | None = None,
+) -> T:
+    """One Procore write, journaled (DESIGN rule 4): the intent is committed (with
+    `intent_link_changes`) before `call()` is sent; the intent is then closed `unknown` (the write
+    may have happened), `failed` (refused: nothing written; the error is re-raised) or `done`, with
+    what `on_done(result)` says to record. Every write to Procore goes through here."""
+    write_id = record_intent(
+        link_id=ctx.link_id,
+        origin_id=ctx.origin_id,
+        operation=operation,
+        project_id=ctx.project_id,
+        contract_id=ctx.contract_id,
+        procore_payment_id=payment_id,
+        body=body,
+        link_changes=intent_link_changes,
+    )
+    try:
+        result = call()
+    except ProcoreError as exc:
+        finish_write(
+            write_id,
+            "unknown" if isinstance(exc, ProcoreWriteOutcomeUnknown) else "failed",
+            error=str(exc),
+            actor=ctx.actor,
+            audit_action=f"procore.{operation}",
+            audit_target=ctx.origin_id,
+            audit_detail=audit_detail,
+        )
+        raise
+    done = on_done(result) if on_done is not None else WriteDone()
+    finish_write(
+        write_id,
+        "done",
+        procore_payment_id=done.procore_payment_id,
+        link_id=ctx.link_id,
+        link_changes=done.link_changes,
+        actor=ctx.actor,
+        audit_action=f"procore.{operation}",
+        audit_target=ctx.origin_id,
+        audit_detail=audit_detail if done.audit_detail is None else done.audit_detail,
+    )
+    return result
+
+
 def _journaled_patch(
     client: PaymentsClient,
     ctx: WriteContext,
@@ -111,62 +176,65 @@ def _journaled_patch(
 ) -> dict[str, Any]:
     """One journaled PATCH. `before` link changes are committed with the intent; `after` ones with
     the result. With `observe`, the link also records what Procore answered it now holds."""
-    write_id = record_intent(
-        link_id=ctx.link_id,
-        origin_id=ctx.origin_id,
-        operation=operation,
-        project_id=ctx.project_id,
-        contract_id=ctx.contract_id,
-        procore_payment_id=payment_id,
+
+    def patched(result: dict[str, Any]) -> WriteDone:
+        link_changes = dict(after or {})
+        if observe:
+            link_changes.update(
+                observed_link_changes(
+                    result, ctx.origin_id, sent=fields, pushed_json=_pushed_json(ctx.link_id)
+                )
+            )
+        return WriteDone(
+            link_changes=link_changes,
+            audit_detail={
+                "procore_payment_id": payment_id,
+                "project_id": ctx.project_id,
+                "contract_id": ctx.contract_id,
+                "fields": fields,
+            },
+        )
+
+    return journaled_procore_call(
+        ctx,
+        operation,
+        lambda: client.update_contract_payment(payment_id, ctx.project_id, ctx.contract_id, dict(fields)),
+        payment_id=payment_id,
         body=fields,
-        link_changes=before,
+        audit_detail={"procore_payment_id": payment_id, "fields": fields},
+        intent_link_changes=before,
+        on_done=patched,
     )
+
+
+def _unlock(client: PaymentsClient, ctx: WriteContext, payment_id: int) -> None:
+    """PATCH origin_id -> null; the link is marked unlocked in the same commit as the intent."""
+    _journaled_patch(
+        client,
+        ctx,
+        operation="unlock",
+        payment_id=payment_id,
+        fields={"origin_id": None},
+        before={"locked": False},
+    )
+
+
+def _relock_after_refusal(
+    client: PaymentsClient, ctx: WriteContext, payment_id: int, relock_fields: dict[str, Any]
+) -> dict[str, Any] | None:
+    """Lock again a payment left unlocked by a refused write; None if that fails too (it stays
+    unlocked: the next run sees locked=False and relocks)."""
     try:
-        result = client.update_contract_payment(payment_id, ctx.project_id, ctx.contract_id, dict(fields))
-    except ProcoreWriteOutcomeUnknown as exc:
-        finish_write(
-            write_id,
-            "unknown",
-            error=str(exc),
-            actor=ctx.actor,
-            audit_action=f"procore.{operation}",
-            audit_target=ctx.origin_id,
-            audit_detail={"procore_payment_id": payment_id, "fields": fields},
+        return _journaled_patch(
+            client,
+            ctx,
+            operation="relock",
+            payment_id=payment_id,
+            fields=relock_fields,
+            after={"locked": True},
         )
-        raise
-    except ProcoreError as exc:
-        finish_write(
-            write_id,
-            "failed",
-            error=str(exc),
-            actor=ctx.actor,
-            audit_action=f"procore.{operation}",
-            audit_target=ctx.origin_id,
-            audit_detail={"procore_payment_id": payment_id, "fields": fields},
-        )
-        raise
-    link_changes = dict(after or {})
-    if observe:
-        link_changes.update(
-            observed_link_changes(result, ctx.origin_id, sent=fields, pushed_json=_pushed_json(ctx.link_id))
-        )
-    finish_write(
-        write_id,
-        "done",
-        procore_payment_id=payment_id,
-        link_id=ctx.link_id,
-        link_changes=link_changes,
-        actor=ctx.actor,
-        audit_action=f"procore.{operation}",
-        audit_target=ctx.origin_id,
-        audit_detail={
-            "procore_payment_id": payment_id,
-            "project_id": ctx.project_id,
-            "contract_id": ctx.contract_id,
-            "fields": fields,
-        },
-    )
-    return result
+    except ProcoreError:
+        return None
 
 
 def unlock_patch_relock(
@@ -193,14 +261,7 @@ def unlock_patch_relock(
     Each PATCH is journaled. If Procore refuses the fields (4xx), the payment is relocked before
     the error is raised, so it is never left editable on purpose.
     """
-    _journaled_patch(
-        client,
-        ctx,
-        operation="unlock",
-        payment_id=payment_id,
-        fields={"origin_id": None},
-        before={"locked": False},
-    )
+    _unlock(client, ctx, payment_id)
     patch_fields = {k: v for k, v in fields.items() if k not in ("origin_id", "origin_data")}
     relock_fields: dict[str, Any] = {"origin_id": ctx.origin_id}
     if origin_data is not None:
@@ -209,19 +270,9 @@ def unlock_patch_relock(
         try:
             _journaled_patch(client, ctx, operation="patch", payment_id=payment_id, fields=patch_fields)
         except ProcoreRequestError:
-            try:
-                relocked = _journaled_patch(
-                    client,
-                    ctx,
-                    operation="relock",
-                    payment_id=payment_id,
-                    fields=relock_fields,
-                    after={"locked": True},
-                )
-                if listing is not None:
-                    listing.put(relocked)
-            except ProcoreError:
-                pass  # still unlocked: the next run sees locked=False and relocks
+            relocked = _relock_after_refusal(client, ctx, payment_id, relock_fields)
+            if relocked is not None and listing is not None:
+                listing.put(relocked)
             raise
     result = _journaled_patch(
         client,
@@ -391,57 +442,30 @@ class PaymentPusher:
             )
             return SKIPPED
         fields = dict(action.fields)
-        write_id = record_intent(
-            link_id=ctx.link_id,
-            origin_id=action.origin_id,
-            operation="create",
-            project_id=ctx.project_id,
-            contract_id=ctx.contract_id,
-            procore_payment_id=None,
-            body=fields,
-            link_changes=placed,
-        )
         detail = {"project_id": ctx.project_id, "contract_id": ctx.contract_id, "fields": fields}
-        try:
-            created = self.client.create_contract_payment(ctx.project_id, ctx.contract_id, fields)
-        except ProcoreWriteOutcomeUnknown as exc:
-            finish_write(
-                write_id,
-                "unknown",
-                error=str(exc),
-                actor=self.actor,
-                audit_action="procore.create",
-                audit_target=action.origin_id,
-                audit_detail=detail,
+
+        def created_done(created: dict[str, Any]) -> WriteDone:
+            changes = observed_link_changes(created, action.origin_id, sent=fields, pushed_json=None)
+            return WriteDone(
+                link_changes={
+                    **changes,
+                    "erp_status": SYNCED,
+                    "status_reason": None,
+                    "pushed_edit_sequence": action.edit_sequence,
+                },
+                audit_detail={**detail, "procore_payment_id": created["id"]},
+                procore_payment_id=int(created["id"]),
             )
-            raise
-        except ProcoreError as exc:
-            finish_write(
-                write_id,
-                "failed",
-                error=str(exc),
-                actor=self.actor,
-                audit_action="procore.create",
-                audit_target=action.origin_id,
-                audit_detail=detail,
-            )
-            raise
-        changes = observed_link_changes(created, action.origin_id, sent=fields, pushed_json=None)
-        finish_write(
-            write_id,
-            "done",
-            procore_payment_id=int(created["id"]),
-            link_id=ctx.link_id,
-            link_changes={
-                **changes,
-                "erp_status": SYNCED,
-                "status_reason": None,
-                "pushed_edit_sequence": action.edit_sequence,
-            },
-            actor=self.actor,
-            audit_action="procore.create",
-            audit_target=action.origin_id,
-            audit_detail={**detail, "procore_payment_id": created["id"]},
+
+        created = journaled_procore_call(
+            ctx,
+            "create",
+            lambda: self.client.create_contract_payment(ctx.project_id, ctx.contract_id, fields),
+            payment_id=None,
+            body=fields,
+            audit_detail=detail,
+            intent_link_changes=placed,
+            on_done=created_done,
         )
         listing.put(created)
         return CREATED
@@ -514,80 +538,40 @@ class PaymentPusher:
 
 def retract(client: PaymentsClient, ctx: WriteContext, *, payment_id: int, origin_data: str | None) -> None:
     """Delete a flagged payment from Procore: unlock (journaled), then DELETE (journaled)."""
-    _journaled_patch(
-        client,
-        ctx,
-        operation="unlock",
-        payment_id=payment_id,
-        fields={"origin_id": None},
-        before={"locked": False},
-    )
-    write_id = record_intent(
-        link_id=ctx.link_id,
-        origin_id=ctx.origin_id,
-        operation="delete",
-        project_id=ctx.project_id,
-        contract_id=ctx.contract_id,
-        procore_payment_id=payment_id,
-        body=None,
-    )
+    _unlock(client, ctx, payment_id)
     detail = {"procore_payment_id": payment_id, "project_id": ctx.project_id, "contract_id": ctx.contract_id}
+
+    def retracted(_: None) -> WriteDone:
+        return WriteDone(
+            link_changes={
+                "procore_payment_id": None,
+                "locked": False,
+                "pushed_fingerprint": None,
+                "pushed_amount": None,
+                "erp_status": NOT_SYNCED,
+                "status_reason": (
+                    f"deleted in QuickBooks and retracted from Procore by {ctx.actor} on "
+                    f"{utc_now().strftime('%Y-%m-%d %H:%M UTC')} (was Procore payment {payment_id})"
+                ),
+            }
+        )
+
     try:
-        client.delete_contract_payment(payment_id, ctx.project_id, ctx.contract_id)
-    except ProcoreWriteOutcomeUnknown as exc:
-        finish_write(
-            write_id,
-            "unknown",
-            error=str(exc),
-            actor=ctx.actor,
-            audit_action="procore.delete",
-            audit_target=ctx.origin_id,
+        journaled_procore_call(
+            ctx,
+            "delete",
+            lambda: client.delete_contract_payment(payment_id, ctx.project_id, ctx.contract_id),
+            payment_id=payment_id,
+            body=None,
             audit_detail=detail,
+            on_done=retracted,
         )
+    except ProcoreWriteOutcomeUnknown:
         raise
-    except ProcoreError as exc:
-        finish_write(
-            write_id,
-            "failed",
-            error=str(exc),
-            actor=ctx.actor,
-            audit_action="procore.delete",
-            audit_target=ctx.origin_id,
-            audit_detail=detail,
-        )
+    except ProcoreError:
         # Do not leave it unlocked after a refusal.
-        try:
-            _journaled_patch(
-                client,
-                ctx,
-                operation="relock",
-                payment_id=payment_id,
-                fields={"origin_id": ctx.origin_id},
-                after={"locked": True},
-            )
-        except ProcoreError:
-            pass
+        _relock_after_refusal(client, ctx, payment_id, {"origin_id": ctx.origin_id})
         raise
-    finish_write(
-        write_id,
-        "done",
-        link_id=ctx.link_id,
-        link_changes={
-            "procore_payment_id": None,
-            "locked": False,
-            "pushed_fingerprint": None,
-            "pushed_amount": None,
-            "erp_status": NOT_SYNCED,
-            "status_reason": (
-                f"deleted in QuickBooks and retracted from Procore by {ctx.actor} on "
-                f"{utc_now().strftime('%Y-%m-%d %H:%M UTC')} (was Procore payment {payment_id})"
-            ),
-        },
-        actor=ctx.actor,
-        audit_action="procore.delete",
-        audit_target=ctx.origin_id,
-        audit_detail=detail,
-    )
 
 
 def prepare_links(actions: list[PlannedAction], *, chunk: int = 500) -> None:

@@ -5,6 +5,7 @@ Every Procore write goes like this:
 2. the request is sent;
 3. `finish_write(...)` marks it `done` (with the Procore id), `failed` (Procore refused: nothing
    was written) or `unknown` (timeout or 5xx after sending: it may have been written).
+`sync.engine.apply.journaled_procore_call(...)` does these three steps around one request.
 
 A row still `intent` (we crashed) or `unknown` is *open*. At the start of every push,
 `resolve_open_intents(...)` settles them first, by listing the contract's payments: a create is
@@ -277,17 +278,41 @@ def _resolve_one(write: Any, link: Any, listing: ContractListing, actor: str, re
     operation = str(write.operation)
     sent = sent_fields(write.request_body)
     target = str(write.origin_id)
+
+    def close(
+        status: str,
+        error: str,
+        audit_detail: Mapping[str, Any],
+        *,
+        link_changes: Mapping[str, Any] | None = None,
+        procore_payment_id: int | None = None,
+    ) -> None:
+        finish_write(
+            int(write.id),
+            status,
+            procore_payment_id=procore_payment_id,
+            error=error,
+            link_id=link.id if link is not None else None,
+            link_changes=link_changes,
+            actor=actor,
+            audit_action="journal.resolve",
+            audit_target=target,
+            audit_detail={"operation": operation, **audit_detail},
+        )
+
+    def observed(found: Mapping[str, Any], was_sent: Mapping[str, Any] | None) -> dict[str, Any] | None:
+        """What the link should record that Procore holds (nothing when the link is gone)."""
+        if link is None:
+            return None
+        return observed_link_changes(found, target, sent=was_sent, pushed_json=link.pushed_fingerprint)
+
     if operation == "create":
         found = listing.find_origin(target)
         if found is None:
-            finish_write(
-                int(write.id),
+            close(
                 "failed",
-                error="not found in Procore: the create did not happen; safe to create again",
-                actor=actor,
-                audit_action="journal.resolve",
-                audit_target=target,
-                audit_detail={"operation": operation, "found": False},
+                "not found in Procore: the create did not happen; safe to create again",
+                {"found": False},
             )
             result.redo += 1
             return
@@ -301,22 +326,12 @@ def _resolve_one(write: Any, link: Any, listing: ContractListing, actor: str, re
                     "Remove the others in Procore (they were not created by this PaySync database)."
                 ),
             )
-        changes = (
-            observed_link_changes(found, target, sent=sent, pushed_json=link.pushed_fingerprint)
-            if link is not None
-            else None
-        )
-        finish_write(
-            int(write.id),
+        close(
             "resolved",
+            "found in Procore by origin id: adopted",
+            {"found": True, "procore_payment_id": found["id"]},
+            link_changes=observed(found, sent),
             procore_payment_id=int(found["id"]),
-            error="found in Procore by origin id: adopted",
-            link_id=link.id if link is not None else None,
-            link_changes=changes,
-            actor=actor,
-            audit_action="journal.resolve",
-            audit_target=target,
-            audit_detail={"operation": operation, "found": True, "procore_payment_id": found["id"]},
         )
         result.resolved += 1
         return
@@ -335,44 +350,29 @@ def _resolve_one(write: Any, link: Any, listing: ContractListing, actor: str, re
                     "erp_status": "not_synced",
                     "status_reason": f"deleted in QuickBooks and retracted from Procore (payment {payment_id})",
                 }
-            finish_write(
-                int(write.id),
+            close(
                 "resolved",
-                error="no longer in Procore: the delete happened",
-                link_id=link.id if link is not None else None,
+                "no longer in Procore: the delete happened",
+                {"procore_payment_id": payment_id, "found": False},
                 link_changes=link_changes,
-                actor=actor,
-                audit_action="journal.resolve",
-                audit_target=target,
-                audit_detail={"operation": operation, "procore_payment_id": payment_id, "found": False},
             )
             result.resolved += 1
         else:
-            finish_write(
-                int(write.id),
+            close(
                 "failed",
-                error="still in Procore: the delete did not happen",
-                link_id=link.id if link is not None else None,
-                link_changes=observed_link_changes(
-                    found, target, sent=None, pushed_json=link.pushed_fingerprint
-                )
-                if link is not None
-                else None,
-                actor=actor,
-                audit_action="journal.resolve",
-                audit_target=target,
-                audit_detail={"operation": operation, "procore_payment_id": payment_id, "found": True},
+                "still in Procore: the delete did not happen",
+                {"procore_payment_id": payment_id, "found": True},
+                link_changes=observed(found, None),
             )
             result.redo += 1
         return
 
     if found is None:
         # The payment we were changing is gone from Procore (someone deleted it there).
-        finish_write(
-            int(write.id),
+        close(
             "failed",
-            error=f"Procore payment {payment_id} no longer exists",
-            link_id=link.id if link is not None else None,
+            f"Procore payment {payment_id} no longer exists",
+            {"procore_payment_id": payment_id, "found": False},
             link_changes={
                 "erp_status": "needs_attention",
                 "status_reason": (
@@ -380,10 +380,6 @@ def _resolve_one(write: Any, link: Any, listing: ContractListing, actor: str, re
                     "PaySync will not recreate it on its own"
                 ),
             },
-            actor=actor,
-            audit_action="journal.resolve",
-            audit_target=target,
-            audit_detail={"operation": operation, "procore_payment_id": payment_id, "found": False},
         )
         result.redo += 1
         return
@@ -393,16 +389,10 @@ def _resolve_one(write: Any, link: Any, listing: ContractListing, actor: str, re
         wanted = str(sent.get("filename", ""))
         attachment_id = sent.get("attachment_row")
         uploaded = wanted in filenames
-        finish_write(
-            int(write.id),
+        close(
             "resolved" if uploaded else "failed",
-            error="found on the Procore payment"
-            if uploaded
-            else "not on the Procore payment: upload it again",
-            actor=actor,
-            audit_action="journal.resolve",
-            audit_target=target,
-            audit_detail={"operation": operation, "filename": wanted, "found": uploaded},
+            "found on the Procore payment" if uploaded else "not on the Procore payment: upload it again",
+            {"filename": wanted, "found": uploaded},
         )
         if attachment_id is not None:
             PaymentAttachment.update(
@@ -418,21 +408,11 @@ def _resolve_one(write: Any, link: Any, listing: ContractListing, actor: str, re
     # unlock | patch | relock: record what Procore holds now. If the payment is unlocked or
     # differs from what we wanted, the plan sees it (locked False / changed fields) and repeats
     # the whole unlock-patch-relock, which is idempotent.
-    changes = (
-        observed_link_changes(found, target, sent=None, pushed_json=link.pushed_fingerprint)
-        if link is not None
-        else None
-    )
-    finish_write(
-        int(write.id),
+    close(
         "resolved",
+        f"found in Procore (origin id {'set' if found.get('origin_id') else 'cleared'})",
+        {"procore_payment_id": payment_id, "found": True},
+        link_changes=observed(found, None),
         procore_payment_id=payment_id,
-        error=f"found in Procore (origin id {'set' if found.get('origin_id') else 'cleared'})",
-        link_id=link.id if link is not None else None,
-        link_changes=changes,
-        actor=actor,
-        audit_action="journal.resolve",
-        audit_target=target,
-        audit_detail={"operation": operation, "procore_payment_id": payment_id, "found": True},
     )
     result.resolved += 1

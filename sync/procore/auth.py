@@ -153,32 +153,21 @@ def request_token(
             url=url,
         ) from exc
     body = _json_or_text(response)
-    if response.status_code >= 500 or response.status_code in (408, 429):
-        raise ProcoreUnavailable(
-            f"Procore's sign-in server answered {response.status_code}; try again in a few minutes.",
-            status=response.status_code,
-            method="POST",
-            url=url,
-            body=body,
-        )
-    if response.status_code >= 400:
+    status = response.status_code
+    error: type[ProcoreError]
+    if status >= 500 or status in (408, 429):
+        error = ProcoreUnavailable
+        message = f"Procore's sign-in server answered {status}; try again in a few minutes."
+    elif status >= 400:
         reason, _ = procore_error_messages(body)
-        raise ProcoreAuthError(
-            f"Procore refused the sign-in ({response.status_code}{': ' + reason if reason else ''}): {refused_advice}",
-            status=response.status_code,
-            method="POST",
-            url=url,
-            body=body,
-        )
-    if not isinstance(body, dict):
-        raise ProcoreError(
-            f"Procore's sign-in server answered {response.status_code} without JSON; is PROCORE_LOGIN_BASE right?",
-            status=response.status_code,
-            method="POST",
-            url=url,
-            body=body,
-        )
-    return body
+        error = ProcoreAuthError
+        message = f"Procore refused the sign-in ({status}{': ' + reason if reason else ''}): {refused_advice}"
+    elif not isinstance(body, dict):
+        error = ProcoreError
+        message = f"Procore's sign-in server answered {status} without JSON; is PROCORE_LOGIN_BASE right?"
+    else:
+        return body
+    raise error(message, status=status, method="POST", url=url, body=body)
 
 
 def exchange_authorization_code(

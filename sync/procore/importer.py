@@ -140,10 +140,7 @@ def _import_commitments(
     *,
     full: bool,
 ) -> None:
-    key = watermark_key(project_id, "commitments")
-    started = _procore_now(client)
-    previous = None if full else _load_watermark(key)
-    since = previous - WATERMARK_OVERLAP if previous else None
+    key, started, since = _import_window(client, project_id, "commitments", full=full)
     _write_commitments(client.list_commitments(project_id, updated_since=since), project_id, now, summary)
     _save_watermark(key, started)
 
@@ -165,10 +162,7 @@ def _import_invoices(
     *,
     full: bool,
 ) -> None:
-    key = watermark_key(project_id, "invoices")
-    started = _procore_now(client)
-    previous = None if full else _load_watermark(key)
-    since = previous - WATERMARK_OVERLAP if previous else None
+    key, started, since = _import_window(client, project_id, "invoices", full=full)
     known = _commitment_vendors(project_id)
     waiting: list[dict[str, Any]] = []  # invoices whose commitment is not in storage yet
     for batch in _batches(client.list_requisitions(project_id, updated_since=since)):
@@ -201,6 +195,17 @@ def _import_invoices(
         # With invoices left out the watermark stays put, so they are read again next time (and
         # imported once access is granted) instead of slipping behind it.
         _save_watermark(key, started)
+
+
+def _import_window(
+    client: ProcoreClient, project_id: int, what: str, *, full: bool
+) -> tuple[str, datetime, datetime | None]:
+    """The watermark key, this import's start (saved as the next watermark once it succeeds),
+    and the `updated_since` to ask for: the last watermark minus the overlap, or None for all."""
+    key = watermark_key(project_id, what)
+    started = _procore_now(client)
+    previous = None if full else _load_watermark(key)
+    return key, started, previous - WATERMARK_OVERLAP if previous else None
 
 
 def _procore_now(client: ProcoreClient) -> datetime:

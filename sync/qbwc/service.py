@@ -648,18 +648,12 @@ class WebConnectorService:
     ) -> int:
         work.attempts += 1
         what = _WHAT_FOR_KIND.get(work.kind, work.kind)
-        if work.attempts < MAX_TRANSPORT_ATTEMPTS:
-            reset_to_queued(work)
-            text = f"The {what} query failed (attempt {work.attempts} of {MAX_TRANSPORT_ATTEMPTS}; it runs again at the next Web Connector session). {problem}"
-        else:
-            work.status = "failed"
-            work.finished_at = now
+        if work.attempts >= MAX_TRANSPORT_ATTEMPTS:
             text = f"The {what} query failed {work.attempts} times and was given up; `paysync sync` queues it again. {problem}"
-        work.last_error = text
-        work.save()
-        self._record_error(now, text, session=session, company=company)
-        self._fail_session(session, now)
-        return -1
+            return self._fail_work(session, company, work, text, now)
+        reset_to_queued(work)
+        text = f"The {what} query failed (attempt {work.attempts} of {MAX_TRANSPORT_ATTEMPTS}; it runs again at the next Web Connector session). {problem}"
+        return self._stop_session_on_error(session, company, work, text, now)
 
     def _fail_work(
         self,
@@ -671,6 +665,17 @@ class WebConnectorService:
     ) -> int:
         work.status = "failed"
         work.finished_at = now
+        return self._stop_session_on_error(session, company, work, text, now)
+
+    def _stop_session_on_error(
+        self,
+        session: WebConnectorSession,
+        company: CompanyFile,
+        work: QuickBooksWork,
+        text: str,
+        now: datetime,
+    ) -> int:
+        """Keep `text` as the work's last error and an error event, and end the session (-1)."""
         work.last_error = text
         work.save()
         self._record_error(now, text, session=session, company=company)

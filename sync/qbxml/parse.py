@@ -16,6 +16,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
+from typing import TypeVar
 
 from .errors import QbXMLContentError, QbXMLStatusError
 from .records import (
@@ -40,6 +41,7 @@ _RS_DEPTH = 3  # QBXML / QBXMLMsgsRs / *Rs
 _RET_DEPTH = 4  # QBXML / QBXMLMsgsRs / *Rs / *Ret
 
 _Path = list[tuple[str, object]]
+_V = TypeVar("_V")
 
 
 @dataclass
@@ -68,6 +70,16 @@ class _Fields:
     def renamed(self, context: str) -> _Fields:
         return _Fields(self._values, context, self._shared)
 
+    def with_txn_id(self, name: str) -> tuple[str, _Fields]:
+        """The required TxnID, and these fields renamed "{name} {TxnID}" for error messages."""
+        txn_id = self.required_text("TxnID")
+        return txn_id, self.renamed(f"{name} {txn_id}")
+
+    def _present(self, child: str, value: _V | None) -> _V:
+        if value is None:
+            raise self.problem(child, "is missing")
+        return value
+
     def problem(self, child: str, problem: str) -> QbXMLContentError:
         return QbXMLContentError(
             f"{self.context}: {child} {problem}. The QuickBooks response does not match qbXML 13.0; "
@@ -93,20 +105,14 @@ class _Fields:
         return None if value is None else self._shared.strings.setdefault(value, value)
 
     def required_shared_text(self, child: str) -> str:
-        value = self.shared_text(child)
-        if value is None:
-            raise self.problem(child, "is missing")
-        return value
+        return self._present(child, self.shared_text(child))
 
     def texts(self, child: str) -> tuple[str, ...]:
         values = (self._as_text(child, value) for value in _as_list(self._values.get(child)))
         return tuple(value for value in values if value is not None)
 
     def required_text(self, child: str) -> str:
-        value = self.text(child)
-        if value is None:
-            raise self.problem(child, "is missing")
-        return value
+        return self._present(child, self.text(child))
 
     def ref(self, child: str) -> _Fields:
         """A ListID/FullName reference such as PayeeEntityRef (empty when absent)."""
@@ -120,43 +126,29 @@ class _Fields:
     def each(self, child: str) -> list[_Fields]:
         return [_Fields(value, f"{self.context} {child}", self._shared) for value in self.values(child)]
 
-    def amount(self, child: str) -> Decimal | None:
+    def _converted(
+        self, child: str, known: dict[str, _V], convert: Callable[[_Fields, str, str], _V]
+    ) -> _V | None:
+        """The child's text converted once per distinct value of the response (`known` caches it)."""
         raw = self.text(child)
         if raw is None:
             return None
-        known = self._shared.amounts.get(raw)
-        if known is not None:
-            return known
-        if _AMOUNT.fullmatch(raw) is None:
-            raise self.problem(child, f"{raw!r} is not a qbXML amount (digits, optionally with two decimals)")
-        # "100" and "100.00" both become Decimal("100.00")
-        return self._shared.amounts.setdefault(raw, Decimal(raw).quantize(_CENTS))
+        value = known.get(raw)
+        if value is None:
+            value = known.setdefault(raw, convert(self, child, raw))
+        return value
+
+    def amount(self, child: str) -> Decimal | None:
+        return self._converted(child, self._shared.amounts, _to_amount)
 
     def required_amount(self, child: str) -> Decimal:
-        value = self.amount(child)
-        if value is None:
-            raise self.problem(child, "is missing")
-        return value
+        return self._present(child, self.amount(child))
 
     def calendar_date(self, child: str) -> date | None:
-        raw = self.text(child)
-        if raw is None:
-            return None
-        known = self._shared.dates.get(raw)
-        if known is not None:
-            return known
-        if _DATE.fullmatch(raw) is None:
-            raise self.problem(child, f"{raw!r} is not a date in the form YYYY-MM-DD")
-        try:
-            return self._shared.dates.setdefault(raw, date.fromisoformat(raw))
-        except ValueError:
-            raise self.problem(child, f"{raw!r} is not a calendar date") from None
+        return self._converted(child, self._shared.dates, _to_date)
 
     def required_calendar_date(self, child: str) -> date:
-        value = self.calendar_date(child)
-        if value is None:
-            raise self.problem(child, "is missing")
-        return value
+        return self._present(child, self.calendar_date(child))
 
     def integer(self, child: str) -> int | None:
         return _parse_int(self.text(child), lambda problem: self.problem(child, problem))
@@ -170,6 +162,22 @@ class _Fields:
         if raw in ("false", "0"):
             return False
         raise self.problem(child, f"{raw!r} is not true or false")
+
+
+def _to_amount(fields: _Fields, child: str, raw: str) -> Decimal:
+    if _AMOUNT.fullmatch(raw) is None:
+        raise fields.problem(child, f"{raw!r} is not a qbXML amount (digits, optionally with two decimals)")
+    # "100" and "100.00" both become Decimal("100.00")
+    return Decimal(raw).quantize(_CENTS)
+
+
+def _to_date(fields: _Fields, child: str, raw: str) -> date:
+    if _DATE.fullmatch(raw) is None:
+        raise fields.problem(child, f"{raw!r} is not a date in the form YYYY-MM-DD")
+    try:
+        return date.fromisoformat(raw)
+    except ValueError:
+        raise fields.problem(child, f"{raw!r} is not a calendar date") from None
 
 
 def _as_list(value: object) -> list[object]:
@@ -195,8 +203,7 @@ def _parse_int(raw: str | None, problem: Callable[[str], QbXMLContentError]) -> 
 
 
 def _read_applied_bill(applied: _Fields) -> AppliedBill:
-    bill_txn_id = applied.required_text("TxnID")
-    applied = applied.renamed(f"{applied.context} {bill_txn_id}")
+    bill_txn_id, applied = applied.with_txn_id(applied.context)
     amount = applied.amount("Amount")
     return AppliedBill(
         bill_txn_id=bill_txn_id,
@@ -214,8 +221,7 @@ def _payment_reader(
     kind: PaymentKind, ret_name: str, account_ref: str
 ) -> Callable[[_Fields], BillPaymentRecord]:
     def read(ret: _Fields) -> BillPaymentRecord:
-        txn_id = ret.required_text("TxnID")
-        ret = ret.renamed(f"{ret_name} {txn_id}")
+        txn_id, ret = ret.with_txn_id(ret_name)
         payee = ret.ref("PayeeEntityRef")
         return BillPaymentRecord(
             kind=kind,
@@ -238,8 +244,7 @@ def _payment_reader(
 
 
 def _read_bill(ret: _Fields) -> BillRecord:
-    txn_id = ret.required_text("TxnID")
-    ret = ret.renamed(f"BillRet {txn_id}")
+    txn_id, ret = ret.with_txn_id("BillRet")
     vendor = ret.ref("VendorRef")
     return BillRecord(
         txn_id=txn_id,
@@ -256,8 +261,7 @@ def _read_bill(ret: _Fields) -> BillRecord:
 
 
 def _read_deleted_txn(ret: _Fields) -> DeletedTxnRecord:
-    txn_id = ret.required_text("TxnID")
-    ret = ret.renamed(f"TxnDeletedRet {txn_id}")
+    txn_id, ret = ret.with_txn_id("TxnDeletedRet")
     return DeletedTxnRecord(
         txn_del_type=ret.required_shared_text("TxnDelType"),
         txn_id=txn_id,
