@@ -5,8 +5,11 @@ Each test asserts what a user would notice on screen, and for edits what ends up
 
 from __future__ import annotations
 
+import io
+import re
 from pathlib import Path
 
+from rich.console import Console
 from rich.text import Text
 from textual.widgets import DataTable, Label, Static
 
@@ -22,6 +25,13 @@ from storage.views import STATUS_LABELS
 from tests.console_support import make_fixed_app, settle
 
 SIZE = (140, 40)
+
+
+def rendered_text(widget: Static) -> str:
+    """What a widget shows, as plain text (wide, so nothing is cut)."""
+    console = Console(width=240, record=True, file=io.StringIO())
+    console.print(widget.content)
+    return console.export_text()
 
 
 def cell_text(table: DataTable[object], row: int, column: int) -> str:
@@ -205,6 +215,7 @@ async def test_help_and_event_log_open_and_close(tmp_path: Path) -> None:
         await pilot.press("question_mark")
         assert isinstance(app.screen, HelpScreen)
         await pilot.press("escape")
+        assert isinstance(app.screen, MainScreen)
         await pilot.press("l")
         await settle(pilot)
         assert isinstance(app.screen, EventLogScreen)
@@ -224,8 +235,14 @@ async def test_enter_on_a_payment_shows_quickbooks_and_procore_side_by_side(tmp_
         from console.screens.detail import PaymentDetailScreen
 
         assert isinstance(app.screen, PaymentDetailScreen)
-        assert app.screen.detail.row.reason is not None
-        assert "not approved" in app.screen.detail.row.reason
+        shown = rendered_text(app.screen.query_one(Static))
+        # QuickBooks side by Procore side, on the same lines.
+        assert re.search(r"QuickBooks\s+Procore", shown), shown
+        assert re.search(r"Bill TxnID\s+BILL-4\s+origin_id\s+qbd:main:PAY-4:BILL-4", shown), shown
+        assert re.search(r"TxnID\s+PAY-4 \(edit 1732550000\)", shown), shown
+        assert "5,000.00" in shown and "KS-7781" in shown and "Keystone Steel Supply" in shown
+        assert "Failed" in shown and "not created yet" in shown
+        assert "Reason: Procore refused the payment: the purchase order is not approved" in shown
 
 
 async def test_every_action_is_in_the_command_palette(tmp_path: Path) -> None:

@@ -41,6 +41,11 @@ def demo_app(env: DemoEnvironment) -> PaySyncApp:
     )
 
 
+def payment_writes(env: DemoEnvironment) -> list[object]:
+    """POST/PATCH/DELETE requests the sandbox Procore received for contract payments."""
+    return [e for e in env.procore_state.request_log if e.method != "GET" and "contract_payments" in e.path]
+
+
 def synced_count(app: PaySyncApp) -> int:
     found = re.search(r"● (\d+) Synced", app.main_screen.query_one(TopBar).plain)
     assert found is not None
@@ -85,6 +90,8 @@ async def test_preview_lists_the_planned_actions_without_writing(demo: DemoEnvir
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         counts_before = views.status_counts()
+        procore_before = demo.procore_state.payments()
+        writes_before = payment_writes(demo)
         expected = SyncService(demo.settings).preview()
 
         await pilot.press("p")
@@ -100,6 +107,8 @@ async def test_preview_lists_the_planned_actions_without_writing(demo: DemoEnvir
         await pilot.press("escape")
         assert isinstance(app.screen, MainScreen)
         assert views.status_counts() == counts_before
+        assert payment_writes(demo) == writes_before
+        assert demo.procore_state.payments() == procore_before
 
 
 async def test_a_user_without_erp_admin_gets_one_error_modal_saying_how_to_fix_it(

@@ -99,6 +99,9 @@ def test_retried_faults_are_absorbed_in_the_same_run(
 
     assert summary.created == 2 and summary.failed == 0, summary.as_text()
     assert procore_view(world.payments()) == expected_two(world, first, second)
+    # Both faults were answered to PaySync and absorbed by its retries.
+    refused = [e for e in world.state.log_entries(method, PAYMENTS) if e.status == int(kind)]
+    assert len(refused) == 2
 
 
 @pytest.mark.parametrize("kind", ["500", "503", "commit_then_timeout", "commit_then_502"])
@@ -253,11 +256,14 @@ def test_when_procore_cannot_be_asked_about_an_open_intent_nothing_is_retried(
     service.push(trigger="manual")
     # Procore's listing keeps failing during the next run.
     world.state.inject_fault("GET", PAYMENTS, "500", times=50)
+    posts_before = len(world.state.log_entries("POST", PAYMENTS))
 
     summary = service.push(trigger="manual")
 
-    assert summary.failed >= 1
+    assert summary.failed == 1 and summary.created == 0, summary.as_text()
+    assert len(world.state.log_entries("POST", PAYMENTS)) == posts_before  # not even tried again
     assert len(world.payments()) == 2  # the lost create was not posted again
+    assert ProcoreWrite.select().where(ProcoreWrite.status.in_(("intent", "unknown"))).count() == 1
     world.state.clear_faults()
     final = service.push(trigger="manual")
     assert final.failed == 0, final.as_text()

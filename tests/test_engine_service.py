@@ -93,8 +93,16 @@ def test_the_can_push_to_accounting_privilege_also_allows_sync(
     world.state.service_account_permissions = {
         world.project_id: {"commitments": "admin", "erp_integrations": "standard"}
     }
+    QB().pay([("B-100", "INV-100", "10.00")])
+    world.state.service_account_can_push_to_accounting = False
+    with pytest.raises(PermissionDenied):
+        service.check_can_sync()
+
     world.state.service_account_can_push_to_accounting = True
     service.check_can_sync()  # does not raise
+
+    assert service.sync_now(trigger="console").created == 1
+    assert [p["amount"] for p in world.payments()] == ["10.00"]
 
 
 def test_a_payment_number_goes_through_the_lock_or_with_the_first_push(

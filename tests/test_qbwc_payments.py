@@ -81,6 +81,7 @@ def test_full_partial_multi_bill_and_credit_card_payments_arrive_exactly(tmp_pat
         company = CompanyFile.get(CompanyFile.file_key == "main")
         assert company.country == "US"
         assert company.company_name == "Summit Builders LLC"
+        assert company.product_name == world.company.product_name  # from the host query
         assert company.last_contact_at == world.clock.now
         assert company.last_error is None
         assert {w.kind for w in Watermark.select()} == {"payments_check", "payments_credit_card"}
@@ -94,6 +95,9 @@ def test_a_second_poll_with_nothing_new_changes_nothing_and_does_not_push(tmp_pa
         world.company.pay_bills("Acme Concrete", [(bills[0], Decimal("500.00"))], check_number="1")
         assert world.sync().outcome == "done"
         world.company.advance(minutes=5)
+        stored_before = [
+            sorted(map(str, model.select().tuples())) for model in (BillPayment, BillPaymentApplication)
+        ]
 
         again = world.sync()
 
@@ -101,6 +105,9 @@ def test_a_second_poll_with_nothing_new_changes_nothing_and_does_not_push(tmp_pa
         # The ten-minute overlap reads the payment again; (TxnID, EditSequence) shows it is unchanged.
         assert again.close_message == "PaySync: 1 payment received (0 new, 0 changed), 0 deletions"
         assert BillPayment.select().count() == 1
+        assert [
+            sorted(map(str, model.select().tuples())) for model in (BillPayment, BillPaymentApplication)
+        ] == stored_before
         # Only the first session brought changes: wait for a second call that must not come.
         assert world.closed_files.wait_for(2, timeout=0.5) == ["main"]
 
