@@ -11,19 +11,25 @@ Then times:
   2. the same once every payment is in Procore (everything unchanged: all skips);
   3. a full SyncService.push() in that steady state (a Procore client that must never be called:
      a push with nothing to send makes no Procore request and no database write).
-Prints figures; asserts nothing.
+Each phase also prints memory: the process RSS after it, the RSS high-water mark during it (the
+kernel's peak is reset before each phase, where Linux allows it) and, with --tracemalloc, the peak
+of Python allocations during the phase and what it still holds afterwards (tracing starts after the
+build and makes every phase several times slower). Prints figures; asserts nothing.
 """
 
 from __future__ import annotations
 
 import argparse
+import gc
 import resource
 import sys
 import tempfile
 import time
+import tracemalloc
 from collections import Counter
 from datetime import UTC, date, datetime
 from decimal import Decimal
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -170,10 +176,52 @@ class NoCallsClient:
         pass
 
 
+def _status_mb(field: str) -> float | None:
+    """VmRSS (now) or VmHWM (high-water mark) from /proc, in MB; None where there is no /proc."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith(field + ":"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return None
+
+
+def _reset_peak_rss() -> bool:
+    """Reset the kernel's RSS high-water mark (Linux >= 4.0), so each phase shows its own peak."""
+    try:
+        with open("/proc/self/clear_refs", "w", encoding="ascii") as refs:
+            refs.write("5")
+        return True
+    except OSError:
+        return False
+
+
+PHASE_PEAKS_MB: list[float] = []  # the process peak, since resetting the kernel's mark loses it
+
+
 def timed(label: str, run: Any) -> Any:
+    """Run one phase; print its time, the RSS after it, its RSS peak and (when tracing) the peak and
+    the retained size of Python allocations."""
+    gc.collect()
+    peak_was_reset = _reset_peak_rss()
+    if tracemalloc.is_tracing():
+        tracemalloc.reset_peak()
+        traced_before = tracemalloc.get_traced_memory()[0]
+    before = _status_mb("VmRSS")
     started = time.perf_counter()
     result = run()
-    print(f"{label:<58} {time.perf_counter() - started:7.2f} s")
+    elapsed = time.perf_counter() - started
+    now, high = _status_mb("VmRSS"), _status_mb("VmHWM")
+    memory = f"RSS {before:4.0f} -> {now:4.0f} MB" if before is not None and now is not None else ""
+    if high is not None:
+        PHASE_PEAKS_MB.append(high)
+        memory += f", peak {high:5.0f} MB" + ("" if peak_was_reset else " (process)")
+    if tracemalloc.is_tracing():
+        current, peak = tracemalloc.get_traced_memory()
+        memory += f"; traced peak +{(peak - traced_before) / 2**20:4.0f} MB, held +{(current - traced_before) / 2**20:4.0f} MB"
+    print(f"{label:<58} {elapsed:7.2f} s  {memory}")
     return result
 
 
@@ -181,6 +229,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--payments", type=int, default=100_000)
     parser.add_argument("--commitments", type=int, default=2_000)
+    parser.add_argument(
+        "--tracemalloc", action="store_true", help="also trace Python allocations per phase (slower)"
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as folder:
         url = f"sqlite:///{Path(folder) / 'bench.db'}"
@@ -188,31 +239,29 @@ def main() -> None:
             f"build: {args.payments:,} payments, {args.commitments:,} commitments",
             lambda: build(url, args.payments, args.commitments),
         )
+        if args.tracemalloc:
+            tracemalloc.start()  # after the build: tracing it would only slow it down
         snapshot = timed("load_snapshot() (first sync)", load_snapshot)
-        actions = timed("compute_plan(snapshot) (match + desired fields)", lambda: compute_plan(snapshot))
+        actions = timed("compute_plan(snapshot) (match + desired fields)", partial(compute_plan, snapshot))
         print(
             "  actions:",
             dict(Counter(a.action for a in actions)),
             "needs attention:",
             sum(1 for a in actions if a.erp_status == "needs_attention"),
         )
-        started = time.perf_counter()
-        compute_plan()
-        first = time.perf_counter() - started
-        print(f"{'preview of the first sync, end to end (load + plan)':<58} {first:7.2f} s")
-        mark_all_pushed(actions)
-        started = time.perf_counter()
-        steady = compute_plan()
-        print(
-            f"{'preview once everything is in Procore (all unchanged)':<58} {time.perf_counter() - started:7.2f} s"
-        )
+        del snapshot  # what the engine does once planned: only the actions are kept
+        timed("preview of the first sync, end to end (load + plan)", lambda: len(compute_plan()))
+        timed("bench: write the links of a first push", partial(mark_all_pushed, actions))
+        del actions
+        steady = timed("preview once everything is in Procore (all unchanged)", compute_plan)
         print("  actions:", dict(Counter(a.action for a in steady)))
+        del steady
         service = SyncService(Settings(database_url=url), client_factory=lambda: NoCallsClient())  # type: ignore[arg-type,return-value]
         summary = timed("SyncService.push() with nothing to send", lambda: service.push(trigger="bench"))
         print(
             f"  skipped {summary.skipped:,}, needs attention {summary.needs_attention:,}, errors {len(summary.errors):,}"
         )
-        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        peak = max([resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, *PHASE_PEAKS_MB])
         print(f"peak RSS of this process: {peak:.0f} MB")
 
 

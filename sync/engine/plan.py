@@ -26,7 +26,13 @@ from sync.engine.desired import (
     origin_data,
 )
 from sync.engine.matching import MatchIndex, match_bill_to_invoice
-from sync.engine.snapshot import ApplicationRow, LinkRow, Snapshot, load_snapshot
+from sync.engine.snapshot import (
+    ApplicationRow,
+    LinkRow,
+    Snapshot,
+    iter_applications_with_links,
+    load_reference,
+)
 
 ActionKind = Literal["create", "update", "void", "flag_deleted", "skip", "retract"]
 
@@ -38,7 +44,7 @@ DELETED_IN_QUICKBOOKS = "deleted_in_quickbooks"
 NOT_SYNCED = "not_synced"
 
 
-@dataclass
+@dataclass(slots=True)
 class PlannedAction:
     """One application's next step. The first nine fields are what the console shows."""
 
@@ -292,16 +298,17 @@ def plan_application(
     )
     commitment = snapshot.commitments.get(invoice.commitment_id)
     where = commitment.label if commitment is not None else f"commitment {invoice.commitment_id}"
+    origin_id = app.origin_id  # built on each read: one copy for the action and its fields
     return PlannedAction(
         action="create",
-        origin_id=app.origin_id,
+        origin_id=origin_id,
         link_id=link_id,
         application_id=app.application_id,
         commitment_id=invoice.commitment_id,
         invoice_id=invoice.id,
         amount=desired_amount(app),
         reason=f"new: {desired['amount']} on {where}, invoice {invoice.invoice_number} ({match.reason})",
-        fields={**desired, "origin_id": app.origin_id, "origin_data": origin_data(app)},
+        fields={**desired, "origin_id": origin_id, "origin_data": origin_data(app)},
         erp_status=WAITING,
         project_id=invoice.project_id,
         match_reason=match.reason,
@@ -324,9 +331,17 @@ def _without_cyclic_gc() -> Iterator[None]:
 
 
 def compute_plan(snapshot: Snapshot | None = None) -> list[PlannedAction]:
-    """One PlannedAction per bill payment application. Reads only; writes nothing anywhere."""
+    """One PlannedAction per bill payment application. Reads only; writes nothing anywhere.
+
+    Without a snapshot, the applications and their links are read as a stream and planned one at
+    a time, so only our copy of Procore and the plan itself are held at once."""
     with _without_cyclic_gc():
-        snapshot = snapshot if snapshot is not None else load_snapshot()
+        if snapshot is None:
+            reference = load_reference()
+            index = MatchIndex(reference.invoices.values(), reference.commitments, reference.vendors)
+            return [
+                plan_application(app, link, reference, index) for app, link in iter_applications_with_links()
+            ]
         index = MatchIndex(snapshot.invoices.values(), snapshot.commitments, snapshot.vendors)
         return [
             plan_application(app, snapshot.links_by_application.get(app.application_id), snapshot, index)

@@ -1,15 +1,20 @@
 """One read of everything the plan needs, as plain rows, so planning is a pure function.
 
 `load_snapshot()` runs a handful of queries (tuples, no model instances: 100,000 applications load
-in a second or two) and `compute_plan()` then works from dictionaries only. Nothing here writes.
+in a second or two) and `compute_plan()` then works from dictionaries only. `compute_plan()` on its
+own reads `load_reference()` (everything but the applications) and streams the applications with
+their links from `iter_applications_with_links()`, so they are never all held. Nothing here writes.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
+
+from peewee import JOIN
 
 from storage import models
 
@@ -160,25 +165,74 @@ def _application_query() -> Any:
     )
 
 
-def _application_row(row: Any) -> ApplicationRow:
+class _SharedText:
+    """One str object per distinct value (file key, kind, vendor, status...): 100,000 rows repeat
+    a few hundred values, and each copy read from the database costs ~60 bytes."""
+
+    def __init__(self) -> None:
+        self._seen: dict[str, str] = {}
+
+    def __call__(self, value: Any) -> str:
+        text = str(value)
+        return self._seen.setdefault(text, text)
+
+    def optional(self, value: Any) -> str | None:
+        return self(value) if value else None
+
+
+def _application_row(row: Any, shared: _SharedText | None = None) -> ApplicationRow:
+    text = shared if shared is not None else _SharedText()
     return ApplicationRow(
         application_id=int(row[0]),
-        file_key=str(row[1]),
+        file_key=text(row[1]),
         payment_id=int(row[2]),
         payment_txn_id=str(row[3]),
-        kind=str(row[4]),
-        edit_sequence=str(row[5]),
+        kind=text(row[4]),
+        edit_sequence=text(row[5]),
         txn_date=_date(row[6]),
         payment_amount=_money(row[7]),
         ref_number=str(row[8]) if row[8] else None,
-        vendor_list_id=str(row[9]) if row[9] else None,
-        vendor_name=str(row[10]) if row[10] else None,
+        vendor_list_id=text.optional(row[9]),
+        vendor_name=text.optional(row[10]),
         is_void=bool(row[11]),
         pre_existing=bool(row[12]),
         deleted=row[13] is not None,
         bill_txn_id=str(row[14]),
         bill_ref_number=str(row[15]) if row[15] else None,
         amount=_money(row[16]),
+    )
+
+
+_LINK_COLUMNS = (
+    PaymentLink.id,
+    PaymentLink.application,
+    PaymentLink.origin_id,
+    PaymentLink.invoice,
+    PaymentLink.commitment,
+    PaymentLink.match_reason,
+    PaymentLink.erp_status,
+    PaymentLink.status_reason,
+    PaymentLink.procore_payment_id,
+    PaymentLink.pushed_fingerprint,
+    PaymentLink.payment_number,
+    PaymentLink.locked,
+)
+
+
+def _link_row(row: Any, text: _SharedText) -> LinkRow:
+    return LinkRow(
+        id=int(row[0]),
+        application_id=int(row[1]),
+        origin_id=str(row[2]),
+        invoice_id=int(row[3]) if row[3] is not None else None,
+        commitment_id=int(row[4]) if row[4] is not None else None,
+        match_reason=row[5],
+        erp_status=text(row[6]),
+        status_reason=text(row[7]) if row[7] is not None else None,
+        procore_payment_id=int(row[8]) if row[8] is not None else None,
+        pushed_fields=row[9],
+        payment_number=int(row[10]) if row[10] is not None else None,
+        locked=bool(row[11]),
     )
 
 
@@ -189,42 +243,49 @@ def load_application(application_id: int) -> ApplicationRow | None:
     return None
 
 
+def iter_applications_with_links() -> Iterator[tuple[ApplicationRow, LinkRow | None]]:
+    """Every application with its link (if any), in application order, read as a stream: the plan
+    needs one at a time, and holding all of them (100,000 rows and the JSON of what Procore holds)
+    would cost more than everything else the plan reads."""
+    text = _SharedText()
+    query = (
+        _application_query()
+        .select_extend(*_LINK_COLUMNS)
+        .switch(BillPaymentApplication)
+        .join(PaymentLink, JOIN.LEFT_OUTER, on=(PaymentLink.application == BillPaymentApplication.id))
+        .order_by(BillPaymentApplication.id)
+    )
+    width = len(_application_query().selected_columns)  # the application's columns, then the link's
+    for row in _rows(query):
+        link = _link_row(row[width:], text) if row[width] is not None else None
+        yield _application_row(row, text), link
+
+
+def load_reference() -> Snapshot:
+    """Everything the plan reads except the applications and their links (see
+    `iter_applications_with_links()`): our copy of Procore, bill numbers, the schedule cutoff."""
+    snapshot = Snapshot()
+    _load_procore_copy(snapshot)
+    _load_context(snapshot)
+    return snapshot
+
+
 def load_snapshot() -> Snapshot:
     """Read the QuickBooks side, our links and our copy of Procore, without writing anything."""
     snapshot = Snapshot()
+    text = _SharedText()
     for row in _rows(_application_query().order_by(BillPaymentApplication.id)):
-        snapshot.applications.append(_application_row(row))
-    for row in _rows(
-        PaymentLink.select(
-            PaymentLink.id,
-            PaymentLink.application,
-            PaymentLink.origin_id,
-            PaymentLink.invoice,
-            PaymentLink.commitment,
-            PaymentLink.match_reason,
-            PaymentLink.erp_status,
-            PaymentLink.status_reason,
-            PaymentLink.procore_payment_id,
-            PaymentLink.pushed_fingerprint,
-            PaymentLink.payment_number,
-            PaymentLink.locked,
-        )
-    ):
-        link = LinkRow(
-            id=int(row[0]),
-            application_id=int(row[1]),
-            origin_id=str(row[2]),
-            invoice_id=int(row[3]) if row[3] is not None else None,
-            commitment_id=int(row[4]) if row[4] is not None else None,
-            match_reason=row[5],
-            erp_status=str(row[6]),
-            status_reason=row[7],
-            procore_payment_id=int(row[8]) if row[8] is not None else None,
-            pushed_fields=row[9],
-            payment_number=int(row[10]) if row[10] is not None else None,
-            locked=bool(row[11]),
-        )
+        snapshot.applications.append(_application_row(row, text))
+    for row in _rows(PaymentLink.select(*_LINK_COLUMNS)):
+        link = _link_row(row, text)
         snapshot.links_by_application[link.application_id] = link
+    _load_procore_copy(snapshot)
+    _load_context(snapshot)
+    return snapshot
+
+
+def _load_procore_copy(snapshot: Snapshot) -> None:
+    """Commitments, invoices and vendors: what matching looks up."""
     for row in _rows(
         Commitment.select(
             Commitment.id, Commitment.project, Commitment.vendor_id, Commitment.number, Commitment.title
@@ -261,7 +322,21 @@ def load_snapshot() -> Snapshot:
         VendorRow(id=int(r[0]), name=str(r[1]), origin_id=str(r[2]) if r[2] else None)
         for r in _rows(ProcoreVendor.select(ProcoreVendor.id, ProcoreVendor.name, ProcoreVendor.origin_id))
     ]
-    missing_refs = {a.bill_txn_id for a in snapshot.applications if not a.bill_ref_number}
+
+
+def _load_context(snapshot: Snapshot) -> None:
+    """Bill numbers for applications that arrived without one, the schedule cutoff, and where
+    payments whose commitment left our copy of Procore were last written. Reads only the few
+    columns these need, so it does not depend on the applications and links being held."""
+    missing_refs = {
+        str(txn_id)
+        for (txn_id,) in BillPaymentApplication.select(BillPaymentApplication.bill_txn_id)
+        .where(
+            BillPaymentApplication.bill_ref_number.is_null() | (BillPaymentApplication.bill_ref_number == "")
+        )
+        .distinct()
+        .tuples()
+    }
     if missing_refs:
         for file_key, txn_id, ref in (
             Bill.select(CompanyFile.file_key, Bill.txn_id, Bill.ref_number)
@@ -274,10 +349,11 @@ def load_snapshot() -> Snapshot:
     cutoff = Setting.get_or_none(Setting.key == SCHEDULE_CUTOFF_KEY)
     snapshot.cutoff = str(cutoff.value) if cutoff is not None else None
     orphaned = [
-        link.id
-        for link in snapshot.links_by_application.values()
-        if link.procore_payment_id is not None
-        and (link.commitment_id is None or link.commitment_id not in snapshot.commitments)
+        int(link_id)
+        for link_id, commitment_id in PaymentLink.select(PaymentLink.id, PaymentLink.commitment)
+        .where(PaymentLink.procore_payment_id.is_null(False))
+        .tuples()
+        if commitment_id is None or int(commitment_id) not in snapshot.commitments
     ]
     if orphaned:
         for link_id, project_id, contract_id in (
@@ -287,4 +363,3 @@ def load_snapshot() -> Snapshot:
             .tuples()
         ):
             snapshot.written_contracts[int(link_id)] = (int(project_id), int(contract_id))
-    return snapshot
