@@ -5,14 +5,20 @@
 - `running`: `with running(app) as server:` serves an ASGI app on a loopback port in a thread
   (sandbox.servers.run_asgi_in_thread); `server.url` is its base URL. Servers still running at
   the end of the test are stopped.
-- `clean_env`: no PAYSYNC_/PROCORE_/QBWC_ variables; `configure(KEY=value, ...)` sets some and
-  returns a missing file to pass as `--env-file`.
+- `clean_env`: no PAYSYNC_/PROCORE_/QBWC_ variables (except the test harness's own, see
+  tests/shared_reference.py); `configure(KEY=value, ...)` sets some and returns a missing file to
+  pass as `--env-file`.
+
+Reference files from `../shared` (tests/shared_reference.py): the header says where they are
+looked for and whether their absence skips or fails. A test that fails after looking for one that
+is missing ends as that skip (or failure), even when the lookup ran in another thread, such as a
+server under test that turned the skip into a 500.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Any
@@ -22,6 +28,51 @@ from peewee import Database
 
 from sandbox.servers import RunningServer, run_asgi_in_thread
 from storage.db import close_database, open_database
+from tests.shared_reference import (
+    HARNESS_ENV,
+    REQUIRE_SHARED_ENV,
+    SHARED_DIR,
+    failure_message,
+    missing_count,
+    missing_since,
+    shared_required,
+    skip_or_fail,
+)
+
+
+def pytest_report_header() -> str:
+    if shared_required():
+        mode = f"required ({REQUIRE_SHARED_ENV}=1: a missing file fails its tests)"
+    else:
+        mode = f"optional (a missing file skips its tests; {REQUIRE_SHARED_ENV}=1 fails them)"
+    present = "present" if SHARED_DIR.is_dir() else "absent"
+    return f"shared reference files: {SHARED_DIR} ({present}), {mode}"
+
+
+def _end_as_missing_shared_file(item: pytest.Item | None = None) -> Generator[None, None, None]:
+    """A test phase that fails after looking for a missing reference file ends as that file's skip
+    (or failure): the lookup may have run in a server thread, whose skip became, say, a 500. Tests
+    marked `shared_reference_selftest` (those of the lookup itself) keep their own outcome."""
+    mark = missing_count()
+    try:
+        yield
+    except (Exception, pytest.fail.Exception) as error:
+        message = "; ".join(missing_since(mark))
+        already = isinstance(error, pytest.fail.Exception) and error.msg == failure_message(message)
+        selftest = item is not None and item.get_closest_marker("shared_reference_selftest") is not None
+        if message and not already and not selftest:
+            skip_or_fail(message)
+        raise
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_setup(item: pytest.Item) -> Iterator[None]:
+    return (yield from _end_as_missing_shared_file(item))
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Iterator[None]:
+    return (yield from _end_as_missing_shared_file(item))
 
 
 @pytest.fixture
@@ -68,7 +119,7 @@ def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Callable[..., 
     sets the given keys and returns the path of a (missing) env file to pass as --env-file, so a
     developer's own .env never leaks into a test."""
     for key in list(os.environ):
-        if key.startswith(CONFIG_PREFIXES):
+        if key.startswith(CONFIG_PREFIXES) and key not in HARNESS_ENV:
             monkeypatch.delenv(key)
 
     def configure(**values: str) -> Path:

@@ -2,38 +2,33 @@
 
 The XSD lives outside the repository, in `shared/reference/qbxml/xsd/13.0/` beside the clone
 (CI checks the repository out next to `shared/`). Set PAYSYNC_QBXML_XSD_DIR to the folder that
-holds `qbxmlops130.xsd` to use another copy.
+holds `qbxmlops130.xsd` to use another copy. Without it, every test that needs the schema skips
+with the reason (fails, under PAYSYNC_REQUIRE_SHARED=1): see tests/shared_reference.py.
 """
 
 from __future__ import annotations
 
-import os
 from functools import lru_cache
-from pathlib import Path
 
 import xmlschema
 
-XSD_DIR_ENV = "PAYSYNC_QBXML_XSD_DIR"
-XSD_ENTRY_POINT = "qbxmlops130.xsd"
-DEFAULT_XSD_DIR = (
-    Path(__file__).resolve().parents[1].parent / "shared" / "reference" / "qbxml" / "xsd" / "13.0"
-)
+from tests.shared_reference import DEFAULT_XSD_DIR, XSD_DIR_ENV, XSD_ENTRY_POINT, qbxml_xsd_path
 
-
-def qbxml_xsd_path() -> Path:
-    folder = Path(os.environ.get(XSD_DIR_ENV) or DEFAULT_XSD_DIR)
-    path = folder / XSD_ENTRY_POINT
-    if not path.is_file():
-        raise FileNotFoundError(
-            f"qbXML 13.0 schema not found at {path}. Check out `shared/` beside the repository, "
-            f"or set {XSD_DIR_ENV} to the folder that holds {XSD_ENTRY_POINT}."
-        )
-    return path
+__all__ = [
+    "DEFAULT_XSD_DIR",
+    "XSD_DIR_ENV",
+    "XSD_ENTRY_POINT",
+    "assert_valid_qbxml",
+    "qbxml_errors",
+    "qbxml_schema",
+    "qbxml_xsd_path",
+]
 
 
 @lru_cache(maxsize=1)
 def qbxml_schema() -> xmlschema.XMLSchema:
-    """The parsed schema. Loading takes a few seconds, so it is cached for the whole process."""
+    """The parsed schema. Loading takes a few seconds, so it is cached for the whole process (a
+    missing schema raises the skip or failure, which is not cached)."""
     return xmlschema.XMLSchema(str(qbxml_xsd_path()))
 
 

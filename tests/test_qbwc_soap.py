@@ -16,11 +16,8 @@ from sync.qbwc.service import paysync_version
 from sync.qbwc.soap import SoapFault, parse_soap_request
 from tests.conftest import RunningFactory
 from tests.qbwc_support import PASSWORD, TEST_ITERATIONS, USERNAME, make_settings, qbwc_world
+from tests.shared_reference import intuit_wsdl_path
 
-REFERENCE_WSDL = (
-    Path(__file__).resolve().parents[1].parent
-    / "shared/reference/qbxml/wsdl/intuit-TroubleshootWebServiceFS-QBWebConnectorSvc.wsdl"
-)
 SOAP = "http://schemas.xmlsoap.org/soap/envelope/"
 WSDL = "http://schemas.xmlsoap.org/wsdl/"
 XSD = "http://www.w3.org/2001/XMLSchema"
@@ -138,7 +135,7 @@ def test_the_wsdl_names_the_same_messages_as_intuits_and_points_at_this_server(t
         response = httpx.get(f"{world.url}?wsdl")
         assert response.status_code == 200
         ours = etree.fromstring(response.content)
-        reference = etree.parse(str(REFERENCE_WSDL)).getroot()
+        reference = etree.parse(str(intuit_wsdl_path())).getroot()
 
         def elements(root: etree._Element) -> dict[str, list[str]]:
             schema = root.find(f"{{{WSDL}}}types/{{{XSD}}}schema")

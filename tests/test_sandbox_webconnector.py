@@ -33,11 +33,8 @@ from sandbox.webconnector import (
     WebConnectorEmulator,
     soap_envelope,
 )
+from tests.shared_reference import intuit_wsdl_path
 
-WSDL = (
-    Path(__file__).resolve().parents[1].parent
-    / "shared/reference/qbxml/wsdl/intuit-TroubleshootWebServiceFS-QBWebConnectorSvc.wsdl"
-)
 XSD_NS = "http://www.w3.org/2001/XMLSchema"
 
 HOST_QUERY = (
@@ -54,9 +51,7 @@ PAYMENT_QUERY = (
 @lru_cache(maxsize=1)
 def wsdl_parameters() -> dict[str, list[str]]:
     """Each QBWC request element of Intuit's WSDL -> its parameter names in order."""
-    if not WSDL.is_file():
-        pytest.skip(f"Intuit's WSDL is not at {WSDL}")
-    schema = etree.parse(str(WSDL)).find(f".//{{{XSD_NS}}}schema")
+    schema = etree.parse(str(intuit_wsdl_path())).find(f".//{{{XSD_NS}}}schema")
     parameters: dict[str, list[str]] = {}
     for element in schema.findall(f"{{{XSD_NS}}}element"):
         sequence = element.find(f"{{{XSD_NS}}}complexType/{{{XSD_NS}}}sequence")
