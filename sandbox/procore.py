@@ -4,7 +4,9 @@ This module is an independent stand-in for Procore: it imports nothing from ``sy
 ``storage`` or ``console``, so the project's client is tested against something that does not
 share its assumptions. Everything below follows ``shared/reference/procore/API-NOTES.md``;
 where that file marks a fact as inferred or unknown, the choice made here is noted with
-"(inferred)" or "(sandbox choice)".
+"(inferred)" or "(sandbox choice)". Where Procore's public reference leaves a behaviour the
+product relies on undocumented, the sandbox has a mode per plausible answer: see "Undocumented
+behaviours and their modes" below.
 
 One app serves both the login host and the API host.
 
@@ -54,17 +56,33 @@ Permission manifest (API-NOTES §7 says the real strings are unknown; sandbox ch
     writing payments needs ``state.payment_write_level`` (default Admin: Procore's permissions
     matrix ticks "Add a New Payment to the Payments Issued Tab" for Admin only).
 
+Commitments (API-NOTES §1)
+    Money fields are decimal strings (item 4 of "Undocumented behaviours and their
+    modes" below is the other mode).
+    ``currency_configuration`` ``{currency_iso_code, base_currency_iso_code,
+    currency_exchange_rate}`` is rendered only for a commitment given a
+    ``currency_iso_code`` (list and show of work order / purchase order contracts, /commitments
+    show, and its ``payments_issued[]`` items); a commitment without one is in the company's
+    currency and has no such key. ``allow_payments`` (/commitments show) is the commitment's
+    "Enable Payments" setting (``payments_enabled``).
+
 Contract payments (API-NOTES §3)
-    Amounts are decimal strings (``"1250.00"``); a JSON number is refused with 422, on purpose
-    stricter than Rails, so floats cannot slip through. ``date`` and ``amount`` are required on
-    create. ``payment_method`` and ``invoice_date`` are stored but not echoed (the response
-    schema has neither); :meth:`ProcoreState.payments` shows them. ``origin_id`` is unique
-    across the company's payments (422 "Origin has already been taken"; unverified).
-    ERP lock (inferred from the PATCH description and the integration guide): while the stored
-    payment has an ``origin_id``, a PATCH that changes anything but ``origin_id``,
-    ``origin_data`` and attachments, and any DELETE, get 422 with ``ERP_LOCK_MESSAGE``. Setting
-    ``origin_id`` to null unlocks it; the lock is judged on the stored record, so unlock and edit
-    are two PATCHes, and relocking is one more.
+    Amounts are decimal strings (``"1250.00"``); a JSON number in a request is refused with 422,
+    on purpose stricter than Rails, so floats cannot slip through (in every mode). ``date`` and
+    ``amount`` are required on create. ``payment_method`` and ``invoice_date`` are stored but not
+    echoed (the response schema has neither); :meth:`ProcoreState.payments` shows them.
+    A POST on a commitment whose payments are not enabled gets 422
+    ``{"contract_id": ["does not allow payments"]}`` (``PAYMENTS_DISABLED_MESSAGE``; the wording
+    is a sandbox choice). ``origin_id`` uniqueness and the ERP lock: see below.
+    ERP lock (inferred from the PATCH description and the integration guide): the stored
+    payment carries its own lock flag (``erp_locked``, shown by :meth:`ProcoreState.payments`,
+    never by the API), set whenever the payment gets an ``origin_id``. While it is set, a PATCH
+    that changes anything but ``origin_id``, ``origin_data`` and attachments, and any DELETE, get
+    422 ``{"code": 422, "message": ERP_LOCK_MESSAGE, "errors": {"base": [ERP_LOCK_MESSAGE]}}``.
+    The lock is judged on the stored record, so an unlock and an edit are two PATCHes, and
+    relocking (setting an ``origin_id`` again) is one more. What clears the lock depends on
+    ``state.erp_unlock_mode``; :meth:`ProcoreState.unlink_payment` (an accounting approver's
+    "Unlink" in ERP Integrations) always does.
 
 Faults (``state.inject_fault``)
     429/500/503 answer before any work; ``commit_then_timeout`` commits and then holds the
@@ -79,9 +97,9 @@ Errors
 
 Pagination (API-NOTES §6.1 and Procore's pagination page)
     ``page`` is 1-based; ``per_page`` is clamped to 1000 (sandbox choice); headers ``Total``,
-    ``Per-Page`` and ``Link`` with absolute URLs that keep the query string. As Procore's page
-    documents: page 1 has next+last; page 2 has first+next+last (no prev); later pages add prev;
-    the last page has no next.
+    ``Per-Page`` and ``Link`` with absolute URLs (what their query holds: ``state.link_mode``).
+    As Procore's page documents: page 1 has next+last; page 2 has first+next+last (no prev);
+    later pages add prev; the last page has no next.
 
 Rate limits (API-NOTES §6.2)
     Counted per token owner (OAuth client + user) in fixed windows of ``state.rate_limit``; every
@@ -90,6 +108,57 @@ Rate limits (API-NOTES §6.2)
 
 Time: ``state.now()`` is the wall clock plus ``state.advance_clock()`` offsets; token and code
 expiry, rate-limit windows and created_at/updated_at all use it.
+
+Undocumented behaviours and their modes
+    API-NOTES §12 lists what PaySync relies on that Procore's public reference does not
+    document. Each such behaviour has a mode on :class:`ProcoreState` so the product can be
+    tested against every plausible answer; the first mode listed is the default (the sandbox's
+    original answer). Setting an unknown mode raises ValueError.
+
+    1. Unlocking an ERP-locked payment: ``state.erp_unlock_mode`` (§12, item 1).
+       ``"clearing_origin_unlocks"`` (default): a PATCH of ``origin_id`` to null is accepted and
+       unlocks the payment; a later PATCH may edit it.
+       ``"stays_locked"``: a PATCH of ``origin_id`` to null is accepted and stored
+       (``origin_id`` null in responses), but the payment stays locked: every later change to a
+       locked field and any DELETE still get 422 ``ERP_LOCK_MESSAGE``, until
+       :meth:`ProcoreState.unlink_payment`.
+       ``"origin_id_frozen"``: on a locked payment, a PATCH that changes ``origin_id`` (to null
+       or to another value) gets 422 ``ERP_LOCK_MESSAGE``; ``origin_data`` and attachments stay
+       editable.
+       In every mode, :meth:`ProcoreState.unlink_payment` clears ``origin_id`` and the lock
+       (and bumps ``updated_at``); setting an ``origin_id`` again locks the payment again.
+    2. ``Link`` URLs: ``state.link_mode`` (§12, item 2).
+       ``"full_query"`` (default): absolute URLs keeping the whole query (project_id,
+       contract_id, company_id, filters) with the new ``page`` and ``per_page``.
+       ``"page_only"``: absolute URLs with only ``page`` and ``per_page``, as in the examples on
+       Procore's pagination page. Followed literally they lose the required parameters and get
+       what any request without them gets: 400 ``"param is missing or the value is empty:
+       project_id"`` (``company_id`` for /projects and /vendors).
+    3. A payment write reusing an ``origin_id`` already on one of the company's payments (create,
+       or a PATCH setting it): ``state.duplicate_origin_mode`` (§12, item 3).
+       ``"refuse"`` (default): 422 ``{"message": "Origin has already been taken", "errors":
+       {"origin_id": ["has already been taken"]}}`` (``DUPLICATE_ORIGIN_MESSAGE``).
+       ``"accept"``: the payment is written with the same ``origin_id`` (201 on create).
+    4. How money is rendered: ``state.money_as_numbers`` (the spec types money as strings; a
+       serializer writing decimals as numbers is plausible).
+       ``False`` (default): decimal strings with two decimals (``"1234.50"``).
+       ``True``: JSON numbers written with the same exact digits (``1234.50``, never a binary
+       float artefact): payment ``amount``, ``payments_issued[].amount``, every commitment
+       amount (``grand_total``, ``total_payments``, ..., and the decimal ``percentage_paid``
+       and ``retainage_percent``), requisition ``total_claimed_amount`` and ``summary`` amounts.
+       ``percent_complete`` stays text (``"10.00%"``), ``currency_exchange_rate`` stays text,
+       and requests still refuse a JSON number for ``amount``.
+    5. Commitment currency (sandbox choice): no ``currency_configuration`` key at all for a
+       commitment in the company's currency (``add_commitment`` without ``currency_iso_code``);
+       requisitions always render one (their commitment's, else the USD triple with rate
+       ``"1.0"``); ``/contract_payments`` responses never do (their schema has none).
+    6. Payments not enabled on a commitment (API-NOTES §12, "Deployment conflicts": documented
+       as refused, not how): 422 ``{"contract_id": ["does not allow payments"]}``, message
+       ``PAYMENTS_DISABLED_MESSAGE`` (sandbox choice); only POST checks it, so existing payments
+       stay editable and deletable.
+    Fixed choices with no mode (§12, item 4): ``amount`` and ``date`` are required on create; a locked
+    write is refused with 422; ``erp_status`` is ``"synced"`` / ``"not_synced"``; the demo's
+    origin_id shapes (QuickBooks TxnID / ListID) are inferred.
 """
 
 from __future__ import annotations
@@ -121,11 +190,19 @@ __all__ = [
     "DEMO_CLIENT_ID",
     "DEMO_CLIENT_SECRET",
     "DEMO_PROJECT_MANAGER_LOGIN",
+    "DUPLICATE_ORIGIN_MESSAGE",
+    "DUPLICATE_ORIGIN_MODES",
     "ERP_LOCK_MESSAGE",
+    "ERP_UNLOCK_MODES",
+    "LINK_MODES",
     "OOB_REDIRECT_URI",
+    "PAYMENTS_DISABLED_MESSAGE",
     "AccessLevel",
     "CommitmentKind",
+    "DuplicateOriginMode",
+    "ErpUnlockMode",
     "FaultKind",
+    "LinkMode",
     "ProcoreState",
     "RateLimit",
     "RequestLogEntry",
@@ -137,6 +214,10 @@ OOB_REDIRECT_URI = "urn:ietf:wg:oauth:2.0:oob"
 ERP_LOCK_MESSAGE = "The Contract Payment cannot be edited or deleted because it is synced with an ERP system"
 INVALID_TOKEN_MESSAGE = "The access token is invalid"
 MISSING_COMPANY_HEADER_MESSAGE = "Missing Procore-Company-Id header!"
+# The full messages of two 422 refusals (the ``errors`` are {"origin_id": ["has already been
+# taken"]} and {"contract_id": ["does not allow payments"]}).
+DUPLICATE_ORIGIN_MESSAGE = "Origin has already been taken"
+PAYMENTS_DISABLED_MESSAGE = "Contract does not allow payments"
 
 # Procore ids exceed 32 bits (API-NOTES §1); starting above 2**32 catches int32 truncation.
 FIRST_ID = 5_000_000_000
@@ -151,6 +232,13 @@ MAX_PER_PAGE = 1000
 CommitmentKind = Literal["subcontract", "purchase_order"]
 AccessLevel = Literal["none", "read_only", "standard", "admin"]
 FaultKind = Literal["429", "500", "503", "commit_then_timeout", "commit_then_502"]
+# Modes of the behaviours Procore does not document (see the module docstring).
+ErpUnlockMode = Literal["clearing_origin_unlocks", "stays_locked", "origin_id_frozen"]
+LinkMode = Literal["full_query", "page_only"]
+DuplicateOriginMode = Literal["refuse", "accept"]
+ERP_UNLOCK_MODES: tuple[ErpUnlockMode, ...] = ("clearing_origin_unlocks", "stays_locked", "origin_id_frozen")
+LINK_MODES: tuple[LinkMode, ...] = ("full_query", "page_only")
+DUPLICATE_ORIGIN_MODES: tuple[DuplicateOriginMode, ...] = ("refuse", "accept")
 
 ACCESS_LEVEL_RANK: dict[str, int] = {"none": 0, "read_only": 1, "standard": 2, "admin": 3}
 ACCESS_LEVEL_NAMES: dict[str, str] = {
@@ -221,6 +309,10 @@ class Commitment:
     retainage_percent: Decimal
     created_at: datetime
     updated_at: datetime
+    # None: no currency_configuration is rendered (the commitment is in the company's currency).
+    currency_iso_code: str | None = None
+    base_currency_iso_code: str | None = None
+    currency_exchange_rate: str | None = None
 
 
 @dataclass
@@ -271,6 +363,9 @@ class ContractPayment:
     origin_id: str | None = None
     origin_data: str | None = None
     attachments: list[Attachment] = field(default_factory=list)
+    # The ERP lock, kept apart from origin_id: set whenever the payment gets an origin_id; what
+    # clears it depends on ``ProcoreState.erp_unlock_mode`` (and ``unlink_payment`` always does).
+    erp_locked: bool = False
     created_by_id: int | None = None
     created_at: datetime = field(default_factory=lambda: datetime.now(UTC))
     updated_at: datetime = field(default_factory=lambda: datetime.now(UTC))
@@ -434,6 +529,13 @@ class ProcoreState:
         self.access_token_lifetime = ACCESS_TOKEN_LIFETIME
         # Who GET /oauth/authorize signs in (the sandbox has no login form).
         self.default_authorize_login: str | None = None
+        # Modes of the undocumented behaviours (module docstring); the defaults are the
+        # sandbox's original answers.
+        self._erp_unlock_mode: ErpUnlockMode = "clearing_origin_unlocks"
+        self._link_mode: LinkMode = "full_query"
+        self._duplicate_origin_mode: DuplicateOriginMode = "refuse"
+        # True: money (and the other decimal fields) in responses are JSON numbers, not strings.
+        self.money_as_numbers = False
         self.request_log: list[RequestLogEntry] = []
 
         self._projects: dict[int, Project] = {}
@@ -463,6 +565,37 @@ class ProcoreState:
             is_service_account=True,
         )
         self._users[self._service_account.id] = self._service_account
+
+    # -- modes of undocumented behaviours ----------------------------------------------------
+
+    @property
+    def erp_unlock_mode(self) -> ErpUnlockMode:
+        """What a PATCH of ``origin_id`` does to an ERP-locked payment (module docstring)."""
+        return self._erp_unlock_mode
+
+    @erp_unlock_mode.setter
+    def erp_unlock_mode(self, value: ErpUnlockMode) -> None:
+        self._erp_unlock_mode = _checked_mode(value, ERP_UNLOCK_MODES, "erp_unlock_mode")
+
+    @property
+    def link_mode(self) -> LinkMode:
+        """``"full_query"``: ``Link`` URLs keep the request's query; ``"page_only"``: only
+        ``page`` and ``per_page``."""
+        return self._link_mode
+
+    @link_mode.setter
+    def link_mode(self, value: LinkMode) -> None:
+        self._link_mode = _checked_mode(value, LINK_MODES, "link_mode")
+
+    @property
+    def duplicate_origin_mode(self) -> DuplicateOriginMode:
+        """``"refuse"``: a payment write reusing a company's origin_id gets 422; ``"accept"``:
+        it is stored."""
+        return self._duplicate_origin_mode
+
+    @duplicate_origin_mode.setter
+    def duplicate_origin_mode(self, value: DuplicateOriginMode) -> None:
+        self._duplicate_origin_mode = _checked_mode(value, DUPLICATE_ORIGIN_MODES, "duplicate_origin_mode")
 
     # -- clock and ids ---------------------------------------------------------------------
 
@@ -546,9 +679,20 @@ class ProcoreState:
         origin_code: str | None = None,
         origin_data: str | None = None,
         retainage_percent: Decimal | str = "0.00",
+        currency_iso_code: str | None = None,
+        base_currency_iso_code: str | None = None,
+        currency_exchange_rate: Decimal | str | None = None,
+        payments_enabled: bool = True,
     ) -> int:
+        """A commitment. ``payments_enabled`` is Procore's "Enable Payments" setting, rendered as
+        ``allow_payments`` (the same switch as ``allow_payments``: payments are allowed only if
+        both are true). ``currency_iso_code`` gives the commitment a ``currency_configuration``
+        (with the base currency and exchange rate, when given); without it none is rendered."""
         if kind not in COMMITMENT_TYPES:
             raise ValueError(f"kind must be 'subcontract' or 'purchase_order', not {kind!r}")
+        rate = None if currency_exchange_rate is None else str(currency_exchange_rate)
+        if currency_iso_code is None and (base_currency_iso_code is not None or rate is not None):
+            raise ValueError("base_currency_iso_code and currency_exchange_rate need a currency_iso_code")
         with self.lock:
             if project_id not in self._projects:
                 raise KeyError(f"no project {project_id}")
@@ -572,7 +716,11 @@ class ProcoreState:
                 retainage_percent=Decimal(retainage_percent),
                 created_at=now,
                 updated_at=now,
+                currency_iso_code=currency_iso_code,
+                base_currency_iso_code=base_currency_iso_code,
+                currency_exchange_rate=rate,
             )
+            commitment.allow_payments = allow_payments and payments_enabled
             self._commitments[commitment.id] = commitment
             return commitment.id
 
@@ -626,7 +774,8 @@ class ProcoreState:
         """A payment that already exists in Procore (entered by hand, or by another integration).
 
         ``fields`` are ContractPayment attributes (origin_id, payment_number, notes, ...).
-        No validation: this is for arranging a scenario, not for testing the API.
+        No validation: this is for arranging a scenario, not for testing the API. A payment
+        seeded with an ``origin_id`` is ERP-locked unless ``erp_locked`` says otherwise.
         """
         with self.lock:
             commitment = self._commitments.get(contract_id)
@@ -646,13 +795,39 @@ class ProcoreState:
                 if not hasattr(payment, name) or name in {"id", "project_id", "contract_id"}:
                     raise TypeError(f"unknown contract payment field {name!r}")
                 setattr(payment, name, value)
+            if "erp_locked" not in fields:
+                payment.erp_locked = payment.origin_id is not None
             self._payments[payment.id] = payment
             return payment.id
 
     def update_commitment(self, commitment_id: int, **changes: Any) -> None:
-        """Change a commitment as if edited in Procore; bumps ``updated_at``."""
+        """Change a commitment as if edited in Procore; bumps ``updated_at``.
+
+        ``payments_enabled`` is accepted as another name for ``allow_payments`` (Procore's
+        "Enable Payments" setting); ``currency_exchange_rate`` is stored as text.
+        """
+        changes = dict(changes)
+        if "payments_enabled" in changes:
+            enabled = changes.pop("payments_enabled")
+            if "allow_payments" in changes and changes["allow_payments"] != enabled:
+                raise ValueError("payments_enabled and allow_payments disagree")
+            changes["allow_payments"] = enabled
+        if changes.get("currency_exchange_rate") is not None:
+            changes["currency_exchange_rate"] = str(changes["currency_exchange_rate"])
         with self.lock:
             _apply_changes(self._commitments[commitment_id], changes, self.now())
+
+    def unlink_payment(self, payment_id: int) -> None:
+        """An accounting approver's "Unlink" in the ERP Integrations tool: clears the payment's
+        ``origin_id`` and its ERP lock, whatever ``erp_unlock_mode`` is, and bumps
+        ``updated_at``. The payment is editable until an origin_id is set again (which locks it)."""
+        with self.lock:
+            payment = self._payments.get(payment_id)
+            if payment is None:
+                raise KeyError(f"no contract payment {payment_id}")
+            payment.origin_id = None
+            payment.erp_locked = False
+            payment.updated_at = self.now()
 
     def update_requisition(self, requisition_id: int, **changes: Any) -> None:
         """Change a subcontractor invoice as if edited in Procore; bumps ``updated_at``."""
@@ -749,8 +924,8 @@ class ProcoreState:
 
     def payments(self, contract_id: int | None = None) -> list[dict[str, Any]]:
         """Every live contract payment (optionally of one commitment), as the API renders it
-        plus what the API does not echo: ``payment_method``, ``invoice_date`` and attachment
-        sizes."""
+        (money always as decimal strings) plus what the API does not echo: ``payment_method``,
+        ``invoice_date``, attachment sizes and ``erp_locked``."""
         with self.lock:
             selected = [
                 payment
@@ -759,7 +934,8 @@ class ProcoreState:
             ]
             result = []
             for payment in selected:
-                rendered = _render_payment(payment)
+                rendered = _plain(_render_payment(payment))
+                rendered["erp_locked"] = payment.erp_locked
                 rendered["payment_method"] = payment.payment_method
                 rendered["invoice_date"] = _date_text(payment.invoice_date)
                 rendered["attachments"] = [
@@ -843,6 +1019,15 @@ def _rate_headers(limit: int, remaining: int, reset: datetime) -> dict[str, str]
     }
 
 
+_M = TypeVar("_M", bound=str)
+
+
+def _checked_mode(value: _M, allowed: tuple[_M, ...], name: str) -> _M:
+    if value not in allowed:
+        raise ValueError(f"{name} must be one of {', '.join(map(repr, allowed))}, not {value!r}")
+    return value
+
+
 def _checked_tool_levels(levels: Mapping[str, AccessLevel]) -> dict[str, AccessLevel]:
     for tool, level in levels.items():
         if level not in ACCESS_LEVEL_RANK:
@@ -872,9 +1057,80 @@ def _apply_changes(record: Any, changes: Mapping[str, Any], now: datetime) -> No
 # --------------------------------------------------------------------------------------------
 
 
-def _money(amount: Decimal) -> str:
+def _cents(amount: Decimal) -> Decimal:
+    """A money value as rendered: rounded to cents, never ``-0.00``.
+
+    Renderers put these Decimals in response bodies; the response encoder writes them as decimal
+    strings (``"1250.00"``) or, with ``state.money_as_numbers``, as JSON numbers (``1250.00``).
+    """
     cents = amount.quantize(CENT, rounding=ROUND_HALF_UP)
-    return str(cents if cents != 0 else Decimal("0.00"))
+    return cents if cents != 0 else Decimal("0.00")
+
+
+def _decimal_text(amount: Decimal) -> str:
+    return format(amount, "f")  # never an exponent
+
+
+def _money(amount: Decimal) -> str:
+    return _decimal_text(_cents(amount))
+
+
+ZERO_MONEY = Decimal("0.00")
+
+
+def _plain(value: Any) -> Any:
+    """A rendered body with its Decimals as decimal strings (what the default mode sends)."""
+    if isinstance(value, Decimal):
+        return _decimal_text(value)
+    if isinstance(value, dict):
+        return {key: _plain(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_plain(item) for item in value]
+    return value
+
+
+def _decimal_as_string(value: Any) -> str:
+    if isinstance(value, Decimal):
+        return _decimal_text(value)
+    raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
+
+
+def _json_with_decimal_numbers(value: Any) -> str:
+    """JSON text in which every Decimal is a bare number written with its own digits
+    (``Decimal("1234.50")`` -> ``1234.50``), so no binary float ever rounds it."""
+    if isinstance(value, Decimal):
+        return _decimal_text(value)
+    if isinstance(value, dict):
+        members = (
+            f"{json.dumps(str(key), ensure_ascii=False)}:{_json_with_decimal_numbers(item)}"
+            for key, item in value.items()
+        )
+        return "{" + ",".join(members) + "}"
+    if isinstance(value, list | tuple):
+        return "[" + ",".join(_json_with_decimal_numbers(item) for item in value) + "]"
+    return json.dumps(value, ensure_ascii=False, allow_nan=False)
+
+
+class _ApiJSONResponse(JSONResponse):
+    """A JSON body whose Decimals are decimal strings, or JSON numbers if ``decimals_as_numbers``."""
+
+    def __init__(
+        self,
+        content: Any,
+        status_code: int = 200,
+        headers: Mapping[str, str] | None = None,
+        *,
+        decimals_as_numbers: bool = False,
+    ) -> None:
+        self.decimals_as_numbers = decimals_as_numbers
+        super().__init__(content, status_code=status_code, headers=headers)
+
+    def render(self, content: Any) -> bytes:
+        if self.decimals_as_numbers:
+            return _json_with_decimal_numbers(content).encode("utf-8")
+        return json.dumps(
+            content, ensure_ascii=False, allow_nan=False, separators=(",", ":"), default=_decimal_as_string
+        ).encode("utf-8")
 
 
 def _timestamp(moment: datetime) -> str:
@@ -891,10 +1147,11 @@ def _render_attachment(attachment: Attachment) -> dict[str, Any]:
 
 def _render_payment(payment: ContractPayment) -> dict[str, Any]:
     # The response schema has neither payment_method nor invoice_date (API-NOTES §3.1-3.2),
-    # so they are stored but not echoed.
+    # so they are stored but not echoed; nor currency_configuration (only payments_issued items
+    # have one) nor the ERP lock flag.
     return {
         "id": payment.id,
-        "amount": _money(payment.amount),
+        "amount": _cents(payment.amount),
         "check_number": payment.check_number,
         "contract_id": payment.contract_id,
         "created_at": _timestamp(payment.created_at),
@@ -917,11 +1174,23 @@ def _render_payment(payment: ContractPayment) -> dict[str, Any]:
     }
 
 
-def _render_payment_issued(payment: ContractPayment) -> dict[str, Any]:
-    """The smaller payment object nested in commitment show responses (API-NOTES §3.2)."""
+def _currency_configuration(commitment: Commitment) -> dict[str, Any] | None:
+    """A commitment's currency_configuration, or None when it has none (company currency)."""
+    if commitment.currency_iso_code is None:
+        return None
     return {
+        "currency_iso_code": commitment.currency_iso_code,
+        "base_currency_iso_code": commitment.base_currency_iso_code,
+        "currency_exchange_rate": commitment.currency_exchange_rate,
+    }
+
+
+def _render_payment_issued(payment: ContractPayment, commitment: Commitment) -> dict[str, Any]:
+    """The smaller payment object nested in commitment show responses (API-NOTES §3.2); it
+    carries its commitment's currency_configuration when the commitment has one."""
+    rendered: dict[str, Any] = {
         "id": payment.id,
-        "amount": _money(payment.amount),
+        "amount": _cents(payment.amount),
         "check_number": payment.check_number,
         "created_at": _timestamp(payment.created_at),
         "date": payment.date.isoformat(),
@@ -932,8 +1201,11 @@ def _render_payment_issued(payment: ContractPayment) -> dict[str, Any]:
         "attachments": [_render_attachment(a) for a in payment.attachments],
         "origin_id": payment.origin_id,
         "origin_data": payment.origin_data,
-        "currency_configuration": {"currency_iso_code": "USD"},
     }
+    currency = _currency_configuration(commitment)
+    if currency is not None:
+        rendered["currency_configuration"] = currency
+    return rendered
 
 
 # --------------------------------------------------------------------------------------------
@@ -1140,7 +1412,9 @@ def _apply_filters(
     return items
 
 
-def _paginate(request: Request, items: list[Any], default_per_page: int) -> tuple[list[Any], dict[str, str]]:
+def _paginate(
+    request: Request, items: list[Any], default_per_page: int, link_mode: LinkMode = "full_query"
+) -> tuple[list[Any], dict[str, str]]:
     requested_page = _query_int(request, "page", required=False)
     requested_per_page = _query_int(request, "per_page", required=False)
     page = 1 if requested_page is None else requested_page
@@ -1152,11 +1426,18 @@ def _paginate(request: Request, items: list[Any], default_per_page: int) -> tupl
     last_page = max(1, math.ceil(total / per_page))
     window = items[(page - 1) * per_page : page * per_page]
 
-    query_pairs = [
-        (key, value)
-        for key, value in parse_qsl(request.url.query, keep_blank_values=True)
-        if key not in {"page", "per_page"}
-    ]
+    # "page_only" links carry nothing of the request's query but page and per_page, like the
+    # examples on Procore's pagination page; a client that follows them literally loses
+    # project_id, contract_id and filters.
+    query_pairs = (
+        []
+        if link_mode == "page_only"
+        else [
+            (key, value)
+            for key, value in parse_qsl(request.url.query, keep_blank_values=True)
+            if key not in {"page", "per_page"}
+        ]
+    )
     base = f"{request.url.scheme}://{request.url.netloc}{request.url.path}"
 
     def link(target: int, relation: str) -> str:
@@ -1288,6 +1569,19 @@ class _Call:
 class _ProcoreApp:
     def __init__(self, state: ProcoreState) -> None:
         self.state = state
+
+    def _json(
+        self, content: Any, status_code: int = 200, headers: Mapping[str, str] | None = None
+    ) -> Response:
+        """A JSON answer whose Decimals follow ``state.money_as_numbers``."""
+        return _ApiJSONResponse(
+            content, status_code, headers, decimals_as_numbers=self.state.money_as_numbers
+        )
+
+    def _page(self, request: Request, items: list[Any], default_per_page: int) -> Response:
+        """One page of ``items`` with Total, Per-Page and Link headers (``state.link_mode``)."""
+        page, headers = _paginate(request, items, default_per_page, self.state.link_mode)
+        return self._json(page, headers=headers)
 
     # -- dispatch --------------------------------------------------------------------------------
 
@@ -1593,8 +1887,7 @@ class _ProcoreApp:
                 }
                 for project in visible
             ]
-        page, headers = _paginate(call.request, rendered, DEFAULT_PER_PAGE)
-        return JSONResponse(page, headers=headers)
+        return self._page(call.request, rendered, DEFAULT_PER_PAGE)
 
     async def vendors(self, call: _Call) -> Response:
         self._check_company_param(call)
@@ -1613,12 +1906,11 @@ class _ProcoreApp:
                 }
                 for vendor in sorted(self.state._vendors.values(), key=lambda v: v.id)
             ]
-        page, headers = _paginate(call.request, rendered, DEFAULT_PER_PAGE)
-        return JSONResponse(page, headers=headers)
+        return self._page(call.request, rendered, DEFAULT_PER_PAGE)
 
     # -- commitments ---------------------------------------------------------------------------
 
-    def _commitment_totals(self, commitment: Commitment) -> dict[str, str]:
+    def _commitment_totals(self, commitment: Commitment) -> dict[str, Decimal]:
         paid = sum(
             (p.amount for p in self.state._payments.values() if p.contract_id == commitment.id), Decimal("0")
         )
@@ -1629,18 +1921,18 @@ class _ProcoreApp:
         revised = commitment.grand_total
         percentage = (paid / revised * 100) if revised else Decimal("0")
         return {
-            "grand_total": _money(commitment.grand_total),
-            "revised_contract": _money(revised),
-            "approved_change_orders": "0.00",
-            "pending_change_orders": "0.00",
-            "draft_change_orders_amount": "0.00",
-            "pending_revised_contract": _money(revised),
-            "total_payments": _money(paid),
-            "total_requisitions_amount": _money(invoiced),
-            "total_draw_requests_amount": _money(invoiced),
-            "remaining_balance_outstanding": _money(revised - paid),
-            "percentage_paid": _money(percentage),
-            "retainage_percent": _money(commitment.retainage_percent),
+            "grand_total": _cents(commitment.grand_total),
+            "revised_contract": _cents(revised),
+            "approved_change_orders": ZERO_MONEY,
+            "pending_change_orders": ZERO_MONEY,
+            "draft_change_orders_amount": ZERO_MONEY,
+            "pending_revised_contract": _cents(revised),
+            "total_payments": _cents(paid),
+            "total_requisitions_amount": _cents(invoiced),
+            "total_draw_requests_amount": _cents(invoiced),
+            "remaining_balance_outstanding": _cents(revised - paid),
+            "percentage_paid": _cents(percentage),
+            "retainage_percent": _cents(commitment.retainage_percent),
         }
 
     def _render_contract(self, commitment: Commitment, *, show: bool) -> dict[str, Any]:
@@ -1665,8 +1957,10 @@ class _ProcoreApp:
             **self._commitment_totals(commitment),
             "project": {"id": project.id, "name": project.name},
             "vendor": {"id": vendor.id, "company": vendor.name},
-            "currency_configuration": {"currency_iso_code": "USD"},
         }
+        currency = _currency_configuration(commitment)
+        if currency is not None:
+            rendered["currency_configuration"] = currency
         if show:
             rendered["vendor"] = {
                 "id": vendor.id,
@@ -1676,14 +1970,14 @@ class _ProcoreApp:
             }
             rendered["attachments"] = []
             rendered["line_items"] = []
-            rendered["payments_issued"] = self._payments_issued(commitment.id)
+            rendered["payments_issued"] = self._payments_issued(commitment)
         return rendered
 
-    def _payments_issued(self, commitment_id: int) -> list[dict[str, Any]]:
+    def _payments_issued(self, commitment: Commitment) -> list[dict[str, Any]]:
         return [
-            _render_payment_issued(p)
+            _render_payment_issued(p, commitment)
             for p in sorted(self.state._payments.values(), key=lambda p: p.id)
-            if p.contract_id == commitment_id
+            if p.contract_id == commitment.id
         ]
 
     def _project_commitments(self, project_id: int, kind: CommitmentKind | None) -> list[Commitment]:
@@ -1703,8 +1997,7 @@ class _ProcoreApp:
                     call.request, self._project_commitments(project_id, kind), status_of=lambda c: c.status
                 )
                 rendered = [self._render_contract(c, show=False) for c in selected]
-            page, headers = _paginate(call.request, rendered, DEFAULT_PER_PAGE)
-            return JSONResponse(page, headers=headers)
+            return self._page(call.request, rendered, DEFAULT_PER_PAGE)
 
         return list_contracts
 
@@ -1726,11 +2019,14 @@ class _ProcoreApp:
                     rendered = self._render_generic_commitment(commitment)
                     rendered["allow_payments"] = commitment.allow_payments
                     rendered["allow_payment_applications"] = True
-                    rendered["payments_issued"] = self._payments_issued(commitment.id)
+                    rendered["payments_issued"] = self._payments_issued(commitment)
                     rendered.update(self._commitment_totals(commitment))
+                    currency = _currency_configuration(commitment)
+                    if currency is not None:
+                        rendered["currency_configuration"] = currency
                 else:
                     rendered = self._render_contract(commitment, show=True)
-            return JSONResponse(rendered)
+            return self._json(rendered)
 
         return show_contract
 
@@ -1758,8 +2054,7 @@ class _ProcoreApp:
             rendered = [
                 self._render_generic_commitment(c) for c in self._project_commitments(project_id, None)
             ]
-        page, headers = _paginate(call.request, rendered, DEFAULT_PER_PAGE)
-        return JSONResponse(page, headers=headers)
+        return self._page(call.request, rendered, DEFAULT_PER_PAGE)
 
     # -- requisitions -------------------------------------------------------------------------
 
@@ -1806,22 +2101,25 @@ class _ProcoreApp:
             "deletable": requisition.origin_id is None,
             "origin_id": requisition.origin_id,
             "origin_data": requisition.origin_data,
-            "total_claimed_amount": _money(requisition.amount),
-            "percent_complete": f"{_money(percent)}%",
+            "total_claimed_amount": _cents(requisition.amount),
+            "percent_complete": f"{_money(percent)}%",  # text with a % sign in every mode
             "summary": {
-                "current_payment_due": _money(requisition.amount - (retainage - previous_retainage)),
-                "contract_sum_to_date": _money(contract_sum),
-                "original_contract_sum": _money(contract_sum),
-                "net_change_by_change_orders": "0.00",
-                "total_completed_and_stored_to_date": _money(to_date),
-                "total_earned_less_retainage": _money(to_date - retainage),
-                "total_retainage": _money(retainage),
-                "completed_work_retainage_amount": _money(retainage),
-                "less_previous_certificates_for_payment": _money(previous_total - previous_retainage),
-                "balance_to_finish_including_retainage": _money(contract_sum - to_date + retainage),
+                "current_payment_due": _cents(requisition.amount - (retainage - previous_retainage)),
+                "contract_sum_to_date": _cents(contract_sum),
+                "original_contract_sum": _cents(contract_sum),
+                "net_change_by_change_orders": ZERO_MONEY,
+                "total_completed_and_stored_to_date": _cents(to_date),
+                "total_earned_less_retainage": _cents(to_date - retainage),
+                "total_retainage": _cents(retainage),
+                "completed_work_retainage_amount": _cents(retainage),
+                "less_previous_certificates_for_payment": _cents(previous_total - previous_retainage),
+                "balance_to_finish_including_retainage": _cents(contract_sum - to_date + retainage),
                 "formatted_period": requisition.billing_date.strftime("%b %Y"),
             },
-            "currency_configuration": {
+            # The invoice is in its commitment's currency; without one, the USD triple the
+            # sandbox has always rendered (sandbox choice).
+            "currency_configuration": _currency_configuration(commitment)
+            or {
                 "currency_iso_code": "USD",
                 "currency_exchange_rate": "1.0",
                 "base_currency_iso_code": "USD",
@@ -1846,8 +2144,7 @@ class _ProcoreApp:
                 commitment_of=lambda r: r.commitment_id,
             )
             rendered = [self._render_requisition(r) for r in selected]
-        page, headers = _paginate(call.request, rendered, REQUISITIONS_PER_PAGE)
-        return JSONResponse(page, headers=headers)
+        return self._page(call.request, rendered, REQUISITIONS_PER_PAGE)
 
     async def requisition(self, call: _Call) -> Response:
         project_id = _query_int(call.request, "project_id")
@@ -1858,7 +2155,7 @@ class _ProcoreApp:
             requisition = self.state._requisitions.get(requisition_id)
             if requisition is None or requisition.project_id != project_id:
                 raise _error(404, f"Couldn't find Requisition with 'id'={requisition_id}")
-            return JSONResponse(self._render_requisition(requisition))
+            return self._json(self._render_requisition(requisition))
 
     # -- permissions ---------------------------------------------------------------------------
 
@@ -1954,8 +2251,7 @@ class _ProcoreApp:
                 for p in sorted(self.state._payments.values(), key=lambda p: p.id)
                 if p.contract_id == contract_id
             ]
-        page, headers = _paginate(call.request, rendered, CONTRACT_PAYMENTS_PER_PAGE)
-        return JSONResponse(page, headers=headers)
+        return self._page(call.request, rendered, CONTRACT_PAYMENTS_PER_PAGE)
 
     async def show_payment(self, call: _Call) -> Response:
         project_id, contract_id = self._ids_from_query(call)
@@ -1963,7 +2259,7 @@ class _ProcoreApp:
             self._project(call, project_id)
             self._contract(project_id, contract_id)
             payment = self._payment(project_id, contract_id, int(call.request.path_params["id"]))
-            return JSONResponse(_render_payment(payment))
+            return self._json(_render_payment(payment))
 
     async def _write_request(
         self, call: _Call
@@ -2024,11 +2320,14 @@ class _ProcoreApp:
             elif requisition.commitment_id != commitment.id:
                 errors["requisition_id"] = ["must belong to the same contract"]
         origin_id = values.get("origin_id")
-        if origin_id is not None and any(
-            p.origin_id == origin_id and p.id != payment_id for p in self.state._payments.values()
+        if (
+            origin_id is not None
+            and self.state.duplicate_origin_mode == "refuse"
+            and any(p.origin_id == origin_id and p.id != payment_id for p in self.state._payments.values())
         ):
             # Uniqueness per company is documented for origin_id in general (API-NOTES §6.4);
-            # that contract-payment writes enforce it, and with 422, is unverified.
+            # that contract-payment writes enforce it, and with 422, is unverified: the
+            # "accept" mode stores the duplicate instead.
             errors["origin_id"] = ["has already been taken"]
         return errors
 
@@ -2066,9 +2365,10 @@ class _ProcoreApp:
             )
             for name, value in values.items():
                 setattr(payment, name, value)
+            payment.erp_locked = payment.origin_id is not None
             payment.attachments.extend(self._store_uploads(call, uploads))
             self.state._payments[payment.id] = payment
-            return JSONResponse(_render_payment(payment), status_code=201)
+            return self._json(_render_payment(payment), status_code=201)
 
     async def update_payment(self, call: _Call) -> Response:
         project_id, contract_id, raw_payment, fields, files = await self._write_request(call)
@@ -2082,12 +2382,17 @@ class _ProcoreApp:
                 raise _unprocessable(errors)
             changes = {name: value for name, value in values.items() if getattr(payment, name) != value}
             # ERP lock (API-NOTES §3.3, inferred from the PATCH description and the integration
-            # guide): while the *stored* payment has an origin_id, only origin_id, origin_data
-            # and attachments may change. The lock is judged on the stored record, so unlocking
-            # (origin_id -> null) and editing must be two PATCHes; relocking may come with edits.
-            locked_changes = sorted(set(changes) - ERP_EDITABLE_FIELDS)
-            if payment.origin_id is not None and locked_changes:
-                raise _error(422, ERP_LOCK_MESSAGE, {"base": [ERP_LOCK_MESSAGE]})
+            # guide): while the *stored* payment is locked, only origin_id, origin_data and
+            # attachments may change (and in "origin_id_frozen" mode not origin_id either). The
+            # lock is judged on the stored record, so unlocking (origin_id -> null, where that
+            # unlocks) and editing must be two PATCHes; relocking may come with edits.
+            unlock_mode = self.state.erp_unlock_mode
+            if payment.erp_locked:
+                locked_changes = set(changes) - ERP_EDITABLE_FIELDS
+                if unlock_mode == "origin_id_frozen" and "origin_id" in changes:
+                    locked_changes.add("origin_id")
+                if locked_changes:
+                    raise _error(422, ERP_LOCK_MESSAGE, {"base": [ERP_LOCK_MESSAGE]})
             for required in ("amount", "date"):
                 if required in changes and changes[required] is None:
                     errors[required] = ["can't be blank"]
@@ -2096,10 +2401,16 @@ class _ProcoreApp:
                 raise _unprocessable(errors)
             for name, value in changes.items():
                 setattr(payment, name, value)
+            if "origin_id" in changes:
+                if payment.origin_id is not None:
+                    payment.erp_locked = True
+                elif unlock_mode == "clearing_origin_unlocks":
+                    payment.erp_locked = False
+                # "stays_locked": origin_id is gone but the lock stays until unlink_payment.
             if changes or uploads:
                 payment.attachments.extend(self._store_uploads(call, uploads))
                 payment.updated_at = self.state.now()
-            return JSONResponse(_render_payment(payment))
+            return self._json(_render_payment(payment))
 
     async def delete_payment(self, call: _Call) -> Response:
         project_id, contract_id = self._ids_from_query(call)
@@ -2107,7 +2418,7 @@ class _ProcoreApp:
             self._project(call, project_id, level=self.state.payment_write_level)
             self._contract(project_id, contract_id)
             payment = self._payment(project_id, contract_id, int(call.request.path_params["id"]))
-            if payment.origin_id is not None:
+            if payment.erp_locked:
                 # 422 rather than 403: the caller has the permission; the record's state forbids it
                 # (a business rule, which Procore's error reference maps to 422). Inferred.
                 raise _error(422, ERP_LOCK_MESSAGE, {"base": [ERP_LOCK_MESSAGE]})

@@ -21,10 +21,16 @@ from typing import Final, Literal
 import httpx
 from lxml import etree
 
-from sandbox.quickbooks import QuickBooksConnectionError, QuickBooksParseError, SandboxCompanyFile
+from sandbox.quickbooks import (
+    QuickBooksConnectionError,
+    QuickBooksParseError,
+    QuickBooksVersionError,
+    SandboxCompanyFile,
+)
 
 __all__ = [
     "QBWC_NAMESPACE",
+    "REPORTED_QBXML_VERSION_CAP",
     "SOAP_ENVELOPE_NAMESPACE",
     "SessionOutcome",
     "SessionReport",
@@ -55,6 +61,12 @@ SessionOutcome = Literal[
 
 # The real QBWC waits about 5 s after "NoOp" (NOTES §9, /n software docs); tests want no wait.
 REAL_QBWC_NOOP_WAIT_SECONDS: Final = 5.0
+# sendRequestXML's qbXMLMajorVers/qbXMLMinorVers. NOTES §1: for a QuickBooks 2014 (newest qbXML
+# 13.0) the captured QBWC sent 13/0, so QBWC reports the newest version the company file supports
+# (inferred). What it reports for files newer than 13.0 is not captured; the emulator reports at
+# most 13.0 by default, which keeps what it always sent for the default (2024) file and still
+# reports 12/0 for a QuickBooks 2013 (sandbox choice). Pass qbxml_version to override.
+REPORTED_QBXML_VERSION_CAP: Final = (13, 0)
 # How often the emulator follows connectionError's "try this path" before giving up; the real
 # QBWC's limit is not documented (inferred), and an endless retry would hang a test.
 _MAX_CONNECTION_ATTEMPTS = 3
@@ -122,7 +134,7 @@ class WebConnectorEmulator:
         company_file: SandboxCompanyFile,
         *,
         client_version: str = "2.3.0.215",
-        qbxml_version: tuple[int, int] = (13, 0),
+        qbxml_version: tuple[int, int] | None = None,
         verify: bool | str = True,
         timeout: float = 60,
         noop_wait_seconds: float = 0.0,
@@ -138,6 +150,14 @@ class WebConnectorEmulator:
         self.timeout = timeout
         self.noop_wait_seconds = noop_wait_seconds
         self.max_requests = max_requests
+
+    @property
+    def reported_qbxml_version(self) -> tuple[int, int]:
+        """(qbXMLMajorVers, qbXMLMinorVers) sent to sendRequestXML: ``qbxml_version`` if given,
+        else the newest version the company file supports, at most REPORTED_QBXML_VERSION_CAP."""
+        if self.qbxml_version is not None:
+            return self.qbxml_version
+        return min(self.company_file.highest_qbxml_version, REPORTED_QBXML_VERSION_CAP)
 
     # ---- low level -----------------------------------------------------------------------
 
@@ -240,7 +260,7 @@ class WebConnectorEmulator:
         return False
 
     def _request_loop(self, client: httpx.Client, report: SessionReport, ticket: str) -> None:
-        major, minor = self.qbxml_version
+        major, minor = self.reported_qbxml_version
         first = True
         requests_asked = 0
         while True:
@@ -274,8 +294,10 @@ class WebConnectorEmulator:
             report.requests.append(request)
             try:
                 response, hresult, message = self.company_file.handle_qbxml(request), "", ""
-            except QuickBooksParseError as parse_error:
-                response, hresult, message = "", parse_error.hresult, parse_error.message
+            except (QuickBooksParseError, QuickBooksVersionError) as refusal:
+                # QuickBooks answered nothing; QBWC passes the request processor's HRESULT on
+                # (0x80040400 parse error, 0x80040428 unsupported qbXML version).
+                response, hresult, message = "", refusal.hresult, refusal.message
             report.responses.append(response)
             report.hresults.append((hresult, message))
             percent = self._call_int(

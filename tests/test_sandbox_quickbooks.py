@@ -650,7 +650,7 @@ def test_documents_quickbooks_cannot_parse_raise_the_parse_error(
 
 def test_a_valid_request_the_sandbox_does_not_emulate_fails_loudly(company: SandboxCompanyFile) -> None:
     with pytest.raises(NotImplementedError):
-        company.handle_qbxml(qbxml_request("<VendorQueryRq/>"))
+        company.handle_qbxml(qbxml_request("<CustomerQueryRq/>"))
 
 
 def test_refused_connections(company: SandboxCompanyFile) -> None:
