@@ -11,8 +11,16 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from peewee import Database
+from playhouse.migrate import PostgresqlMigrator, SchemaMigrator, SqliteMigrator
+from playhouse.migrate import migrate as run_operations
 
-from storage.models import PROCORE_SIDE_MODELS, QUICKBOOKS_SIDE_MODELS, SchemaVersion
+from storage.models import (
+    PROCORE_SIDE_MODELS,
+    QUICKBOOKS_SIDE_MODELS,
+    REAL_WORLD_MODELS,
+    SCHEMA_3_COLUMNS,
+    SchemaVersion,
+)
 
 
 class SchemaTooNewError(RuntimeError):
@@ -34,10 +42,41 @@ def _create_procore_side(db: Database) -> None:
     db.create_tables(PROCORE_SIDE_MODELS, safe=True)
 
 
+def _migrator(db: Database) -> SchemaMigrator:
+    from peewee import PostgresqlDatabase
+
+    return PostgresqlMigrator(db) if isinstance(db, PostgresqlDatabase) else SqliteMigrator(db)
+
+
+def _add_real_world_columns(db: Database) -> None:
+    """Schema 3: currencies, held records, vendor and currency lists.
+
+    Tables created by versions 1 and 2 of *this* code already have the new columns (they are created
+    from today's models), so only the columns a table lacks are added: an older database gains them,
+    a fresh one is left alone."""
+    migrator = _migrator(db)
+    operations = []
+    for model, names in SCHEMA_3_COLUMNS:
+        table = model._meta.table_name
+        present = {column.name for column in db.get_columns(table)}
+        for name in names:
+            field = model._meta.fields[name]
+            if field.column_name not in present:
+                operations.append(migrator.add_column(table, field.column_name, field))
+    if operations:
+        run_operations(*operations)
+    db.create_tables(REAL_WORLD_MODELS, safe=True)
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "QuickBooks side: company files, Web Connector, payments, audit", _create_quickbooks_side),
     Migration(
         2, "Procore side: projects, commitments, invoices, payment links, write journal", _create_procore_side
+    ),
+    Migration(
+        3,
+        "Real-world data: currencies, vendor and currency lists, records held aside, Procore refusals",
+        _add_real_world_columns,
     ),
 )
 

@@ -60,6 +60,12 @@ class CompanyFile(BaseModel):
     country = CharField(max_length=2, null=True)
     product_name = TextField(null=True)
     qbxml_version = CharField(max_length=16, null=True)
+    # Schema 3: what the HCP response said about versions and currencies.
+    supported_qbxml_versions = TextField(null=True)  # comma list, as HostRet lists them
+    multicurrency = BooleanField(null=True)
+    home_currency_list_id = CharField(max_length=36, null=True)
+    home_currency_name = TextField(null=True)
+    home_currency = CharField(max_length=3, null=True)  # ISO code; None: not told (U.S. edition: USD)
     last_contact_at = UtcDateTimeField(null=True)
     last_error = TextField(null=True)
     last_error_at = UtcDateTimeField(null=True)
@@ -108,7 +114,7 @@ class WebConnectorSession(BaseModel):
 class QuickBooksWork(BaseModel):
     """A query waiting for (or being run through) the Web Connector.
 
-    kind: host | payments_check | payments_credit_card | deleted | bills
+    kind: host | payments_check | payments_credit_card | deleted | bills | vendors | currencies
     status: queued | in_progress | done | failed | cancelled
     """
 
@@ -155,6 +161,17 @@ class BillPayment(BaseModel):
     ref_number = CharField(max_length=20, null=True)
     memo = TextField(null=True)
     account_name = TextField(null=True)
+    # Schema 3: the transaction currency as QuickBooks names it (absent = the home currency), its ISO
+    # code once known (sync.qbxml.currency), and the home-currency figures QuickBooks computed:
+    # shown, never used to convert.
+    currency_list_id = CharField(max_length=36, null=True)
+    currency_name = TextField(null=True)
+    currency = CharField(max_length=3, null=True)
+    exchange_rate = CharField(max_length=32, null=True)  # FLOATTYPE, kept as the text QuickBooks sent
+    amount_in_home_currency = MoneyField(null=True)
+    # Set when QuickBooks sent a later version of this payment that PaySync cannot read, or when its
+    # figures do not add up: nothing is written to Procore for it until QuickBooks sends it readable.
+    hold_reason = TextField(null=True)
     is_void = BooleanField(default=False)
     # Created in QuickBooks before the schedule was first configured: never synced (seed rule).
     pre_existing = BooleanField(default=False)
@@ -177,6 +194,9 @@ class BillPaymentApplication(BaseModel):
     amount = MoneyField()
     balance_remaining = MoneyField(null=True)
     discount_amount = MoneyField(null=True)
+    # Schema 3: vendor credits used against this bill in the same payment (JSON list of
+    # {"txn_id", "txn_type", "ref_number", "amount"}): applied in QuickBooks, but not money paid.
+    credits = TextField(null=True)
 
     class Meta:
         indexes = ((("payment", "bill_txn_id"), True),)
@@ -194,6 +214,11 @@ class Bill(BaseModel):
     amount_due = MoneyField(null=True)
     open_amount = MoneyField(null=True)
     is_paid = BooleanField(null=True)
+    currency_list_id = CharField(max_length=36, null=True)
+    currency_name = TextField(null=True)
+    currency = CharField(max_length=3, null=True)
+    exchange_rate = CharField(max_length=32, null=True)
+    amount_due_in_home_currency = MoneyField(null=True)
     updated_at = UtcDateTimeField(default=utc_now)
 
     class Meta:
@@ -316,6 +341,10 @@ class Commitment(BaseModel):
     vendor_id = BigIntegerField(null=True, index=True)
     vendor_name = TextField(null=True)
     origin_id = CharField(max_length=100, null=True)
+    # Schema 3: currency_configuration (absent = the Procore company's currency).
+    currency = CharField(max_length=3, null=True)
+    base_currency = CharField(max_length=3, null=True)
+    exchange_rate = CharField(max_length=32, null=True)
     updated_at = UtcDateTimeField(null=True)
     imported_at = UtcDateTimeField(default=utc_now)
 
@@ -357,6 +386,12 @@ class PaymentLink(BaseModel):
     pushed_edit_sequence = CharField(max_length=16, null=True)
     payment_number = IntegerField(null=True)
     locked = BooleanField(default=False)
+    # Schema 3. held_key: what the payment and its commitment looked like when Procore refused it;
+    # the refusal is not repeated until one of them changes (or a person syncs by hand).
+    held_key = TextField(null=True)
+    # Procore kept the payment locked after origin_id was cleared: an accounting approver must
+    # unlink it in ERP Integrations; the change is applied once the payment shows unlinked.
+    awaiting_unlink = BooleanField(default=False)
     last_attempt_at = UtcDateTimeField(null=True)
     updated_at = UtcDateTimeField(default=utc_now)
 
@@ -402,4 +437,95 @@ PROCORE_SIDE_MODELS: tuple[type[BaseModel], ...] = (
     PaymentAttachment,
 )
 
-ALL_MODELS: tuple[type[BaseModel], ...] = QUICKBOOKS_SIDE_MODELS + PROCORE_SIDE_MODELS
+
+# --------------------------------------------------------------------------------------------
+# Schema version 3: real-world data (currencies, vendors, records PaySync could not read)
+# --------------------------------------------------------------------------------------------
+
+
+class QuickBooksVendor(BaseModel):
+    """A QuickBooks vendor, read for its currency (multicurrency company files)."""
+
+    company_file = ForeignKeyField(CompanyFile, backref="vendors", on_delete="CASCADE")
+    list_id = CharField(max_length=36)
+    name = TextField(null=True)
+    edit_sequence = CharField(max_length=16, null=True)
+    currency_list_id = CharField(max_length=36, null=True)
+    currency_name = TextField(null=True)
+    currency = CharField(max_length=3, null=True)
+    updated_at = UtcDateTimeField(default=utc_now)
+
+    class Meta:
+        indexes = ((("company_file", "list_id"), True),)
+
+
+class QuickBooksCurrency(BaseModel):
+    """A currency of a multicurrency company file: QuickBooks' name for it and its ISO code."""
+
+    company_file = ForeignKeyField(CompanyFile, backref="currencies", on_delete="CASCADE")
+    list_id = CharField(max_length=36)
+    name = TextField()
+    code = CharField(max_length=3, null=True)
+    updated_at = UtcDateTimeField(default=utc_now)
+
+    class Meta:
+        indexes = ((("company_file", "list_id"), True),)
+
+
+class HeldRecord(BaseModel):
+    """A QuickBooks record PaySync could not read, kept aside with the raw text and the reason.
+
+    The rest of its page was stored and the watermark moved on; when QuickBooks sends the record
+    again readable (a new EditSequence after someone corrects it), the row is deleted.
+    record_type: payment_check | payment_credit_card | bill | deletion | vendor | currency
+    """
+
+    company_file = ForeignKeyField(CompanyFile, backref="held_records", on_delete="CASCADE")
+    record_type = CharField(max_length=32)
+    record_key = CharField(
+        max_length=200
+    )  # the TxnID/ListID as sent (cut to 200), else a digest of the record
+    txn_id = CharField(max_length=36, null=True)  # the TxnID when it is readable
+    edit_sequence = CharField(max_length=64, null=True)
+    label = TextField()  # how a person recognises it: "check 10045 to Acme Concrete"
+    reason = TextField()  # "QuickBooks sent `1,234.50` as the amount of check 10045"
+    raw_text = TextField()  # the record as received (re-serialised), cut to 20,000 characters
+    first_seen_at = UtcDateTimeField(default=utc_now)
+    updated_at = UtcDateTimeField(default=utc_now)
+
+    class Meta:
+        indexes = ((("company_file", "record_type", "record_key"), True),)
+
+
+REAL_WORLD_MODELS: tuple[type[BaseModel], ...] = (QuickBooksVendor, QuickBooksCurrency, HeldRecord)
+
+# Columns schema 3 adds to tables of versions 1 and 2: table model -> field names.
+SCHEMA_3_COLUMNS: tuple[tuple[type[BaseModel], tuple[str, ...]], ...] = (
+    (
+        CompanyFile,
+        (
+            "supported_qbxml_versions",
+            "multicurrency",
+            "home_currency_list_id",
+            "home_currency_name",
+            "home_currency",
+        ),
+    ),
+    (
+        BillPayment,
+        (
+            "currency_list_id",
+            "currency_name",
+            "currency",
+            "exchange_rate",
+            "amount_in_home_currency",
+            "hold_reason",
+        ),
+    ),
+    (BillPaymentApplication, ("credits",)),
+    (Bill, ("currency_list_id", "currency_name", "currency", "exchange_rate", "amount_due_in_home_currency")),
+    (Commitment, ("currency", "base_currency", "exchange_rate")),
+    (PaymentLink, ("held_key", "awaiting_unlink")),
+)
+
+ALL_MODELS: tuple[type[BaseModel], ...] = QUICKBOOKS_SIDE_MODELS + PROCORE_SIDE_MODELS + REAL_WORLD_MODELS

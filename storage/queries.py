@@ -18,6 +18,7 @@ BillPayment: Any = models.BillPayment
 BillPaymentApplication: Any = models.BillPaymentApplication
 CompanyFile: Any = models.CompanyFile
 ErrorEvent: Any = models.ErrorEvent
+HeldRecord: Any = models.HeldRecord
 PaymentLink: Any = models.PaymentLink
 QuickBooksWork: Any = models.QuickBooksWork
 Setting: Any = models.Setting
@@ -36,19 +37,54 @@ ERP_STATUS_KEYS: tuple[str, ...] = (
 def application_status_expression() -> Any:
     """SQL for one application's ERP status (BillPayment joined, PaymentLink left-joined).
 
-    The engine's link decides once it exists. Before that: a pre-existing payment is "not_synced"
-    (it never will be), a payment deleted in QuickBooks is "deleted_in_quickbooks", and anything
-    else is "waiting" for the next push.
+    The engine's link decides once it exists, except that a payment held because QuickBooks sent a
+    version PaySync cannot read (or figures that do not add up) needs attention at once. Before a
+    link exists: a pre-existing payment is "not_synced" (it never will be), a payment deleted in
+    QuickBooks is "deleted_in_quickbooks", and anything else is "waiting" for the next push.
     """
     return Case(
         None,
         (
+            (PaymentLink.erp_status.in_(("deleted_in_quickbooks", "not_synced")), PaymentLink.erp_status),
+            ((BillPayment.pre_existing == True) & PaymentLink.id.is_null(True), "not_synced"),  # noqa: E712
+            (BillPayment.hold_reason.is_null(False), "needs_attention"),
             (PaymentLink.id.is_null(False), PaymentLink.erp_status),
             (BillPayment.pre_existing == True, "not_synced"),  # noqa: E712 - SQL, not Python
             (BillPayment.deleted_at.is_null(False), "deleted_in_quickbooks"),
         ),
         "waiting",
     )
+
+
+def held_payments_not_stored() -> Any:
+    """Payments QuickBooks sent that PaySync could not read and has no earlier version of."""
+    stored = BillPayment.select(BillPayment.id).where(
+        (BillPayment.company_file == HeldRecord.company_file) & (BillPayment.txn_id == HeldRecord.txn_id)
+    )
+    return HeldRecord.select().where(
+        HeldRecord.record_type.in_(("payment_check", "payment_credit_card"))
+        & (HeldRecord.txn_id.is_null(True) | ~fn.EXISTS(stored))
+    )
+
+
+def held_records(limit: int = 50) -> list[dict[str, Any]]:
+    """Records kept aside because PaySync could not read them, newest first, with the reason."""
+    query = (
+        HeldRecord.select(HeldRecord, CompanyFile.file_key)
+        .join(CompanyFile)
+        .order_by(HeldRecord.updated_at.desc(), HeldRecord.id.desc())
+        .limit(limit)
+    )
+    return [
+        {
+            "file_key": row.company_file.file_key,
+            "record_type": row.record_type,
+            "label": row.label,
+            "reason": row.reason,
+            "first_seen_at": row.first_seen_at,
+        }
+        for row in query
+    ]
 
 
 def payment_status_counts() -> dict[str, int]:
@@ -65,6 +101,8 @@ def payment_status_counts() -> dict[str, int]:
     for name, number in query:
         if name in counts:
             counts[str(name)] += int(number)
+    # A payment held unread has no applications yet: it counts once, as needing attention.
+    counts["needs_attention"] += int(held_payments_not_stored().count())
     return counts
 
 

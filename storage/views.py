@@ -11,6 +11,7 @@ Its ERP status is the link's `erp_status` when the engine has linked it; before 
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -20,7 +21,7 @@ from typing import Any, Literal
 from peewee import JOIN, Case, fn
 
 from storage import models
-from storage.queries import application_status_expression, payment_status_counts
+from storage.queries import application_status_expression, held_payments_not_stored, payment_status_counts
 
 # peewee's bundled type hints know neither the auto-created `id` columns nor tuple rows, so the
 # models are used untyped here; the dataclasses below are what callers see (and what is typed).
@@ -31,6 +32,7 @@ BillPaymentApplication: Any = models.BillPaymentApplication
 Commitment: Any = models.Commitment
 CompanyFile: Any = models.CompanyFile
 ErrorEvent: Any = models.ErrorEvent
+HeldRecord: Any = models.HeldRecord
 Invoice: Any = models.Invoice
 PaymentAttachment: Any = models.PaymentAttachment
 PaymentLink: Any = models.PaymentLink
@@ -229,6 +231,13 @@ class InvoiceRow:
     billing_date: date | None
     payments_count: int
     status: str
+    currency: str | None = None  # the commitment's currency, when it is not the home currency
+
+    @property
+    def amount_text(self) -> str:
+        if self.amount is None:
+            return ""
+        return f"{self.amount:,.2f}" + (f" {self.currency}" if self.currency else "")
 
 
 @dataclass(frozen=True, slots=True)
@@ -248,6 +257,20 @@ class PaymentRow:
     invoice_id: int | None
     invoice_number: str | None
     is_void: bool
+    # The currency code (or QuickBooks' name for it) when it is not the company file's home
+    # currency: shown next to the amount. None: the home currency.
+    currency: str | None = None
+    # Set for a record QuickBooks sent that PaySync could not read (its application_id is then the
+    # negative HeldRecord id: it has no application).
+    held: bool = False
+
+    @property
+    def amount_text(self) -> str:
+        """The amount as the console shows it: "1,000.00", or "1,000.00 CAD" in another currency."""
+        if self.held:
+            return "unreadable"
+        text = f"{self.amount:,.2f}"
+        return f"{text} {self.currency}" if self.currency else text
 
     @property
     def method_label(self) -> str:
@@ -293,6 +316,12 @@ class PaymentDetail:
     last_attempt_at: datetime | None
     attachments: tuple[str, ...]
     writes: tuple[WriteRow, ...] = field(default_factory=tuple)
+    exchange_rate: str | None = None
+    amount_in_home_currency: Decimal | None = None
+    home_currency: str | None = None
+    # Applied to the bill in QuickBooks but not money paid (never in the Procore amount).
+    not_paid: tuple[str, ...] = ()
+    raw_record: str | None = None  # a held record: the text QuickBooks sent
 
 
 @dataclass(frozen=True, slots=True)
@@ -423,6 +452,12 @@ def _unmatched_row(text: str) -> CommitmentRow | None:
     elif text.strip() and text.strip().lower() not in "unmatched":
         return None
     count, max_rank, attention_count = query.tuples().get()
+    if wanted_status in (None, NEEDS_ATTENTION):
+        held = int(held_payments_not_stored().count())  # unreadable payments: on no commitment
+        if held:
+            count = int(count or 0) + held
+            attention_count = int(attention_count or 0) + held
+            max_rank = max(int(max_rank or 0), _STATUS_RANK[NEEDS_ATTENTION])
     if not count:
         return None
     return CommitmentRow(
@@ -530,6 +565,12 @@ def list_invoices(commitment_id: int) -> tuple[InvoiceRow, ...]:
         .tuples()
     )
     raw = list(query)
+    commitment_currency = (
+        Commitment.select(Commitment.currency).where(Commitment.id == commitment_id).scalar()
+    )
+    shown_currency = (
+        commitment_currency if commitment_currency and commitment_currency != home_currency() else None
+    )
     origin_ids = {str(r[5]) for r in raw if r[5]}
     bill_refs: dict[str, str] = {}
     if origin_ids:
@@ -551,9 +592,21 @@ def list_invoices(commitment_id: int) -> tuple[InvoiceRow, ...]:
                 billing_date=billing_date,
                 payments_count=int(count),
                 status=_rank_to_status(mrank),
+                currency=shown_currency,
             )
         )
     return tuple(rows)
+
+
+def home_currency() -> str:
+    """The QuickBooks home currency amounts are shown in without a code (USD for the U.S. edition)."""
+    code = (
+        CompanyFile.select(CompanyFile.home_currency)
+        .where(CompanyFile.home_currency.is_null(False))
+        .order_by(CompanyFile.id)
+        .scalar()
+    )
+    return str(code) if code else "USD"
 
 
 def _money(raw: Any) -> Decimal | None:
@@ -601,9 +654,14 @@ def _payment_query(extra: Iterable[Any] = ()) -> Any:
             BillPayment.is_void,
             BillPayment.pre_existing,
             BillPayment.deleted_at,
+            BillPayment.currency,
+            BillPayment.currency_name,
+            CompanyFile.home_currency,
+            BillPayment.hold_reason,
             *extra,
         )
         .join(BillPayment)
+        .join(CompanyFile)
         .switch(BillPaymentApplication)
         .join(PaymentLink, JOIN.LEFT_OUTER, on=(PaymentLink.application == BillPaymentApplication.id))
         .join(Invoice, JOIN.LEFT_OUTER, on=(Invoice.id == PaymentLink.invoice))
@@ -629,10 +687,19 @@ def _payment_row(raw: tuple[Any, ...]) -> PaymentRow:
         is_void,
         pre_existing,
         deleted_at,
-    ) = raw[:17]
+        currency,
+        currency_name,
+        home_currency,
+        hold_reason,
+    ) = raw[:_PAYMENT_COLUMNS]
+    if hold_reason and str(status) == NEEDS_ATTENTION and not reason:
+        reason = hold_reason
     if link_id is None and not reason:
         reason = _unlinked_reason(bool(pre_existing), deleted_at is not None)
     money = _money(amount)
+    shown_currency = currency or currency_name
+    if shown_currency and str(shown_currency).upper() == str(home_currency or "USD").upper():
+        shown_currency = None
     return PaymentRow(
         application_id=int(app_id),
         link_id=int(link_id) if link_id is not None else None,
@@ -649,7 +716,39 @@ def _payment_row(raw: tuple[Any, ...]) -> PaymentRow:
         invoice_id=int(invoice_id) if invoice_id is not None else None,
         invoice_number=str(invoice_number) if invoice_number else None,
         is_void=bool(is_void),
+        currency=str(shown_currency) if shown_currency else None,
     )
+
+
+_PAYMENT_COLUMNS = 21  # the columns _payment_query selects before any `extra`
+
+
+def _held_rows(limit: int) -> list[PaymentRow]:
+    """Payments QuickBooks sent that PaySync could not read and has no earlier version of: shown in
+    the unmatched group, needing attention, with the reason."""
+    rows = []
+    for held in held_payments_not_stored().order_by(HeldRecord.id.desc()).limit(limit):
+        rows.append(
+            PaymentRow(
+                application_id=-int(held.id),
+                link_id=None,
+                payment_txn_id=str(held.txn_id or held.record_key),
+                kind="check" if held.record_type == "payment_check" else "credit_card",
+                txn_date=held.first_seen_at.date(),
+                check_number=None,
+                payment_number=None,
+                amount=Decimal("0.00"),
+                status=NEEDS_ATTENTION,
+                reason=str(held.reason),
+                vendor_name=None,
+                bill_ref_number=None,
+                invoice_id=None,
+                invoice_number=None,
+                is_void=False,
+                held=True,
+            )
+        )
+    return rows
 
 
 def list_payments(
@@ -672,11 +771,18 @@ def list_payments(
         .limit(limit)
         .offset(offset)
     )
-    return PaymentPage(rows=tuple(_payment_row(r) for r in page.tuples()), total=total, limit=limit)
+    rows = [_payment_row(r) for r in page.tuples()]
+    if commitment_id is None and invoice_id is None and offset == 0:
+        held = _held_rows(limit)
+        rows = held + rows
+        total += len(held)
+    return PaymentPage(rows=tuple(rows), total=total, limit=limit)
 
 
 def payment_detail(application_id: int) -> PaymentDetail | None:
     """Everything known about one application, for the side-by-side detail view."""
+    if application_id < 0:
+        return _held_detail(-application_id)
     raw = (
         _payment_query(
             (
@@ -696,10 +802,12 @@ def payment_detail(application_id: int) -> PaymentDetail | None:
                 PaymentLink.last_attempt_at,
                 Commitment.number,
                 Commitment.title,
+                BillPayment.exchange_rate,
+                BillPayment.amount_in_home_currency,
+                BillPaymentApplication.discount_amount,
+                BillPaymentApplication.credits,
             )
         )
-        .switch(BillPayment)
-        .join(CompanyFile)
         .switch(PaymentLink)
         .join(Commitment, JOIN.LEFT_OUTER, on=(Commitment.id == PaymentLink.commitment))
         .where(BillPaymentApplication.id == application_id)
@@ -726,7 +834,11 @@ def payment_detail(application_id: int) -> PaymentDetail | None:
         last_attempt_at,
         commitment_number,
         commitment_title,
-    ) = raw[17:]
+        exchange_rate,
+        amount_in_home_currency,
+        discount_amount,
+        credits,
+    ) = raw[_PAYMENT_COLUMNS:]
     attachments: tuple[str, ...] = ()
     writes: tuple[WriteRow, ...] = ()
     if row.link_id is not None:
@@ -748,6 +860,10 @@ def payment_detail(application_id: int) -> PaymentDetail | None:
         commitment_label = " ".join(str(p) for p in (commitment_number, commitment_title) if p)
     pre_existing, deleted_at = bool(raw[15]), raw[16]
     return PaymentDetail(
+        exchange_rate=str(exchange_rate) if exchange_rate else None,
+        amount_in_home_currency=_money(amount_in_home_currency),
+        home_currency=str(raw[19]) if raw[19] else None,
+        not_paid=_not_paid(_money(discount_amount), credits),
         row=row,
         file_key=str(file_key),
         payment_total=_money(total) or Decimal("0.00"),
@@ -768,6 +884,60 @@ def payment_detail(application_id: int) -> PaymentDetail | None:
         last_attempt_at=_aware(last_attempt_at, PaymentLink.last_attempt_at),
         attachments=attachments,
         writes=writes,
+    )
+
+
+def _not_paid(discount: Decimal | None, credits: Any) -> tuple[str, ...]:
+    """Discounts and vendor credits applied to the bill in the same payment: not money paid."""
+    parts = [f"discount {discount:,.2f}"] if discount else []
+    try:
+        listed = json.loads(credits) if credits else []
+    except ValueError:
+        listed = []
+    for credit in listed if isinstance(listed, list) else []:
+        if isinstance(credit, dict):
+            try:
+                amount = abs(Decimal(str(credit.get("amount"))))
+            except ArithmeticError:
+                continue
+            parts.append(f"vendor credit {credit.get('ref_number') or credit.get('txn_id')} {amount:,.2f}")
+    return tuple(parts)
+
+
+def _held_detail(held_id: int) -> PaymentDetail | None:
+    """A held record, as the detail view shows it: the reason and the text QuickBooks sent."""
+    held = (
+        HeldRecord.select(HeldRecord, CompanyFile.file_key)
+        .join(CompanyFile)
+        .where(HeldRecord.id == held_id)
+        .first()
+    )
+    if held is None:
+        return None
+    row = next((r for r in _held_rows(10_000) if r.application_id == -held_id), None)
+    if row is None:
+        return None
+    return PaymentDetail(
+        row=row,
+        file_key=str(held.company_file.file_key),
+        payment_total=Decimal("0.00"),
+        edit_sequence=str(held.edit_sequence or "—"),
+        time_modified="—",
+        account_name=None,
+        memo=None,
+        pre_existing=False,
+        deleted_at=None,
+        bill_txn_id="—",
+        bill_txn_date=None,
+        origin_id=None,
+        match_reason=None,
+        commitment_label=None,
+        procore_payment_id=None,
+        pushed_amount=None,
+        locked=False,
+        last_attempt_at=None,
+        attachments=(),
+        raw_record=str(held.raw_text),
     )
 
 

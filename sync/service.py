@@ -223,8 +223,15 @@ class SyncService:
 
     # -- pushing --------------------------------------------------------------------------------
 
-    def push(self, *, trigger: str, progress: Callable[[int, int, str], None] | None = None) -> SyncSummary:
-        """Bring Procore in line with what PaySync knows of QuickBooks (journaled; one SyncRun row)."""
+    def push(
+        self,
+        *,
+        trigger: str,
+        progress: Callable[[int, int, str], None] | None = None,
+        retry_refused: bool = False,
+    ) -> SyncSummary:
+        """Bring Procore in line with what PaySync knows of QuickBooks (journaled; one SyncRun row).
+        `retry_refused`: a person asked, so what Procore refused before is sent again."""
         summary = SyncSummary(trigger=trigger, started_at=utc_now())
         lease = PushLease(f"{self.actor} ({trigger})")
         if not lease.acquire(wait_seconds=self.lease_wait_seconds):
@@ -233,7 +240,7 @@ class SyncService:
             return summary
         run = SyncRun.create(trigger=trigger[:32], started_at=summary.started_at, status="running")
         try:
-            self._push_with_lease(summary, lease, progress)
+            self._push_with_lease(summary, lease, progress, retry_refused)
             run.status = "ok" if not summary.failed else "failed"
         except ProcoreAuthError as exc:
             message = f"Push stopped: {exc}"
@@ -265,13 +272,14 @@ class SyncService:
         summary: SyncSummary,
         lease: PushLease,
         progress: Callable[[int, int, str], None] | None,
+        retry_refused: bool = False,
     ) -> None:
         with self._client() as client:
             listings = ContractListings(client)
             # Rule 4: open intents first, before anything could be written twice.
             resolution = resolve_open_intents(listings, actor=self.actor)
             summary.errors.extend(resolution.errors)
-            actions = compute_plan()
+            actions = compute_plan(retry_refused=retry_refused)
             prepare_links(actions)
             pusher = PaymentPusher(client, listings, actor=self.actor, blocked_links=resolution.still_open)
             total = len(actions)
@@ -294,6 +302,10 @@ class SyncService:
                 if progress is not None:
                     progress(number, total, f"{action.action}: {action.origin_id}")
             counts = pusher.counts
+            for problem in listings.unreadable[:20]:
+                message = f"Procore listed a payment PaySync cannot read; it was left out ({problem})"
+                summary.errors.append(message)
+                ErrorEvent.create(where="procore", message=message)
         summary.created += counts.created
         summary.updated += counts.updated
         summary.voided += counts.voided
@@ -304,7 +316,11 @@ class SyncService:
         summary.errors.extend(counts.errors)
 
     def refresh_and_push(
-        self, *, trigger: str, progress: Callable[[int, int, str], None] | None = None
+        self,
+        *,
+        trigger: str,
+        progress: Callable[[int, int, str], None] | None = None,
+        retry_refused: bool = False,
     ) -> SyncSummary:
         """Refresh our copy of Procore (so new invoices can match), then push. What the automatic
         runs do (after a Web Connector session, on the schedule); no permission check, since they
@@ -316,7 +332,7 @@ class SyncService:
         except ProcoreError as exc:
             import_error = f"Refreshing from Procore failed: {exc} (pushed with what PaySync already knew)"
             ErrorEvent.create(where="procore", message=import_error)
-        summary = self.push(trigger=trigger, progress=progress)
+        summary = self.push(trigger=trigger, progress=progress, retry_refused=retry_refused)
         summary.imported = imported
         if import_error:
             summary.errors.insert(0, import_error)
@@ -327,7 +343,7 @@ class SyncService:
     ) -> SyncSummary:
         """On-demand sync: check permission, refresh from Procore, push, queue QuickBooks queries."""
         self.check_can_sync()
-        summary = self.refresh_and_push(trigger=trigger, progress=progress)
+        summary = self.refresh_and_push(trigger=trigger, progress=progress, retry_refused=True)
         from sync.workqueue import queue_quickbooks_refresh
 
         queued = queue_quickbooks_refresh(self.settings.qbwc_file_key, requested_by=self.actor)

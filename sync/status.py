@@ -14,6 +14,7 @@ from typing import Any
 from storage.fields import utc_now
 from storage.queries import (
     company_files,
+    held_records,
     last_web_connector_contact,
     latest_errors,
     latest_sync_run,
@@ -23,6 +24,14 @@ from storage.queries import (
 )
 from sync.scheduler import parse_schedule, schedule_cutoff
 from sync.settings import ConfigError, Settings
+
+# Said by every `paysync status`: PaySync cannot see this setting (it lives in Procore's own QuickBooks
+# connector, API-NOTES §12 "Deployment conflicts"), and leaving it on posts every payment twice.
+PROCORE_OWN_SYNC_WARNING = (
+    "Procore's own QuickBooks Desktop connector must not sync payments too: keep its \"Sync Payments for "
+    'Synced Invoices" setting off (Procore > ERP Integrations > QuickBooks settings) wherever PaySync '
+    "runs, or every payment is posted twice."
+)
 
 
 def iso_utc(value: datetime | None) -> str | None:
@@ -80,6 +89,9 @@ def collect_status(settings: Settings, *, now: datetime | None = None) -> dict[s
         "errors": latest_errors(20),
         "queue": queue_counts(),
         "procore": {"api_base": settings.procore_api_base, "rate_limit": procore_rate_limit()},
+        # Records QuickBooks sent that PaySync could not read: kept aside, nothing posted for them.
+        "held": held_records(),
+        "warnings": [PROCORE_OWN_SYNC_WARNING],
     }
     result: dict[str, Any] = _json_ready(status)
     return result
@@ -149,6 +161,12 @@ def format_status_text(status: dict[str, Any], *, now: datetime | None = None) -
             f"Last sync      {last['started_at']} → {last['finished_at'] or 'running'}: "
             f"{last['created']} created, {last['updated']} updated, {last['errors']} errors"
         )
+    held = status.get("held") or []
+    if held:
+        lines.append("")
+        lines.append(f"Held from QuickBooks ({len(held)}: unreadable, nothing posted for them)")
+        for record in held[:10]:
+            lines.append(f"  {record['label']}: {record['reason']}")
     lines.append("")
     errors = status["errors"]
     if not errors:
@@ -159,4 +177,7 @@ def format_status_text(status: dict[str, Any], *, now: datetime | None = None) -
             lines.append(f"  {error['at']} [{error['where']}] {error['message']}")
         if len(errors) > 10:
             lines.append(f"  … {len(errors) - 10} more in `paysync status --json`")
+    for warning in status.get("warnings") or []:
+        lines.append("")
+        lines.append(f"Note           {warning}")
     return "\n".join(lines) + "\n"

@@ -23,6 +23,10 @@ REFRESH_KINDS: tuple[tuple[str, int], ...] = (
     ("deleted", 20),
 )
 BILLS_PRIORITY = 10
+# Lookups that add detail to what was read: bills (their numbers), vendors and the currency list
+# (multicurrency company files). Each is one queued item whose payload names what to look up.
+LOOKUP_PRIORITY = {"currencies": 35, "vendors": 15, "bills": BILLS_PRIORITY}
+LOOKUP_PAYLOAD_KEY = {"bills": "txn_ids", "vendors": "list_ids"}
 PENDING_STATUSES = ("queued", "in_progress")
 # The implicit AutoField primary key; the peewee stubs do not declare `id` on models.
 _WORK_ID = QuickBooksWork._meta.primary_key
@@ -60,42 +64,76 @@ def queue_quickbooks_refresh(
     return created
 
 
-def queue_bill_lookup(
-    file_key: str, bill_txn_ids: Iterable[str], *, requested_by: str, now: datetime | None = None
+def queue_lookup(
+    file_key: str, kind: str, ids: Iterable[str], *, requested_by: str, now: datetime | None = None
 ) -> QuickBooksWork | None:
-    """Queue a BillQuery for bills that payments refer to but PaySync has not read yet.
+    """Queue a lookup (`bills` by TxnID, `vendors` by ListID) for records that payments refer to
+    but PaySync has not read yet.
 
-    The ids join a bill lookup that is still queued (not yet sent), so one session asks once.
-    Returns the queued item, or None when there was nothing to ask.
+    The ids join a lookup of the same kind that is still queued (not yet sent), so one session asks
+    once. Returns the queued item, or None when there was nothing to ask.
     """
-    ids = set(bill_txn_ids)
-    if not ids:
+    key = LOOKUP_PAYLOAD_KEY[kind]
+    wanted = set(ids)
+    if not wanted:
         return None
     with write_transaction():
         waiting: QuickBooksWork | None = (
             QuickBooksWork.select()
             .where(
                 (QuickBooksWork.file_key == file_key)
-                & (QuickBooksWork.kind == "bills")
+                & (QuickBooksWork.kind == kind)
                 & (QuickBooksWork.status == "queued")
             )
             .order_by(_WORK_ID)
             .first()
         )
         if waiting is not None:
-            known = set(json.loads(waiting.payload or "{}").get("txn_ids", []))
-            if ids <= known:
+            known = set(json.loads(waiting.payload or "{}").get(key, []))
+            if wanted <= known:
                 return waiting
-            waiting.payload = json.dumps({"txn_ids": sorted(known | ids)})
+            waiting.payload = json.dumps({key: sorted(known | wanted)})
             waiting.save()
             return waiting
         item: QuickBooksWork = QuickBooksWork.create(
             file_key=file_key,
-            kind="bills",
-            priority=BILLS_PRIORITY,
+            kind=kind,
+            priority=LOOKUP_PRIORITY[kind],
             requested_by=requested_by,
             created_at=now or utc_now(),
-            payload=json.dumps({"txn_ids": sorted(ids)}),
+            payload=json.dumps({key: sorted(wanted)}),
+        )
+        return item
+
+
+def queue_bill_lookup(
+    file_key: str, bill_txn_ids: Iterable[str], *, requested_by: str, now: datetime | None = None
+) -> QuickBooksWork | None:
+    """Queue a BillQuery for bills that payments refer to but PaySync has not read yet."""
+    return queue_lookup(file_key, "bills", bill_txn_ids, requested_by=requested_by, now=now)
+
+
+def queue_currency_list(
+    file_key: str, *, requested_by: str, now: datetime | None = None
+) -> QuickBooksWork | None:
+    """Queue a CurrencyQuery (multicurrency files), unless one is already waiting or running."""
+    with write_transaction():
+        if (
+            QuickBooksWork.select()
+            .where(
+                (QuickBooksWork.file_key == file_key)
+                & (QuickBooksWork.kind == "currencies")
+                & QuickBooksWork.status.in_(PENDING_STATUSES)
+            )
+            .exists()
+        ):
+            return None
+        item: QuickBooksWork = QuickBooksWork.create(
+            file_key=file_key,
+            kind="currencies",
+            priority=LOOKUP_PRIORITY["currencies"],
+            requested_by=requested_by,
+            created_at=now or utc_now(),
         )
         return item
 

@@ -90,9 +90,9 @@ class Bridge:
         self.session()
         return self.service.refresh_and_push(trigger="test")
 
-    def vendor(self, key: str, name: str, *, link_origin: bool = True) -> str:
+    def vendor(self, key: str, name: str, *, link_origin: bool = True, currency: str | None = None) -> str:
         """A vendor in both systems: Procore's origin_id is the QuickBooks ListID when linked."""
-        list_id = self.company.add_vendor(name)
+        list_id = self.company.add_vendor(name, currency=currency)
         self.world.add_vendor(key, name, list_id if link_origin else None)
         return list_id
 
@@ -140,6 +140,7 @@ def new_bridge(
     clock_start: datetime = datetime(2026, 11, 2, 8, 0, 0),
     client_options: dict[str, Any] | None = None,
     with_hook: bool = False,
+    company_options: dict[str, Any] | None = None,
 ) -> Bridge:
     """A fresh company on the running servers: new Procore state, QuickBooks file and database."""
     close_database()
@@ -155,7 +156,7 @@ def new_bridge(
     options = dict(client_options or {})
     service = SyncService(settings, client_factory=lambda: world.client(**options), actor="tester")
     bridge = Bridge(
-        company=SandboxCompanyFile(clock_start=clock_start),
+        company=SandboxCompanyFile(clock_start=clock_start, **(company_options or {})),
         world=world,
         settings=settings,
         service=service,

@@ -249,3 +249,106 @@ def test_a_failed_import_leaves_the_watermark_so_nothing_is_skipped(sandbox: San
         import_from_procore(client, project_ids=[riverside])
 
     assert Invoice.get_by_id(sandbox.invoice("BLE-10355")).status == "approved_as_noted"
+
+
+# ---------------------------------------------------------------------------------------------
+# Items Procore sends that PaySync cannot read: each is skipped with a reason, the rest imported
+
+
+def _odd_procore() -> Any:
+    """A Procore (over real HTTP) whose answers hold what a real company's data can: items without
+    usable ids, a currency that is not a code, money as JSON numbers."""
+    from starlette.applications import Starlette
+    from starlette.requests import Request
+    from starlette.responses import JSONResponse, Response
+    from starlette.routing import Route
+
+    def raw_json(text: str) -> Response:
+        return Response(text, media_type="application/json")
+
+    async def token(request: Request) -> Response:
+        return JSONResponse(
+            {"access_token": "t", "token_type": "bearer", "expires_in": 5400, "created_at": 0}
+        )
+
+    async def projects(request: Request) -> Response:
+        return JSONResponse([{"id": 7, "name": "Harbor Point"}, {"name": "no id"}])
+
+    async def vendors(request: Request) -> Response:
+        return JSONResponse([{"id": 11, "name": "Acme"}, {"id": "eleven", "name": "Bad id"}])
+
+    async def commitments(request: Request) -> Response:
+        if "purchase_order" in request.url.path:
+            return JSONResponse([])
+        return JSONResponse(
+            [
+                {"id": 21, "number": "SC-1", "vendor": {"id": 11, "company": "Acme"}},
+                {
+                    "id": 22,
+                    "number": "SC-2",
+                    "vendor": {"id": 11},
+                    "currency_configuration": {"currency_iso_code": "CAD", "base_currency_iso_code": "USD"},
+                },
+                {"id": 23, "number": "SC-3", "currency_configuration": {"currency_iso_code": "Canadian $"}},
+                {"id": None, "number": "SC-4"},
+            ]
+        )
+
+    async def requisitions(request: Request) -> Response:
+        # Money as JSON numbers, with digits a float could not keep (0.1 + 0.2 style).
+        return raw_json(
+            '[{"id": 31, "commitment_id": 21, "invoice_number": "INV-1", "number": 1, '
+            '"total_claimed_amount": 1234567.3},'
+            ' {"id": 32, "commitment_id": 22, "invoice_number": "INV-2", "number": 1, '
+            '"total_claimed_amount": "0.30"},'
+            ' {"id": "x", "commitment_id": 21, "invoice_number": "INV-3"}]'
+        )
+
+    return Starlette(
+        routes=[
+            Route("/oauth/token", token, methods=["POST"]),
+            Route("/rest/v1.0/projects", projects),
+            Route("/rest/v1.0/vendors", vendors),
+            Route("/rest/v1.0/work_order_contracts", commitments),
+            Route("/rest/v1.0/purchase_order_contracts", commitments),
+            Route("/rest/v1.1/requisitions", requisitions),
+        ]
+    )
+
+
+def test_items_procore_sends_that_paysync_cannot_read_are_skipped_and_named(tmp_path: Path) -> None:
+    server = run_asgi_in_thread(_odd_procore())
+    close_database()
+    open_database(f"sqlite:///{tmp_path / 'odd.db'}")
+    try:
+        client = ProcoreClient(
+            api_base=server.url,
+            login_base=server.url,
+            client_id="c",
+            client_secret="s",
+            company_id=1,
+            token_store=MemoryTokenStore(),
+            sleep=lambda seconds: None,
+        )
+        summary = import_from_procore(client)
+    finally:
+        server.stop()
+
+    assert [p.id for p in ProcoreProject.select()] == [7]
+    assert [v.id for v in ProcoreVendor.select()] == [11]
+    assert sorted((c.id, c.currency) for c in Commitment.select()) == [(21, None), (22, "CAD")]
+    amounts = {i.invoice_number: i.amount for i in Invoice.select()}
+    assert amounts == {"INV-1": Decimal("1234567.30"), "INV-2": Decimal("0.30")}  # exact, from the digits
+    warnings = "\n".join(summary.warnings)
+    assert "Procore sent a project without an id that PaySync cannot read" in warnings
+    assert (
+        "Procore sent a vendor id eleven that PaySync cannot read (id 'eleven' is not a Procore id)"
+        in warnings
+    )
+    assert (
+        "Procore sent a commitment id 23 that PaySync cannot read (currency_iso_code 'Canadian $' is not an "
+        "ISO currency code); it was skipped and the others were imported. Check it in Procore."
+    ) in warnings
+    assert "Procore sent a subcontractor invoice id x that PaySync cannot read" in warnings
+    assert len(summary.warnings) == 5
+    close_database()

@@ -14,8 +14,10 @@ from sync.qbxml import (
     PaymentKind,
     build_bill_payment_query,
     build_bill_query,
+    build_currency_query,
     build_deleted_query,
     build_host_query,
+    build_vendor_query,
     format_qb_datetime,
     parse_qb_aware,
     parse_qb_local,
@@ -80,6 +82,9 @@ def _every_request() -> list[tuple[str, str]]:
         ),
         ("deleted-all", build_deleted_query(request_id="d-1")),
         ("deleted-since", build_deleted_query(request_id="d-2", deleted_from=WATERMARK)),
+        ("vendors-one", build_vendor_query(request_id="v-1", list_ids=["80000005-1417040000"])),
+        ("vendors-several", build_vendor_query(request_id="v-2", list_ids=["8-1", "9-2", "A-3"])),
+        ("currencies", build_currency_query(request_id="c-1")),
     ]
     return docs
 
@@ -90,7 +95,8 @@ EVERY_REQUEST = _every_request()
 def test_enumeration_covers_every_combination() -> None:
     # host + payments (2 kinds x 4 iterator modes x 2 filters) + payments by TxnID (2 x 2 x 2)
     # + MaxReturned 1 + bills (4 x 2) + bills by TxnID/RefNumber (4) + deleted (2)
-    assert len(EVERY_REQUEST) == 1 + 16 + 8 + 1 + 8 + 4 + 2
+    # + vendors by ListID (2) + currencies (1)
+    assert len(EVERY_REQUEST) == 1 + 16 + 8 + 1 + 8 + 4 + 2 + 2 + 1
     assert len({name for name, _ in EVERY_REQUEST}) == len(EVERY_REQUEST)
 
 

@@ -28,6 +28,13 @@ from sync.qbxml import (
     parse_response,
     raise_for_status,
 )
+from sync.qbxml.records import (
+    CurrencyRecord,
+    LinkedCredit,
+    PreferencesInfo,
+    UnreadableRecord,
+    VendorRecord,
+)
 from tests.qbxml_schema import assert_valid_qbxml
 
 NO_MATCH = "A query request did not find a matching object in QuickBooks"
@@ -487,10 +494,14 @@ def test_hcp_response(country: str, product: str) -> None:
     assert company == CompanyInfo(company_name="Rock Castle Construction", is_sample_company=False)
 
 
-def test_hcp_response_keeps_unknown_rs_types_with_no_records() -> None:
+def test_hcp_response_reads_the_multicurrency_preferences() -> None:
     responses = parse_response(hcp_response("US", "QuickBooks Pro 2014"))
     assert [rs.rs_name for rs in responses] == ["HostQueryRs", "CompanyQueryRs", "PreferencesQueryRs"]
-    assert responses[2].records == [] and responses[2].is_ok
+    assert responses[2].is_ok
+    # This capture has no MultiCurrencyPreferences: nothing is known, so nothing is assumed.
+    assert responses[2].records == [
+        PreferencesInfo(multicurrency=None, home_currency_list_id=None, home_currency_name=None)
+    ]
 
 
 @pytest.mark.parametrize("empty", ["", "   \n"])
@@ -518,27 +529,86 @@ def test_host_query_answer_from_build_host_query() -> None:
     [
         ("<html><body>Bad gateway</body></html>", "root element QBXML, got html"),
         (response('<BillQueryRs requestID="x" />'), "no statusCode"),
-        (response(check_rs(check_ret(amount="12.5"))), r"Amount '12.5' is not a qbXML amount"),
-        (response(check_rs(check_ret(amount="1,250.00"))), "is not a qbXML amount"),
-        (response(check_rs(check_ret().replace("<TxnID>B7-1417040299</TxnID>", ""))), "TxnID is missing"),
-        (
-            response(check_rs(check_ret().replace("<EditSequence>1417040299</EditSequence>", ""))),
-            "BillPaymentCheckRet B7-1417040299: EditSequence is missing",
-        ),
-        (
-            response(check_rs(check_ret().replace("2024-07-01</TxnDate>", "07/01/2024</TxnDate>"))),
-            "YYYY-MM-DD",
-        ),
-        (
-            response(check_rs(check_ret().replace("<TxnNumber>412<", "<TxnNumber>four<"))),
-            "not a whole number",
-        ),
         (response('<BillQueryRs statusCode="zero" statusSeverity="Info" />'), "not a whole number"),
     ],
 )
 def test_unexpected_content_is_a_clear_error(doc: str, message: str) -> None:
     with pytest.raises(QbXMLContentError, match=message):
         parse_response(doc)
+
+
+GOOD_CHECK = check_ret().replace("B7-1417040299", "B8-1417040300").replace("10452", "10453")
+
+
+@pytest.mark.parametrize(
+    ("bad", "reason_starts"),
+    [
+        (check_ret(amount="12.5"), "QuickBooks sent `12.5` as the amount of check 10452."),
+        (check_ret(amount="1,250.00"), "QuickBooks sent `1,250.00` as the amount of check 10452."),
+        (
+            check_ret().replace("<TxnID>B7-1417040299</TxnID>", ""),
+            "QuickBooks sent check 10452 without the transaction ID (TxnID).",
+        ),
+        (
+            check_ret().replace("<EditSequence>1417040299</EditSequence>", ""),
+            "QuickBooks sent check 10452 without the edit sequence (EditSequence).",
+        ),
+        (
+            check_ret().replace("2024-07-01</TxnDate>", "07/01/2024</TxnDate>"),
+            "QuickBooks sent `07/01/2024` as the date of check 10452.",
+        ),
+        (
+            check_ret().replace("<TxnNumber>412<", "<TxnNumber>four<"),
+            "QuickBooks sent `four` as the transaction number of check 10452.",
+        ),
+        (
+            check_ret().replace("B7-1417040299", "B7-" + "9" * 40),
+            f"QuickBooks sent `B7-{'9' * 40}` as the transaction ID of check 10452.",
+        ),
+        (
+            check_ret().replace("<TimeModified>2024-07-02T11:30:00-08:00", "<TimeModified>yesterday"),
+            "QuickBooks sent `yesterday` as the time modified of check 10452.",
+        ),
+    ],
+)
+def test_an_unreadable_record_is_held_and_the_rest_of_the_page_is_read(bad: str, reason_starts: str) -> None:
+    (rs,) = parse_response(response(check_rs(bad + GOOD_CHECK)))
+    held, good = rs.records
+    assert isinstance(held, UnreadableRecord)
+    assert held.reason.startswith(reason_starts), held.reason
+    assert "Correct it in QuickBooks and save: PaySync reads it again at the next sync." in held.reason
+    assert held.label == "check 10452"
+    assert held.raw.startswith("<BillPaymentCheckRet>") and "10452" in held.raw
+    assert isinstance(good, BillPaymentRecord) and good.txn_id == "B8-1417040300"
+
+
+def test_a_held_record_keeps_its_identity_when_the_identity_is_readable() -> None:
+    (rs,) = parse_response(response(check_rs(check_ret(amount="1,234.50"))))
+    (held,) = rs.records
+    assert isinstance(held, UnreadableRecord)
+    assert (held.record_key, held.txn_id, held.edit_sequence) == (
+        "B7-1417040299",
+        "B7-1417040299",
+        "1417040299",
+    )
+    assert held.time_modified == "2024-07-02T11:30:00-08:00"
+
+
+def test_an_overlong_txn_id_has_no_usable_identity() -> None:
+    long_id = "B7-" + "9" * 40
+    (rs,) = parse_response(response(check_rs(check_ret().replace("B7-1417040299", long_id))))
+    (held,) = rs.records
+    assert isinstance(held, UnreadableRecord)
+    assert held.record_key == long_id and held.txn_id is None
+
+
+@pytest.mark.parametrize("text", ["99999999999999999999999", "-3", "many"])
+def test_an_iterator_count_no_table_can_hold_is_unknown_not_an_error(text: str) -> None:
+    doc = response(check_rs(GOOD_CHECK, extra=f' iteratorRemainingCount="{text}" iteratorID="{{A}}"'))
+    (rs,) = parse_response(doc)
+    assert rs.iterator_remaining is None
+    assert rs.iterator_remaining_unreadable == text
+    assert len(rs.records) == 1
 
 
 @pytest.mark.parametrize(
@@ -554,3 +624,61 @@ def test_unexpected_content_is_a_clear_error(doc: str, message: str) -> None:
 def test_malformed_xml_is_a_clear_error(doc: str) -> None:
     with pytest.raises(MalformedXMLError, match="QuickBooks|not well-formed"):
         parse_response(doc)
+
+
+# ---------------------------------------------------------------------------------------------
+# Multicurrency files, discounts and vendor credits
+
+
+def test_a_multicurrency_check_with_a_discount_and_a_vendor_credit() -> None:
+    applications = """
+      <AppliedToTxnRet>
+        <TxnID>A1-1417000000</TxnID><TxnType>Bill</TxnType><TxnDate>2024-02-15</TxnDate>
+        <RefNumber>INV-1001</RefNumber><BalanceRemaining>0.00</BalanceRemaining><Amount>930.00</Amount>
+        <DiscountAmount>20.00</DiscountAmount>
+        <DiscountAccountRef><FullName>Discounts Taken</FullName></DiscountAccountRef>
+        <LinkedTxn><TxnID>C3-1417000100</TxnID><TxnType>VendorCredit</TxnType><TxnDate>2024-02-20</TxnDate>
+          <RefNumber>VC-7</RefNumber><LinkType>AMTTYPE</LinkType><Amount>-50.00</Amount></LinkedTxn>
+      </AppliedToTxnRet>"""
+    ret = check_ret(amount="930.00", applications=applications).replace(
+        "<Amount>930.00</Amount>\n      <RefNumber>10452",
+        "<Amount>930.00</Amount><CurrencyRef><ListID>8000000C-1</ListID><FullName>Canadian Dollar"
+        "</FullName></CurrencyRef><ExchangeRate>0.73</ExchangeRate>"
+        "<AmountInHomeCurrency>678.90</AmountInHomeCurrency>\n      <RefNumber>10452",
+    )
+    (rs,) = parse_valid(response(check_rs(ret)))
+    (payment,) = rs.records
+    assert isinstance(payment, BillPaymentRecord)
+    assert (payment.currency_list_id, payment.currency_name) == ("8000000C-1", "Canadian Dollar")
+    assert (payment.exchange_rate, payment.amount_in_home_currency) == ("0.73", Decimal("678.90"))
+    (bill,) = payment.applications
+    assert (bill.amount, bill.discount_amount) == (Decimal("930.00"), Decimal("20.00"))
+    assert bill.credits == (LinkedCredit("C3-1417000100", "VendorCredit", "VC-7", Decimal("-50.00")),)
+    assert payment.applied_total == payment.amount
+
+
+def test_a_file_without_multicurrency_sends_no_currency() -> None:
+    (rs,) = parse_valid(response(check_rs(check_ret())))
+    (payment,) = rs.records
+    assert isinstance(payment, BillPaymentRecord)
+    assert (payment.currency_list_id, payment.currency_name, payment.exchange_rate) == (None, None, None)
+
+
+def test_vendor_and_currency_lists() -> None:
+    doc = response(
+        '<VendorQueryRs requestID="v-1" statusCode="0" statusSeverity="Info" statusMessage="Status OK">'
+        "<VendorRet><ListID>80000005-1</ListID><TimeModified>2024-07-02T11:30:00-08:00</TimeModified>"
+        "<EditSequence>17</EditSequence><Name>Maple Framing</Name><IsUsingEstimates>false</IsUsingEstimates>"
+        "<IsUsingProgressInvoicing>false</IsUsingProgressInvoicing>"
+        "<IsPrintingItemsWithZeroAmounts>false</IsPrintingItemsWithZeroAmounts>"
+        "<CurrencyRef><ListID>8000000C-1</ListID><FullName>Canadian Dollar</FullName></CurrencyRef>"
+        "</VendorRet></VendorQueryRs>",
+        '<CurrencyQueryRs requestID="c-1" statusCode="0" statusSeverity="Info" statusMessage="Status OK">'
+        "<CurrencyRet><ListID>8000000C-1</ListID><Name>Dollars canadiens</Name><IsActive>true</IsActive>"
+        "<CurrencyCode>cad</CurrencyCode></CurrencyRet></CurrencyQueryRs>",
+    )
+    vendors, currencies = parse_response(doc)
+    assert vendors.records == [
+        VendorRecord("80000005-1", "Maple Framing", "17", "8000000C-1", "Canadian Dollar")
+    ]
+    assert currencies.records == [CurrencyRecord("8000000C-1", "Dollars canadiens", "CAD")]

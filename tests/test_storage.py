@@ -11,13 +11,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from peewee import Database
+from peewee import Database, PostgresqlDatabase
+from playhouse.migrate import PostgresqlMigrator, SqliteMigrator
+from playhouse.migrate import migrate as run_operations
 
 from storage.db import close_database, make_database, open_database
 from storage.migrations import LATEST_VERSION, SchemaTooNewError, current_version, migrate
 from storage.models import (
     ALL_MODELS,
     PROCORE_SIDE_MODELS,
+    REAL_WORLD_MODELS,
+    SCHEMA_3_COLUMNS,
     BillPayment,
     BillPaymentApplication,
     CompanyFile,
@@ -78,7 +82,7 @@ def _payment(company: CompanyFile, txn_id: str, amount: Decimal) -> Any:
     )
 
 
-def test_migrations_go_from_empty_to_v1_to_v2(empty_db: Database) -> None:
+def test_migrations_go_from_empty_to_v1_to_v2_to_v3(empty_db: Database) -> None:
     assert current_version(empty_db) == 0
     assert migrate(empty_db, target=1) == [1]
     assert current_version(empty_db) == 1
@@ -87,12 +91,43 @@ def test_migrations_go_from_empty_to_v1_to_v2(empty_db: Database) -> None:
     company = CompanyFile.create(file_key="main")
     _payment(company, "T-1", Decimal("10.00"))
 
-    assert migrate(empty_db) == [2]
-    assert current_version(empty_db) == LATEST_VERSION == 2
+    assert migrate(empty_db, target=2) == [2]
     assert all(empty_db.table_exists(model._meta.table_name) for model in PROCORE_SIDE_MODELS)
+    assert migrate(empty_db) == [3]
+    assert current_version(empty_db) == LATEST_VERSION == 3
+    assert all(empty_db.table_exists(model._meta.table_name) for model in REAL_WORLD_MODELS)
     assert BillPayment.get(BillPayment.txn_id == "T-1").amount == Decimal("10.00")  # data kept
     assert migrate(empty_db) == []  # nothing left to do
-    assert [row.version for row in SchemaVersion.select().order_by(SchemaVersion.version)] == [1, 2]
+    assert [row.version for row in SchemaVersion.select().order_by(SchemaVersion.version)] == [1, 2, 3]
+
+
+def test_a_version_2_database_gains_the_real_world_columns_and_keeps_its_data(empty_db: Database) -> None:
+    """A database written by the PaySync before schema 3 (its tables lack the new columns)."""
+    migrate(empty_db, target=2)
+    migrator = (
+        PostgresqlMigrator(empty_db) if isinstance(empty_db, PostgresqlDatabase) else SqliteMigrator(empty_db)
+    )
+    run_operations(
+        *(
+            migrator.drop_column(model._meta.table_name, model._meta.fields[name].column_name)
+            for model, names in SCHEMA_3_COLUMNS
+            for name in names
+        )
+    )
+    empty_db.execute_sql(
+        "INSERT INTO company_file (file_key, created_at) VALUES ('main', '2026-11-01 00:00:00')"
+    )
+    assert "hold_reason" not in {column.name for column in empty_db.get_columns("bill_payment")}
+
+    assert migrate(empty_db) == [3]
+    for model, names in SCHEMA_3_COLUMNS:
+        present = {column.name for column in empty_db.get_columns(model._meta.table_name)}
+        assert {model._meta.fields[name].column_name for name in names} <= present
+    company = CompanyFile.get(CompanyFile.file_key == "main")  # kept
+    payment = _payment(company, "T-1", Decimal("10.00"))
+    payment.currency, payment.hold_reason = "CAD", "held"
+    payment.save()
+    assert BillPayment.get(BillPayment.txn_id == "T-1").currency == "CAD"
 
 
 def test_a_database_from_a_newer_paysync_is_refused(migrated: Database) -> None:

@@ -42,7 +42,6 @@ from console.widgets.tables import (
     PaymentsTable,
     commitment_id_of,
     commitment_key,
-    format_money,
 )
 from console.widgets.topbar import BarState, TopBar
 from storage import views
@@ -434,7 +433,7 @@ class MainScreen(Screen[None]):
         what = f"{row.method_label} {row.check_number or ''}".strip()
         self.query_one(PromptBar).open(
             f"payment_number:{row.link_id}",
-            label=f"Payment # for {what} ({format_money(row.amount)})",
+            label=f"Payment # for {what} ({row.amount_text})",
             placeholder="a whole number, e.g. 1042; empty clears it",
             value="" if row.payment_number is None else str(row.payment_number),
             validate=payment_number_problem,
@@ -466,7 +465,7 @@ class MainScreen(Screen[None]):
         link_id = row.link_id
         question = (
             f"Delete the Procore payment for {row.method_label} {row.check_number or ''} of "
-            f"{format_money(row.amount)} (invoice {row.invoice_number or '?'}) from its commitment?\n\n"
+            f"{row.amount_text} (invoice {row.invoice_number or '?'}) from its commitment?\n\n"
             "It was deleted in QuickBooks. This cannot be undone in PaySync, and it is written to the audit log."
         )
 

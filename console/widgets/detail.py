@@ -28,10 +28,20 @@ def _facts(title: str, rows: list[tuple[str, str | Text]]) -> Table:
 def quickbooks_side(detail: PaymentDetail, *, full: bool) -> Table:
     row = detail.row
     kind = f"{row.method_label}" + (f" #{row.check_number}" if row.check_number else "")
+    if row.held:
+        return _facts(
+            "QuickBooks",
+            [
+                ("Record", f"{row.method_label} (unreadable)"),
+                ("Company file", detail.file_key),
+                ("As sent", Text(" ".join((detail.raw_record or "—").split())[:500], style="italic")),
+            ],
+        )
+    code = f" {row.currency}" if row.currency else ""
     rows: list[tuple[str, str | Text]] = [
         ("Payment", kind + ("  (VOID)" if row.is_void else "")),
         ("Date · vendor", f"{row.txn_date.isoformat()} · {row.vendor_name or '—'}"),
-        ("Applied / total", f"{format_money(row.amount)} of {format_money(detail.payment_total)}"),
+        ("Applied / total", f"{format_money(row.amount)} of {format_money(detail.payment_total)}{code}"),
         (
             "Bill #",
             f"{row.bill_ref_number or '—'}" + (f" ({detail.bill_txn_date})" if detail.bill_txn_date else ""),
@@ -46,6 +56,18 @@ def quickbooks_side(detail: PaymentDetail, *, full: bool) -> Table:
             ("Memo", detail.memo or "—"),
             ("Company file", detail.file_key),
         ]
+    if row.currency:
+        rate = f"rate {detail.exchange_rate}" if detail.exchange_rate else "no rate given"
+        home = (
+            f" · {format_money(detail.amount_in_home_currency)} {detail.home_currency or 'USD'} in QuickBooks"
+            if detail.amount_in_home_currency is not None
+            else ""
+        )
+        rows.append(("Currency", f"{row.currency} ({rate}){home}; never converted"))
+    if detail.not_paid:
+        rows.append(
+            ("Not paid", "also applied: " + ", ".join(detail.not_paid) + " (not in the Procore amount)")
+        )
     if detail.pre_existing:
         rows.append(("Pre-existing", "created before the schedule was configured"))
     if detail.deleted_at is not None:
@@ -62,7 +84,11 @@ def procore_side(detail: PaymentDetail, *, full: bool, tz: tzinfo | None) -> Tab
         (
             "Procore payment",
             (f"#{detail.procore_payment_id}" if detail.procore_payment_id else "not created yet")
-            + (f" · {format_money(detail.pushed_amount)}" if detail.pushed_amount is not None else "")
+            + (
+                f" · {format_money(detail.pushed_amount)}{' ' + row.currency if row.currency else ''}"
+                if detail.pushed_amount is not None
+                else ""
+            )
             + (" · locked (ERP)" if detail.locked else ""),
         ),
         ("Payment #", "—" if row.payment_number is None else str(row.payment_number)),

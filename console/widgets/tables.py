@@ -166,7 +166,7 @@ class InvoicesTable(KeyedTable):
                         row.invoice_number,
                         row.bill_ref_number or Text("not matched", style="italic dim"),
                         _right("" if row.draw_number is None else str(row.draw_number)),
-                        _right(format_money(row.amount)),
+                        _right(row.amount_text),
                         _right(str(row.payments_count)),
                     ),
                 )
@@ -201,7 +201,7 @@ class PaymentsTable(KeyedTable):
                         row.method_label,
                         row.check_number or "",
                         _right("" if row.payment_number is None else str(row.payment_number)),
-                        _right(format_money(row.amount)),
+                        _right(row.amount_text),
                         row.invoice_number or row.bill_ref_number or "",
                         Text(_reason(row), style="italic"),
                     ),

@@ -17,13 +17,14 @@ outage (OUTAGE_LIMIT items in a row failing on Procore's side), leaving the rest
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from storage import models
 from storage.fields import utc_now
-from sync.engine.desired import changed_fields
+from sync.engine.desired import FIELD_LABELS, changed_fields, comparable
 from sync.engine.journal import (
     ContractListing,
     ContractListings,
@@ -52,8 +53,24 @@ PaymentLink: Any = models.PaymentLink
 ErrorEvent: Any = models.ErrorEvent
 
 T = TypeVar("T")
+log = logging.getLogger("paysync.engine")
 
 OUTAGE_LIMIT = 5  # items failing in a row on Procore's side before a push stops early
+
+
+def _refusal_advice(exc: ProcoreRequestError) -> str:
+    """What a person can do about a refused payment. The refusals PaySync can foresee: the
+    commitment does not take payments (API-NOTES §12), or the sign-in lacks the permission."""
+    said = f"{exc.procore_message} {exc.message}".lower()
+    advice = ""
+    if "payment" in said and any(word in said for word in ("enable", "allow", "disabled", "not enabled")):
+        advice = (
+            " Enable payments (Payments Issued) on this commitment in Procore; PaySync tries again when the "
+            "commitment or the payment changes, or when you sync by hand."
+        )
+    elif exc.status == 403:
+        advice = " The Procore sign-in PaySync uses needs permission to add payments on this commitment."
+    return advice
 
 
 class ProcoreOutage(Exception):
@@ -237,6 +254,37 @@ def _relock_after_refusal(
         return None
 
 
+UNLINK_INSTRUCTION = (
+    "An accounting approver must unlink it in Procore's ERP Integrations tool (Unlink); PaySync applies "
+    "the change by itself once it sees the payment unlinked"
+)
+
+
+class ProcoreStillLocked(ProcoreRequestError):
+    """Procore kept a synced payment locked after PaySync cleared its origin_id (the unlock is an
+    inference, API-NOTES §12): a person must unlink it; the message says who and how."""
+
+
+def _looks_locked(exc: ProcoreRequestError) -> bool:
+    """Whether a refusal reads like the ERP lock. Its status code and wording are not documented
+    (API-NOTES §12.4), so a 403, or Procore's words about ERP, syncing or locking, count as it."""
+    said = f"{exc.procore_message} {exc.message}".lower()
+    return exc.status == 403 or any(word in said for word in ("erp", "synced", "lock"))
+
+
+def _read_back(client: PaymentsClient, ctx: WriteContext, payment_id: int) -> dict[str, Any]:
+    """The payment as Procore holds it now (DESIGN rule 5: each step of an undocumented path is
+    verified by reading the payment back, never assumed from the answer to the write)."""
+    return client.get_contract_payment(payment_id, ctx.project_id, ctx.contract_id)
+
+
+def _not_applied(sent: Mapping[str, Any], seen: Mapping[str, Any]) -> list[str]:
+    """The engine-owned fields Procore shows differently from what was sent (fields it does not
+    echo back, such as payment_method, are not held against it)."""
+    want, have = comparable(sent), comparable(seen)
+    return [name for name, value in want.items() if name in have and have[name] != value]
+
+
 def unlock_patch_relock(
     client: PaymentsClient,
     ctx: WriteContext,
@@ -246,34 +294,83 @@ def unlock_patch_relock(
     origin_data: str | None,
     listing: ContractListing | None = None,
     done_changes: Mapping[str, Any] | None = None,
+    already_unlinked: bool = False,
 ) -> dict[str, Any]:
     """Change a synced (ERP-locked) Procore payment: the ONE place that does it (DESIGN rule 5).
 
-    Procore locks every field but attachments, origin_id and origin_data of a payment that has an
-    origin_id (API-NOTES §3.3). That unlocking by clearing origin_id lets the other fields be
-    edited is *inferred* from that documented lock, not confirmed by Procore: if the real API
-    behaves otherwise, this function is the only thing to change.
+    Procore documents a payment with an origin_id as immutable except attachments, origin_id and
+    origin_data (API-NOTES §12). That clearing origin_id makes it editable is an *inference*, so
+    every step is verified by reading the payment back:
 
     1. PATCH origin_id -> null (the link is marked unlocked in the same commit as the intent, so a
-       crash from here on is seen by the next run, which repeats these steps);
-    2. PATCH the fields (skipped when there are none, e.g. only relocking);
-    3. PATCH origin_id (and origin_data) back: locked again, and the link records what Procore holds.
-    Each PATCH is journaled. If Procore refuses the fields (4xx), the payment is relocked before
-    the error is raised, so it is never left editable on purpose.
+       crash from here on is seen by the next run, which repeats these steps); read back: if Procore
+       still shows the origin id, nothing more is tried (ProcoreStillLocked). Skipped when the
+       payment already shows unlinked (an accounting approver unlinked it in ERP Integrations).
+    2. PATCH the fields (skipped when there are none, e.g. only relocking); read back: the fields
+       must show what was sent. A refusal that reads like the lock, or a change not applied, is
+       ProcoreStillLocked; any other refusal is Procore's own ProcoreRequestError. Either way the
+       payment is first locked again, so it is never left editable on purpose.
+    3. PATCH origin_id (and origin_data) back: locked again; read back, and the link records what
+       Procore holds (unlocked, if the origin id did not take: the next run locks it again).
+    Each PATCH is journaled.
     """
-    _unlock(client, ctx, payment_id)
     patch_fields = {k: v for k, v in fields.items() if k not in ("origin_id", "origin_data")}
     relock_fields: dict[str, Any] = {"origin_id": ctx.origin_id}
     if origin_data is not None:
         relock_fields["origin_data"] = origin_data
+
+    def relock_then(error: ProcoreRequestError) -> ProcoreRequestError:
+        relocked = _relock_after_refusal(client, ctx, payment_id, relock_fields)
+        if relocked is not None and listing is not None:
+            listing.put(relocked)
+        return error
+
+    if not already_unlinked:
+        try:
+            _unlock(client, ctx, payment_id)
+        except ProcoreRequestError as exc:
+            if _looks_locked(exc):
+                raise ProcoreStillLocked(
+                    f"Procore refused to clear the origin id of payment {payment_id} ({exc.procore_message or exc}), "
+                    f"so it stays locked as synced with an ERP system. {UNLINK_INSTRUCTION}",
+                    status=exc.status,
+                    body=exc.body,
+                    procore_message=exc.procore_message,
+                ) from exc
+            raise
+        seen = _read_back(client, ctx, payment_id)
+        if seen.get("origin_id"):
+            _set_link(ctx.link_id, locked=seen.get("origin_id") == ctx.origin_id)
+            raise ProcoreStillLocked(
+                f"Procore kept the origin id of payment {payment_id} after PaySync cleared it, so it stays "
+                f"locked as synced with an ERP system. {UNLINK_INSTRUCTION}"
+            )
     if patch_fields:
         try:
             _journaled_patch(client, ctx, operation="patch", payment_id=payment_id, fields=patch_fields)
-        except ProcoreRequestError:
-            relocked = _relock_after_refusal(client, ctx, payment_id, relock_fields)
-            if relocked is not None and listing is not None:
-                listing.put(relocked)
-            raise
+        except ProcoreRequestError as exc:
+            if not _looks_locked(exc):
+                raise relock_then(exc) from None
+            raise relock_then(
+                ProcoreStillLocked(
+                    f"Procore refused to change payment {payment_id} even with its origin id cleared "
+                    f"({exc.procore_message or exc}): it still treats it as synced with an ERP system. "
+                    f"{UNLINK_INSTRUCTION}",
+                    status=exc.status,
+                    body=exc.body,
+                    procore_message=exc.procore_message,
+                )
+            ) from exc
+        seen = _read_back(client, ctx, payment_id)
+        missing = _not_applied(patch_fields, seen)
+        if missing:
+            raise relock_then(
+                ProcoreStillLocked(
+                    f"Procore accepted the change to payment {payment_id} but did not apply it (it still shows "
+                    f"{', '.join(FIELD_LABELS.get(name, name) for name in missing)} unchanged): it still treats it "
+                    f"as synced with an ERP system. {UNLINK_INSTRUCTION}"
+                )
+            )
     result = _journaled_patch(
         client,
         ctx,
@@ -283,8 +380,11 @@ def unlock_patch_relock(
         after={**(done_changes or {}), "locked": True},
         observe=True,
     )
+    seen = _read_back(client, ctx, payment_id)
+    if seen.get("origin_id") != ctx.origin_id:
+        _set_link(ctx.link_id, locked=False)  # the next run locks it again
     if listing is not None:
-        listing.put(result)
+        listing.put(seen if seen.get("id") is not None else result)
     return result
 
 
@@ -333,6 +433,9 @@ class PaymentPusher:
                 raise ValueError(f"a push does not {action.action}")
         except ProcoreAuthError:
             raise
+        except ProcoreStillLocked as exc:
+            outcome = self._fail(action, NEEDS_ATTENTION, str(exc), awaiting_unlink=True)
+            self.outages_in_a_row = 0
         except ProcoreWriteOutcomeUnknown as exc:
             outcome = self._fail(
                 action,
@@ -342,11 +445,26 @@ class PaymentPusher:
             )
             self._note_outage()
         except ProcoreRequestError as exc:
-            outcome = self._fail(action, NEEDS_ATTENTION, f"Procore refused it: {exc}")
+            # Not sent again until the payment or its commitment changes, or a person syncs by hand
+            # (plan.refusal_key): a refusal is never a failure retried forever.
+            outcome = self._fail(
+                action,
+                NEEDS_ATTENTION,
+                f"Procore refused it: {exc}{_refusal_advice(exc)}",
+                held_key=action.extra.get("held_key"),
+            )
             self.outages_in_a_row = 0
         except ProcoreError as exc:
             outcome = self._fail(action, FAILED, f"{exc} It is retried on the next run.")
             self._note_outage()
+        except Exception as exc:  # one odd answer never stops the pushes after it
+            log.exception("pushing %s failed", action.origin_id)
+            outcome = self._fail(
+                action,
+                FAILED,
+                f"PaySync could not finish this payment ({type(exc).__name__}: {exc}); it is checked against "
+                "Procore and tried again on the next run",
+            )
         else:
             if action.action != "skip":
                 self.outages_in_a_row = 0
@@ -365,9 +483,22 @@ class PaymentPusher:
 
     # -- outcomes -----------------------------------------------------------------------------
 
-    def _fail(self, action: PlannedAction, status: str, reason: str) -> str:
+    def _fail(
+        self,
+        action: PlannedAction,
+        status: str,
+        reason: str,
+        *,
+        held_key: str | None = None,
+        awaiting_unlink: bool | None = None,
+    ) -> str:
         assert action.link_id is not None
-        _set_link(action.link_id, erp_status=status, status_reason=reason, last_attempt_at=utc_now())
+        changes: dict[str, Any] = {"held_key": held_key}
+        if awaiting_unlink is not None:
+            changes["awaiting_unlink"] = awaiting_unlink
+        _set_link(
+            action.link_id, erp_status=status, status_reason=reason, last_attempt_at=utc_now(), **changes
+        )
         message = f"{action.extra.get('label', action.origin_id)}: {reason}"
         self.counts.errors.append(message)
         # One event per failed item, up to a limit per run, so an outage does not flood the list.
@@ -392,6 +523,8 @@ class PaymentPusher:
             wanted = (action.erp_status, reason) + (tuple(previous[2:]) if previous else (None, None, None))
         if previous is None or tuple(previous) != wanted:
             changes: dict[str, Any] = {"erp_status": action.erp_status, "status_reason": reason}
+            if action.erp_status == SYNCED:
+                changes.update(awaiting_unlink=False, held_key=None)
             if action.procore_payment_id is None:
                 changes.update(
                     invoice=action.invoice_id,
@@ -452,6 +585,7 @@ class PaymentPusher:
                     "erp_status": SYNCED,
                     "status_reason": None,
                     "pushed_edit_sequence": action.edit_sequence,
+                    "held_key": None,
                 },
                 audit_detail={**detail, "procore_payment_id": created["id"]},
                 procore_payment_id=int(created["id"]),
@@ -471,7 +605,13 @@ class PaymentPusher:
         return CREATED
 
     def _unlock_patch_relock(
-        self, ctx: WriteContext, payment_id: int, action: PlannedAction, listing: ContractListing | None
+        self,
+        ctx: WriteContext,
+        payment_id: int,
+        action: PlannedAction,
+        listing: ContractListing | None,
+        *,
+        already_unlinked: bool = False,
     ) -> dict[str, Any]:
         return unlock_patch_relock(
             self.client,
@@ -485,16 +625,47 @@ class PaymentPusher:
                 "status_reason": None,
                 "pushed_edit_sequence": action.edit_sequence,
                 "last_attempt_at": utc_now(),
+                "held_key": None,
+                "awaiting_unlink": False,
             },
+            already_unlinked=already_unlinked,
         )
 
     def _change(self, action: PlannedAction) -> str:
         assert action.procore_payment_id is not None
         ctx = self._ctx(action)
         _set_link(ctx.link_id, last_attempt_at=utc_now())
-        listing = self.listings.cached(ctx.project_id, ctx.contract_id)
-        self._unlock_patch_relock(ctx, action.procore_payment_id, action, listing)
+        if action.extra.get("awaiting_unlink"):
+            # Procore kept it locked last time: look (one listing per commitment per run) whether an
+            # accounting approver has unlinked it since; until then nothing is written.
+            listing = self.listings.get(ctx.project_id, ctx.contract_id)
+            current = listing.by_id.get(action.procore_payment_id)
+            if current is None:
+                return self._fail(
+                    action,
+                    NEEDS_ATTENTION,
+                    f"Procore payment {action.procore_payment_id} is no longer on its commitment (deleted in "
+                    "Procore?); PaySync will not recreate it on its own",
+                    awaiting_unlink=False,
+                )
+            if current.get("origin_id"):
+                return self._still_waiting_for_unlink(action)
+            self._unlock_patch_relock(ctx, action.procore_payment_id, action, listing, already_unlinked=True)
+        else:
+            listing_or_none = self.listings.cached(ctx.project_id, ctx.contract_id)
+            self._unlock_patch_relock(ctx, action.procore_payment_id, action, listing_or_none)
         return VOIDED if action.action == "void" else UPDATED
+
+    def _still_waiting_for_unlink(self, action: PlannedAction) -> str:
+        """Still locked in Procore: the reason given the first time stands; nothing is written."""
+        assert action.link_id is not None
+        reason = str(
+            action.extra.get("waiting_reason")
+            or f"waiting for an accounting approver to unlink it. {UNLINK_INSTRUCTION}"
+        )
+        _set_link(action.link_id, erp_status=NEEDS_ATTENTION, status_reason=reason, last_attempt_at=utc_now())
+        self.counts.errors.append(f"{action.extra.get('label', action.origin_id)}: {reason}")
+        return OUTCOME_NEEDS_ATTENTION
 
     def _flag(self, action: PlannedAction) -> str:
         assert action.procore_payment_id is not None
@@ -537,8 +708,15 @@ class PaymentPusher:
 
 
 def retract(client: PaymentsClient, ctx: WriteContext, *, payment_id: int, origin_data: str | None) -> None:
-    """Delete a flagged payment from Procore: unlock (journaled), then DELETE (journaled)."""
+    """Delete a flagged payment from Procore: unlock (journaled, read back), then DELETE (journaled).
+    Where Procore keeps it locked, it is locked again and ProcoreStillLocked says who can unlink it."""
     _unlock(client, ctx, payment_id)
+    if client.get_contract_payment(payment_id, ctx.project_id, ctx.contract_id).get("origin_id"):
+        _set_link(ctx.link_id, locked=True)
+        raise ProcoreStillLocked(
+            f"Procore kept the origin id of payment {payment_id} after PaySync cleared it, so it cannot be "
+            f"deleted. {UNLINK_INSTRUCTION.replace('applies the change', 'retracts it when you ask again')}"
+        )
     detail = {"procore_payment_id": payment_id, "project_id": ctx.project_id, "contract_id": ctx.contract_id}
 
     def retracted(_: None) -> WriteDone:
@@ -568,9 +746,18 @@ def retract(client: PaymentsClient, ctx: WriteContext, *, payment_id: int, origi
         )
     except ProcoreWriteOutcomeUnknown:
         raise
-    except ProcoreError:
+    except ProcoreError as exc:
         # Do not leave it unlocked after a refusal.
         _relock_after_refusal(client, ctx, payment_id, {"origin_id": ctx.origin_id})
+        if isinstance(exc, ProcoreRequestError) and _looks_locked(exc):
+            raise ProcoreStillLocked(
+                f"Procore refused to delete payment {payment_id} ({exc.procore_message or exc}): it still treats "
+                f"it as synced with an ERP system. "
+                f"{UNLINK_INSTRUCTION.replace('applies the change', 'retracts it when you ask again')}",
+                status=exc.status,
+                body=exc.body,
+                procore_message=exc.procore_message,
+            ) from exc
         raise
 
 

@@ -51,11 +51,36 @@ def money_text(amount: Decimal) -> str:
     return str(amount.quantize(CENT, rounding=ROUND_HALF_UP))
 
 
+def applied_not_paid(app: ApplicationRow) -> list[str]:
+    """What the payment applied to the bill that is not money paid: an early-payment discount and
+    vendor credits. Never part of the Procore amount (DESIGN rule 10); named in the notes."""
+    parts: list[str] = []
+    if app.discount_amount:
+        parts.append(f"discount {app.discount_amount:,.2f}")
+    try:
+        credits = json.loads(app.credits) if app.credits else []
+    except ValueError:
+        credits = []
+    for credit in credits if isinstance(credits, list) else []:
+        if not isinstance(credit, dict):
+            continue
+        try:
+            amount = abs(Decimal(str(credit.get("amount"))))
+        except InvalidOperation:
+            continue
+        kind = "vendor credit" if str(credit.get("txn_type", "")).lower() == "vendorcredit" else "credit"
+        parts.append(f"{kind} {credit.get('ref_number') or credit.get('txn_id')} {amount:,.2f}")
+    return parts
+
+
 def payment_notes(app: ApplicationRow, bill_ref_number: str | None) -> str:
     what = "check" if app.kind == "check" else "credit card"
     number = app.ref_number or app.payment_txn_id
     vendor = app.vendor_name or app.vendor_list_id or "(no vendor)"
     note = f"QuickBooks {what} bill payment {number} to {vendor}; bill {bill_ref_number or app.bill_txn_id}"
+    not_paid = applied_not_paid(app)
+    if not_paid:
+        note += f"; also applied in QuickBooks, not paid: {', '.join(not_paid)}"
     if app.is_void:
         return note + VOID_NOTE
     if app.amount == 0:
@@ -140,14 +165,16 @@ def _int(value: Any) -> int | None:
 
 
 def _amount(value: Any) -> str | None:
-    if value is None or value == "":
+    """An amount as Procore holds it, exactly: a decimal string, a Decimal (a JSON number, read by
+    the client from its own digits) or an int. A float never reaches here from Procore; if one
+    does, its shortest repr is the JSON text it came from (exact for money-sized values)."""
+    if value is None or value == "" or isinstance(value, bool):
         return None
-    if isinstance(value, float):
-        raise TypeError("amounts are Decimal or decimal strings, never float")
+    text = repr(value) if isinstance(value, float) else str(value).strip()
     try:
-        return money_text(Decimal(str(value)))
+        return money_text(Decimal(text))
     except InvalidOperation:
-        return str(value)
+        return text[:40]
 
 
 def comparable(payment: Mapping[str, Any], *, fallback: Mapping[str, Any] | None = None) -> dict[str, Any]:

@@ -41,6 +41,8 @@ class PaymentsClient(Protocol):
 
     def list_contract_payments(self, project_id: int, contract_id: int) -> list[dict[str, Any]]: ...
 
+    def get_contract_payment(self, payment_id: int, project_id: int, contract_id: int) -> dict[str, Any]: ...
+
     def create_contract_payment(
         self, project_id: int, contract_id: int, fields: dict[str, Any]
     ) -> dict[str, Any]: ...
@@ -100,6 +102,7 @@ class ContractListings:
         self._cache: dict[tuple[int, int], ContractListing] = {}
         self._failed: dict[tuple[int, int], ProcoreError] = {}
         self.requests = 0
+        self.unreadable: list[str] = []  # listed payments PaySync could not read
 
     def get(self, project_id: int, contract_id: int) -> ContractListing:
         """The contract's listing; a listing that failed (after the client's retries) fails again
@@ -113,7 +116,12 @@ class ContractListings:
             listing = ContractListing()
             try:
                 for payment in self.client.list_contract_payments(project_id, contract_id):
-                    listing.put(payment)
+                    try:
+                        listing.put(payment)
+                    except (KeyError, TypeError, ValueError):
+                        # A payment without a readable id cannot be matched to anything: left out,
+                        # and said once, rather than failing every payment of the commitment.
+                        self.unreadable.append(f"commitment {contract_id}: {str(payment)[:200]}")
             except ProcoreError as exc:
                 self._failed[key] = exc
                 raise

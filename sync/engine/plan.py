@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Literal
 
+from sync.engine.currency import currency_hold
 from sync.engine.desired import (
     ZERO,
     changed_fields,
@@ -28,6 +29,7 @@ from sync.engine.desired import (
 from sync.engine.matching import MatchIndex, match_bill_to_invoice
 from sync.engine.snapshot import (
     ApplicationRow,
+    CommitmentRow,
     LinkRow,
     Snapshot,
     iter_applications_with_links,
@@ -88,6 +90,24 @@ def _previous(link: LinkRow | None) -> tuple[Any, ...] | None:
     return (link.erp_status, link.status_reason, link.invoice_id, link.commitment_id, link.match_reason)
 
 
+def refusal_key(app: ApplicationRow, commitment: CommitmentRow | None, link: LinkRow | None) -> str:
+    """What the payment and its commitment looked like when Procore refused it. A refusal is not
+    sent again until this changes (the payment is edited in QuickBooks, the commitment in Procore,
+    the payment number in PaySync) or a person syncs by hand: never a failure retried forever."""
+    return "|".join(
+        (
+            app.edit_sequence,
+            str(commitment.id) if commitment is not None else "",
+            commitment.updated_at or "" if commitment is not None else "",
+            str(link.payment_number) if link is not None and link.payment_number is not None else "",
+        )
+    )
+
+
+def _refused_before(link: LinkRow | None, key: str, retry_refused: bool) -> bool:
+    return not retry_refused and link is not None and link.held_key is not None and link.held_key == key
+
+
 def cutoff_reason(cutoff: str | None) -> str:
     when = f" on {cutoff}" if cutoff else ""
     return (
@@ -110,7 +130,7 @@ def _invoice_fields_from_pushed(link: LinkRow) -> dict[str, Any]:
 
 
 def _plan_in_procore(
-    app: ApplicationRow, link: LinkRow, snapshot: Snapshot, bill_ref: str | None
+    app: ApplicationRow, link: LinkRow, snapshot: Snapshot, bill_ref: str | None, retry_refused: bool = False
 ) -> PlannedAction:
     """An application whose Procore payment exists: keep it exactly as QuickBooks says."""
     assert link.procore_payment_id is not None
@@ -183,6 +203,23 @@ def _plan_in_procore(
             payment_number=link.payment_number,
         )
     changes = changed_fields(desired, link.pushed_fields)
+    if not app.deleted:
+        # Held: nothing is written while QuickBooks' figures cannot be trusted or the currencies differ.
+        held = app.hold_reason or currency_hold(app, commitment, snapshot.currencies)
+        if held:
+            return planned("skip", held, NEEDS_ATTENTION, amount=app.amount)
+        key = refusal_key(app, commitment, link)
+        if (
+            (changes or not link.locked)
+            and _refused_before(link, key, retry_refused)
+            and not link.awaiting_unlink
+        ):
+            return planned(
+                "skip",
+                link.status_reason or "Procore refused this change earlier; sync by hand to try again",
+                NEEDS_ATTENTION,
+                amount=app.amount,
+            )
     if app.deleted:
         # Flagged, never deleted. Procore is first brought to the last state PaySync saw in
         # QuickBooks (an edit or void seen before the deletion), so it holds what QuickBooks said.
@@ -235,15 +272,26 @@ def _plan_in_procore(
     else:
         reason = f"changed in QuickBooks: {describe_changes(changes, desired, link.pushed_fields)}"
     body = {**desired, "origin_id": link.origin_id, "origin_data": origin_data(app)}
-    return planned(kind, reason, WAITING, amount=desired_amount(app), fields=body, changes=tuple(changes))
+    action = planned(kind, reason, WAITING, amount=desired_amount(app), fields=body, changes=tuple(changes))
+    action.extra["held_key"] = refusal_key(app, commitment, link)
+    if link.awaiting_unlink:
+        # Procore kept it locked: the change is applied once the payment shows unlinked (apply.py).
+        action.extra["awaiting_unlink"] = True
+        action.extra["waiting_reason"] = link.status_reason
+    return action
 
 
 def plan_application(
-    app: ApplicationRow, link: LinkRow | None, snapshot: Snapshot, index: MatchIndex
+    app: ApplicationRow,
+    link: LinkRow | None,
+    snapshot: Snapshot,
+    index: MatchIndex,
+    *,
+    retry_refused: bool = False,
 ) -> PlannedAction:
     bill_ref = app.bill_ref_number or snapshot.bill_ref_numbers.get((app.file_key, app.bill_txn_id))
     if link is not None and link.procore_payment_id is not None:
-        return _plan_in_procore(app, link, snapshot, bill_ref)
+        return _plan_in_procore(app, link, snapshot, bill_ref, retry_refused)
     link_id = link.id if link is not None else None
 
     def skip(reason: str, status: str, **extra: Any) -> PlannedAction:
@@ -270,6 +318,8 @@ def plan_application(
         if link is not None and link.erp_status == NOT_SYNCED and link.status_reason:
             return skip(link.status_reason, NOT_SYNCED)  # e.g. retracted from Procore by an Admin
         return skip("deleted in QuickBooks before it was synced: nothing to record in Procore", NOT_SYNCED)
+    if app.hold_reason:
+        return skip(app.hold_reason, NEEDS_ATTENTION)
     match = match_bill_to_invoice(
         index,
         bill_txn_id=app.bill_txn_id,
@@ -293,10 +343,21 @@ def plan_application(
             else "nothing applied to this bill (0.00): nothing to record in Procore"
         )
         return skip(why, NOT_SYNCED, **placed)
+    commitment = snapshot.commitments.get(invoice.commitment_id)
+    held = currency_hold(app, commitment, snapshot.currencies)
+    if held:
+        return skip(held, NEEDS_ATTENTION, **placed)
+    key = refusal_key(app, commitment, link)
+    if _refused_before(link, key, retry_refused):
+        assert link is not None
+        return skip(
+            link.status_reason or "Procore refused this payment earlier; sync by hand to try again",
+            NEEDS_ATTENTION,
+            **placed,
+        )
     desired = desired_for_invoice(
         app, invoice, bill_ref_number=bill_ref, payment_number=link.payment_number if link else None
     )
-    commitment = snapshot.commitments.get(invoice.commitment_id)
     where = commitment.label if commitment is not None else f"commitment {invoice.commitment_id}"
     origin_id = app.origin_id  # built on each read: one copy for the action and its fields
     return PlannedAction(
@@ -313,7 +374,7 @@ def plan_application(
         project_id=invoice.project_id,
         match_reason=match.reason,
         edit_sequence=app.edit_sequence,
-        extra={"label": describe_application(app, bill_ref), "previous": _previous(link)},
+        extra={"label": describe_application(app, bill_ref), "previous": _previous(link), "held_key": key},
     )
 
 
@@ -330,20 +391,28 @@ def _without_cyclic_gc() -> Iterator[None]:
             gc.enable()
 
 
-def compute_plan(snapshot: Snapshot | None = None) -> list[PlannedAction]:
+def compute_plan(snapshot: Snapshot | None = None, *, retry_refused: bool = False) -> list[PlannedAction]:
     """One PlannedAction per bill payment application. Reads only; writes nothing anywhere.
 
     Without a snapshot, the applications and their links are read as a stream and planned one at
-    a time, so only our copy of Procore and the plan itself are held at once."""
+    a time, so only our copy of Procore and the plan itself are held at once. `retry_refused`
+    (a person asked for this sync) sends again what Procore refused before, though nothing changed."""
     with _without_cyclic_gc():
         if snapshot is None:
             reference = load_reference()
             index = MatchIndex(reference.invoices.values(), reference.commitments, reference.vendors)
             return [
-                plan_application(app, link, reference, index) for app, link in iter_applications_with_links()
+                plan_application(app, link, reference, index, retry_refused=retry_refused)
+                for app, link in iter_applications_with_links()
             ]
         index = MatchIndex(snapshot.invoices.values(), snapshot.commitments, snapshot.vendors)
         return [
-            plan_application(app, snapshot.links_by_application.get(app.application_id), snapshot, index)
+            plan_application(
+                app,
+                snapshot.links_by_application.get(app.application_id),
+                snapshot,
+                index,
+                retry_refused=retry_refused,
+            )
             for app in snapshot.applications
         ]

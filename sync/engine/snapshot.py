@@ -17,6 +17,7 @@ from typing import Any
 from peewee import JOIN
 
 from storage import models
+from sync.procore.importer import PROCORE_COMPANY_CURRENCY_KEY
 
 # peewee's bundled hints know neither the auto `id` columns nor tuple rows; rows are typed below.
 BillPayment: Any = models.BillPayment
@@ -29,9 +30,11 @@ PaymentLink: Any = models.PaymentLink
 ProcoreVendor: Any = models.ProcoreVendor
 ProcoreWrite: Any = models.ProcoreWrite
 Setting: Any = models.Setting
+QuickBooksVendor: Any = models.QuickBooksVendor
 
 # Written by whoever configures the schedule (the console/CLI); the cutoff for "pre-existing".
 SCHEDULE_CUTOFF_KEY = "schedule_cutoff"
+DEFAULT_CURRENCY = "USD"  # the U.S. edition's home currency, and a Procore company's unless it says
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +58,13 @@ class ApplicationRow:
     bill_txn_id: str
     bill_ref_number: str | None
     amount: Decimal
+    # Schema 3: the transaction currency (ISO code, and QuickBooks' name; both None: the home
+    # currency), why the payment is held, and what was applied to the bill but not paid.
+    currency: str | None = None
+    currency_name: str | None = None
+    hold_reason: str | None = None
+    discount_amount: Decimal | None = None
+    credits: str | None = None  # JSON list of vendor credits used
 
     @property
     def origin_id(self) -> str:
@@ -75,6 +85,8 @@ class LinkRow:
     pushed_fields: str | None  # PaymentLink.pushed_fingerprint: canonical JSON of what Procore holds
     payment_number: int | None
     locked: bool
+    held_key: str | None = None
+    awaiting_unlink: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,6 +106,8 @@ class CommitmentRow:
     project_id: int
     vendor_id: int | None
     label: str
+    currency: str | None = None  # currency_configuration.currency_iso_code; None: the company's
+    updated_at: str | None = None  # when Procore last changed it (a refused payment is retried after)
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,6 +115,17 @@ class VendorRow:
     id: int
     name: str
     origin_id: str | None
+
+
+@dataclass
+class CurrencyContext:
+    """What it takes to tell an application's currency and a commitment's (DESIGN rule 10). The
+    ISO codes were worked out when QuickBooks' data was stored (sync.qbxml.currency)."""
+
+    procore_company_currency: str = DEFAULT_CURRENCY
+    home: dict[str, str | None] = field(default_factory=dict)  # file key -> home currency code
+    # (file key, vendor ListID) -> (ISO code or None, QuickBooks' name) of the vendor's currency
+    vendors: dict[tuple[str, str], tuple[str | None, str | None]] = field(default_factory=dict)
 
 
 @dataclass
@@ -116,6 +141,7 @@ class Snapshot:
     # link id -> contract (project id, commitment id) of its last successful Procore write, for
     # payments whose commitment row has since disappeared from our copy of Procore.
     written_contracts: dict[int, tuple[int, int]] = field(default_factory=dict)
+    currencies: CurrencyContext = field(default_factory=CurrencyContext)
 
 
 def _money(raw: Any) -> Decimal:
@@ -159,6 +185,11 @@ def _application_query() -> Any:
             BillPaymentApplication.bill_txn_id,
             BillPaymentApplication.bill_ref_number,
             BillPaymentApplication.amount,
+            BillPayment.currency,
+            BillPayment.currency_name,
+            BillPayment.hold_reason,
+            BillPaymentApplication.discount_amount,
+            BillPaymentApplication.credits,
         )
         .join(BillPayment)
         .join(CompanyFile)
@@ -200,6 +231,11 @@ def _application_row(row: Any, shared: _SharedText | None = None) -> Application
         bill_txn_id=str(row[14]),
         bill_ref_number=str(row[15]) if row[15] else None,
         amount=_money(row[16]),
+        currency=text.optional(row[17]),
+        currency_name=text.optional(row[18]),
+        hold_reason=str(row[19]) if row[19] else None,
+        discount_amount=_money(row[20]) if row[20] is not None else None,
+        credits=str(row[21]) if row[21] else None,
     )
 
 
@@ -216,6 +252,8 @@ _LINK_COLUMNS = (
     PaymentLink.pushed_fingerprint,
     PaymentLink.payment_number,
     PaymentLink.locked,
+    PaymentLink.held_key,
+    PaymentLink.awaiting_unlink,
 )
 
 
@@ -233,6 +271,8 @@ def _link_row(row: Any, text: _SharedText) -> LinkRow:
         pushed_fields=row[9],
         payment_number=int(row[10]) if row[10] is not None else None,
         locked=bool(row[11]),
+        held_key=str(row[12]) if row[12] else None,
+        awaiting_unlink=bool(row[13]),
     )
 
 
@@ -288,7 +328,13 @@ def _load_procore_copy(snapshot: Snapshot) -> None:
     """Commitments, invoices and vendors: what matching looks up."""
     for row in _rows(
         Commitment.select(
-            Commitment.id, Commitment.project, Commitment.vendor_id, Commitment.number, Commitment.title
+            Commitment.id,
+            Commitment.project,
+            Commitment.vendor_id,
+            Commitment.number,
+            Commitment.title,
+            Commitment.currency,
+            Commitment.updated_at,
         )
     ):
         label = " ".join(str(part) for part in (row[3], row[4]) if part) or f"commitment {row[0]}"
@@ -297,6 +343,8 @@ def _load_procore_copy(snapshot: Snapshot) -> None:
             project_id=int(row[1]),
             vendor_id=int(row[2]) if row[2] is not None else None,
             label=label,
+            currency=str(row[5]).upper() if row[5] else None,
+            updated_at=str(row[6]) if row[6] is not None else None,
         )
     for row in _rows(
         Invoice.select(
@@ -348,6 +396,7 @@ def _load_context(snapshot: Snapshot) -> None:
                 snapshot.bill_ref_numbers[(str(file_key), str(txn_id))] = str(ref)
     cutoff = Setting.get_or_none(Setting.key == SCHEDULE_CUTOFF_KEY)
     snapshot.cutoff = str(cutoff.value) if cutoff is not None else None
+    _load_currencies(snapshot.currencies)
     orphaned = [
         int(link_id)
         for link_id, commitment_id in PaymentLink.select(PaymentLink.id, PaymentLink.commitment)
@@ -363,3 +412,24 @@ def _load_context(snapshot: Snapshot) -> None:
             .tuples()
         ):
             snapshot.written_contracts[int(link_id)] = (int(project_id), int(contract_id))
+
+
+def _load_currencies(context: CurrencyContext) -> None:
+    """Home currencies, vendor currencies and the Procore company's currency: small, read whole."""
+    company = Setting.get_or_none(Setting.key == PROCORE_COMPANY_CURRENCY_KEY)
+    if company is not None and company.value:
+        context.procore_company_currency = str(company.value).upper()
+    for file_key, home in CompanyFile.select(CompanyFile.file_key, CompanyFile.home_currency).tuples():
+        context.home[str(file_key)] = str(home).upper() if home else None
+    for file_key, list_id, code, name in (
+        QuickBooksVendor.select(
+            CompanyFile.file_key,
+            QuickBooksVendor.list_id,
+            QuickBooksVendor.currency,
+            QuickBooksVendor.currency_name,
+        )
+        .join(CompanyFile)
+        .where(QuickBooksVendor.currency.is_null(False) | QuickBooksVendor.currency_name.is_null(False))
+        .tuples()
+    ):
+        context.vendors[(str(file_key), str(list_id))] = (str(code).upper() if code else None, name)

@@ -14,6 +14,7 @@ What it takes care of, so callers don't have to:
 from __future__ import annotations
 
 import email.utils
+import json
 import logging
 import random
 import threading
@@ -21,8 +22,10 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from types import TracebackType
 from typing import Any
+from urllib.parse import parse_qsl
 
 import httpx
 
@@ -203,6 +206,17 @@ class ProcoreClient:
             {"project_id": project_id, "contract_id": contract_id},
             action=f"list the payments of commitment {contract_id}",
         )
+
+    def get_contract_payment(self, payment_id: int, project_id: int, contract_id: int) -> dict[str, Any]:
+        """One payment as Procore holds it now: the read-back after a write whose effect is not
+        documented (DESIGN rule 5)."""
+        response = self._send(
+            "GET",
+            f"{CONTRACT_PAYMENTS}/{payment_id}",
+            params={"project_id": project_id, "contract_id": contract_id},
+            action=f"read payment {payment_id} on commitment {contract_id}",
+        )
+        return self._json_object(response)
 
     def get_permissions(self, project_id: int) -> dict[str, Any]:
         response = self._send(
@@ -539,21 +553,35 @@ class ProcoreClient:
     # ----------------------------------------------------------------------------------------
 
     def _paginate(self, path: str, params: dict[str, Any], *, action: str) -> Iterator[dict[str, Any]]:
-        """Yield items page by page, following `Link: <…>; rel="next"`."""
+        """Yield items page by page, following `Link: <…>; rel="next"`.
+
+        Procore's own examples show next links that carry only `page` and `per_page` (API-NOTES §12:
+        that a link keeps the query is not documented). So a later page is asked for with the
+        original query plus what the link carries (its page number), never the link alone.
+        """
         url = self.api_base + path
-        query: dict[str, Any] | None = {**params, "per_page": PER_PAGE}
-        seen: set[str] = set()
+        query: dict[str, Any] = {**params, "per_page": PER_PAGE}
+        seen: set[tuple[str, str]] = set()
         while True:
             response = self._send("GET", url, params=query, action=action)
             yield from self._json_list(response)
             next_link = response.links.get("next", {}).get("url")
             if not next_link:
                 return
-            url = self._on_our_origin(next_link)
-            query = None  # the next link carries the full query
-            if url in seen:
-                raise ProcoreError(f"Procore's pagination loops back to {url} while trying to {action}.")
-            seen.add(url)
+            linked = httpx.URL(self._on_our_origin(next_link))
+            url = str(linked.copy_with(query=None))
+            query = {
+                **params,
+                "per_page": PER_PAGE,
+                **dict(parse_qsl(linked.query.decode(), keep_blank_values=True)),
+            }
+            page = (url, str(query.get("page", "")))
+            if page in seen or not page[1]:
+                raise ProcoreError(
+                    f"Procore's pagination loops back to page {page[1] or '(none)'} of {url} while trying to "
+                    f"{action}."
+                )
+            seen.add(page)
 
     def _on_our_origin(self, link: str) -> str:
         """The bearer token only ever goes to PROCORE_API_BASE: a `next` link is followed by its
@@ -625,8 +653,11 @@ class ProcoreClient:
 
 
 def _json_or_text(response: httpx.Response) -> object:
+    """The body as JSON, with every JSON number that has a fraction read as a Decimal from its
+    own digits: Procore sends money as strings ("1250.00") or as numbers (1250.5), and a float would
+    already have lost the cents (DESIGN rule 1)."""
     try:
-        return response.json()
+        return json.loads(response.content, parse_float=Decimal)
     except ValueError:
         return response.text[:2000]
 

@@ -112,7 +112,13 @@ def procore_error_messages(body: object) -> tuple[str, dict[str, list[str]]]:
             messages = [str(v) for v in value] if isinstance(value, list) else [str(value)]
             field_errors[str(name)] = messages
         if field_errors:
-            add("; ".join(f"{name} {'; '.join(msgs)}" for name, msgs in field_errors.items()))
+            # Rails names errors on the record as a whole "base"; those read as they are.
+            add(
+                "; ".join(
+                    "; ".join(msgs) if name == "base" else f"{name} {'; '.join(msgs)}"
+                    for name, msgs in field_errors.items()
+                )
+            )
     fields = body.get("fields")
     if isinstance(fields, str) and fields.strip() and not field_errors:
         add(f"fields: {fields.strip()}")

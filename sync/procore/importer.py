@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
@@ -30,6 +30,9 @@ from sync.procore.client import ProcoreClient
 log = logging.getLogger("paysync.procore.import")
 
 WATERMARK_OVERLAP = timedelta(minutes=10)
+# The Procore company's currency, as the base currency a commitment's currency_configuration names;
+# commitments without one are in it (DESIGN rule 10).
+PROCORE_COMPANY_CURRENCY_KEY = "procore_company_currency"
 CLOCK_TOLERANCE_SECONDS = 2.0  # the Date header has whole seconds
 BATCH_SIZE = 100
 CENT = Decimal("0.01")
@@ -92,21 +95,65 @@ def import_from_procore(
 # --------------------------------------------------------------------------------------------
 
 
+class UnreadableItem(ValueError):
+    """A Procore item PaySync cannot read; it is skipped with this reason (DESIGN rule 11)."""
+
+
+def _readable_rows(
+    items: Iterable[dict[str, Any]],
+    build: Callable[[dict[str, Any]], dict[str, Any] | None],
+    what: str,
+    summary: ImportSummary,
+) -> list[dict[str, Any]]:
+    """`build(item)` for each item; an item it cannot read is left out, with a warning that says
+    which one and why, and the others are imported."""
+    rows: list[dict[str, Any]] = []
+    for item in items:
+        try:
+            row = build(item)
+        except (UnreadableItem, KeyError, TypeError, ValueError) as exc:
+            problem = str(exc) if isinstance(exc, UnreadableItem) else f"{type(exc).__name__}: {exc}"
+            summary.warnings.append(
+                f"Procore sent {what} {_shown_id(item)} that PaySync cannot read ({problem}); it was skipped "
+                "and the others were imported. Check it in Procore."
+            )
+            continue
+        if row is not None:
+            rows.append(row)
+    return rows
+
+
+def _shown_id(item: object) -> str:
+    if isinstance(item, dict) and item.get("id") is not None:
+        return f"id {str(item.get('id'))[:40]}"
+    return "without an id"
+
+
+def _required_id(item: dict[str, Any], key: str = "id") -> int:
+    value = _int(item.get(key))
+    if value is None or value <= 0:
+        raise UnreadableItem(f"{key} {item.get(key)!r} is not a Procore id")
+    return value
+
+
 def _import_projects(
     client: ProcoreClient, wanted: set[int], now: datetime, summary: ImportSummary
 ) -> list[int]:
     seen: list[int] = []
+
+    def row(item: dict[str, Any]) -> dict[str, Any] | None:
+        project_id = _required_id(item)
+        if wanted and project_id not in wanted:
+            return None
+        return {
+            "id": project_id,
+            "name": str(item.get("name") or item.get("display_name") or f"Project {project_id}"),
+            "updated_at": parse_time(item.get("updated_at")),
+            "imported_at": now,
+        }
+
     for batch in _batches(client.list_projects()):
-        rows: list[dict[str, Any]] = [
-            {
-                "id": int(item["id"]),
-                "name": str(item.get("name") or item.get("display_name") or f"Project {item['id']}"),
-                "updated_at": parse_time(item.get("updated_at")),
-                "imported_at": now,
-            }
-            for item in batch
-            if not wanted or int(item["id"]) in wanted
-        ]
+        rows = _readable_rows(batch, row, "a project", summary)
         _upsert(ProcoreProject, rows)
         seen.extend(int(row["id"]) for row in rows)
         summary.projects += len(rows)
@@ -119,15 +166,16 @@ def _import_projects(
 
 
 def _import_vendors(client: ProcoreClient, summary: ImportSummary) -> None:
+    def row(item: dict[str, Any]) -> dict[str, Any]:
+        vendor_id = _required_id(item)
+        return {
+            "id": vendor_id,
+            "name": str(item.get("name") or item.get("company") or f"Vendor {vendor_id}"),
+            "origin_id": _text(item.get("origin_id")),
+        }
+
     for batch in _batches(client.list_vendors()):
-        rows = [
-            {
-                "id": int(item["id"]),
-                "name": str(item.get("name") or item.get("company") or f"Vendor {item['id']}"),
-                "origin_id": _text(item.get("origin_id")),
-            }
-            for item in batch
-        ]
+        rows = _readable_rows(batch, row, "a vendor", summary)
         _upsert(ProcoreVendor, rows)
         summary.vendors += len(rows)
 
@@ -149,7 +197,9 @@ def _write_commitments(
     items: Iterable[dict[str, Any]], project_id: int, now: datetime, summary: ImportSummary
 ) -> None:
     for batch in _batches(items):
-        rows = [_commitment_row(item, project_id, now) for item in batch]
+        rows = _readable_rows(
+            batch, lambda item: _commitment_row(item, project_id, now), "a commitment", summary
+        )
         _upsert(Commitment, rows)
         summary.commitments += len(rows)
 
@@ -168,7 +218,9 @@ def _import_invoices(
     for batch in _batches(client.list_requisitions(project_id, updated_since=since)):
         ready: list[dict[str, Any]] = []
         for item in batch:
-            (ready if _int(item.get("commitment_id")) in known else waiting).append(item)
+            (
+                ready if isinstance(item, dict) and _int(item.get("commitment_id")) in known else waiting
+            ).append(item)
         _write_invoices(ready, project_id, known, now, summary)
     missing: list[dict[str, Any]] = []
     if waiting:
@@ -176,7 +228,11 @@ def _import_invoices(
         # watermark but was never seen: re-read the project's commitments in full, once.
         _write_commitments(client.list_commitments(project_id), project_id, now, summary)
         known = _commitment_vendors(project_id)
-        missing = [item for item in waiting if _int(item.get("commitment_id")) not in known]
+        missing = [
+            item
+            for item in waiting
+            if isinstance(item, dict) and _int(item.get("commitment_id")) not in known
+        ]
         _write_invoices(
             [item for item in waiting if _int(item.get("commitment_id")) in known],
             project_id,
@@ -226,7 +282,12 @@ def _write_invoices(
     summary: ImportSummary,
 ) -> None:
     for batch in _batches(items):
-        rows = [_invoice_row(item, project_id, commitment_vendors, now) for item in batch]
+        rows = _readable_rows(
+            batch,
+            lambda item: _invoice_row(item, project_id, commitment_vendors, now),
+            "a subcontractor invoice",
+            summary,
+        )
         _upsert(Invoice, rows)
         summary.invoices += len(rows)
 
@@ -242,8 +303,9 @@ def _commitment_row(item: dict[str, Any], project_id: int, now: datetime) -> dic
     kind = item.get("kind")
     if kind not in ("subcontract", "purchase_order"):
         kind = "purchase_order" if item.get("type") == "PurchaseOrderContract" else "subcontract"
+    currency, base_currency, rate = _currency_configuration(item)
     return {
-        "id": int(item["id"]),
+        "id": _required_id(item),
         "project": project_id,
         "kind": kind,
         "number": _text(item.get("number")),
@@ -252,15 +314,42 @@ def _commitment_row(item: dict[str, Any], project_id: int, now: datetime) -> dic
         "vendor_id": _int(vendor.get("id")),
         "vendor_name": _text(vendor.get("company") or vendor.get("name")),
         "origin_id": _text(item.get("origin_id")),
+        "currency": currency,
+        "base_currency": base_currency,
+        "exchange_rate": rate,
         "updated_at": parse_time(item.get("updated_at")),
         "imported_at": now,
     }
 
 
+def _currency_configuration(item: dict[str, Any]) -> tuple[str | None, str | None, str | None]:
+    """(currency_iso_code, base_currency_iso_code, currency_exchange_rate) of a commitment; all
+    None when it has no currency_configuration (it is then in the company's currency). A currency
+    that is not a three-letter code makes the commitment unreadable: posting money to it could be
+    posting it in the wrong currency."""
+    config = item.get("currency_configuration")
+    if config is None:
+        return None, None, None
+    if not isinstance(config, dict):
+        raise UnreadableItem(f"currency_configuration {str(config)[:60]!r} is not an object")
+    codes: list[str | None] = []
+    for key in ("currency_iso_code", "base_currency_iso_code"):
+        raw = config.get(key)
+        if raw in (None, ""):
+            codes.append(None)
+            continue
+        code = str(raw).strip().upper()
+        if len(code) != 3 or not code.isalpha():
+            raise UnreadableItem(f"{key} {str(raw)[:20]!r} is not an ISO currency code")
+        codes.append(code)
+    rate = config.get("currency_exchange_rate")
+    return codes[0], codes[1], None if rate is None else str(rate)[:32]
+
+
 def _invoice_row(
     item: dict[str, Any], project_id: int, commitment_vendors: dict[int, int | None], now: datetime
 ) -> dict[str, Any]:
-    commitment_id = int(item["commitment_id"])
+    commitment_id = _required_id(item, "commitment_id")
     summary = item.get("summary") if isinstance(item.get("summary"), dict) else {}
     assert isinstance(summary, dict)
     amount = parse_money(item.get("total_claimed_amount"))
@@ -268,7 +357,7 @@ def _invoice_row(
         amount = parse_money(summary.get("current_payment_due"))
     vendor_id = _int(item.get("vendor_id"))
     return {
-        "id": int(item["id"]),
+        "id": _required_id(item),
         "project": project_id,
         "commitment": commitment_id,
         "number": _int(item.get("number")),
@@ -311,7 +400,10 @@ def _load_watermark(key: str) -> datetime | None:
 def _save_watermark(key: str, value: datetime | None) -> None:
     if value is None:
         return
-    text = value.astimezone(UTC).isoformat()
+    _save_setting(key, value.astimezone(UTC).isoformat())
+
+
+def _save_setting(key: str, text: str) -> None:
     with Setting._meta.database.atomic():
         Setting.insert(key=key, value=text, updated_at=utc_now()).on_conflict(
             conflict_target=[Setting.key], update={Setting.value: text, Setting.updated_at: utc_now()}
@@ -355,14 +447,15 @@ def parse_date(value: object) -> date | None:
 
 
 def parse_money(value: object) -> Decimal | None:
-    """Procore amounts are decimal strings; a float would already have lost cents, so it is refused."""
+    """Procore amounts, as decimal strings ("1250.0") or JSON numbers (read as Decimal by the
+    client, never through float); a float would already have lost cents, so it is refused."""
     if value is None or isinstance(value, bool | float):
         return None
     try:
         amount = Decimal(str(value).strip())
     except InvalidOperation:
         return None
-    if not amount.is_finite():
+    if not amount.is_finite() or abs(amount) >= Decimal("1e13"):
         return None
     return amount.quantize(CENT, rounding=ROUND_HALF_EVEN)
 

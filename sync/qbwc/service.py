@@ -35,25 +35,32 @@ from storage.models import (
     WebConnectorSession,
 )
 from sync.ingest import (
+    CurrencyResolver,
     IngestCounts,
     PageOutcome,
     company_file_for,
     store_bills,
+    store_currencies,
     store_deletions,
     store_payment_page,
+    store_vendors,
     unknown_bill_ids,
+    unknown_vendor_ids,
     watermark_value,
     write_transaction,
 )
 from sync.qbxml.build import (
+    QBXML_VERSION,
     build_bill_payment_query,
     build_bill_query,
+    build_currency_query,
     build_deleted_query,
     build_host_query,
+    build_vendor_query,
     parse_qb_local,
 )
 from sync.qbxml.errors import QbXMLError, QbXMLStatusError
-from sync.qbxml.parse import parse_hcp_response, parse_response
+from sync.qbxml.parse import HcpFacts, parse_hcp, parse_response
 from sync.qbxml.records import CompanyInfo, HostInfo, PaymentKind, QueryResponse
 from sync.scheduler import schedule_cutoff
 from sync.settings import Settings
@@ -61,6 +68,8 @@ from sync.workqueue import (
     SESSION_IDLE_TIMEOUT,
     next_queued_work,
     queue_bill_lookup,
+    queue_currency_list,
+    queue_lookup,
     requeue_stale_work,
     reset_to_queued,
     work_id,
@@ -95,6 +104,8 @@ _RS_FOR_KIND = {
     "payments_credit_card": "BillPaymentCreditCardQueryRs",
     "deleted": "TxnDeletedQueryRs",
     "bills": "BillQueryRs",
+    "vendors": "VendorQueryRs",
+    "currencies": "CurrencyQueryRs",
 }
 _WHAT_FOR_KIND = {
     "host": "company-file check",
@@ -102,7 +113,16 @@ _WHAT_FOR_KIND = {
     "payments_credit_card": "credit card bill payment",
     "deleted": "deleted payment",
     "bills": "bill",
+    "vendors": "vendor",
+    "currencies": "currency list",
 }
+# Kinds that only add detail to payments already stored: a QuickBooks error on one of them is
+# recorded, and the session carries on.
+_DETAIL_KINDS = frozenset({"bills", "vendors", "currencies"})
+# The qbXML version every request declares, as (major, minor), and the QuickBooks that speaks it.
+_NEEDED_VERSION = tuple(int(part) for part in QBXML_VERSION.split("."))
+_NEEDED_QUICKBOOKS = "QuickBooks Desktop 2014"
+VERSION_NOT_SUPPORTED_HRESULT = "0x80040428"
 _EDITIONS = {"CA": "Canada", "UK": "UK", "GB": "UK", "AU": "Australia"}
 
 # HRESULTs the Web Connector passes on (NOTES §8), with what the person at QuickBooks can do.
@@ -115,6 +135,10 @@ _HRESULT_HINTS = {
     "restart QuickBooks and the Web Connector, and try again.",
     "0x80040408": "Could not start QuickBooks. Open QuickBooks with the company file yourself, "
     "or allow the Web Connector to run it unattended, and run the update again.",
+    VERSION_NOT_SUPPORTED_HRESULT: f"This QuickBooks is older than PaySync needs: PaySync asks in qbXML "
+    f"{QBXML_VERSION}, which {_NEEDED_QUICKBOOKS} and later understand. Update QuickBooks Desktop to 2014 or "
+    "later (U.S. Pro, Premier, Accountant or Enterprise); PaySync itself needs no update, and the password "
+    "and permissions are not the problem.",
 }
 _GENERIC_HRESULT_HINT = (
     "Check that QuickBooks is running with the company file open, signed in as a user who may use "
@@ -137,7 +161,7 @@ def paysync_version() -> str:
 def describe_hresult(hresult: str, message: str) -> str:
     code = hresult.strip()
     hint = _HRESULT_HINTS.get(code.lower(), _GENERIC_HRESULT_HINT)
-    said = f": {message.strip()}" if message.strip() else ""
+    said = f": {message.strip().rstrip('.')}" if message.strip() else ""
     return f"QuickBooks reported {code}{said}. {hint}"
 
 
@@ -151,15 +175,45 @@ def describe_country_refusal(country: str) -> str:
     )
 
 
+def _version_tuple(text: str) -> tuple[int, ...] | None:
+    parts = text.strip().split(".")
+    if not all(part.isdigit() for part in parts if part) or not parts[0]:
+        return None
+    return tuple(int(part) for part in parts if part)
+
+
+def describe_version_refusal(product_name: str | None, supported: tuple[str, ...]) -> str:
+    """Why PaySync sends nothing to a QuickBooks that does not speak its qbXML version, in
+    QuickBooks' terms: the QuickBooks found, the one needed, and that PaySync needs no update."""
+    numbers = sorted((v for v in (_version_tuple(s) for s in supported) if v is not None), reverse=True)
+    highest = ".".join(str(part) for part in numbers[0]) if numbers else None
+    found = product_name or "The QuickBooks on the Web Connector's computer"
+    speaks = f" speaks qbXML up to {highest}" if highest else " does not list qbXML " + QBXML_VERSION
+    return (
+        f"{found}{speaks}; PaySync needs qbXML {QBXML_VERSION}, which {_NEEDED_QUICKBOOKS} and later "
+        "support, so nothing was asked of this company file. Update QuickBooks Desktop to 2014 or later "
+        "(U.S. Pro, Premier, Accountant or Enterprise), then run the Web Connector again. PaySync itself "
+        "needs no update."
+    )
+
+
+def supports_needed_version(supported: tuple[str, ...]) -> bool:
+    """Whether HostRet's SupportedQBXMLVersion list has the version PaySync's requests declare."""
+    return any(_version_tuple(version) == _NEEDED_VERSION for version in supported)
+
+
 def _plural(count: int, word: str) -> str:
     return f"{count} {word}" if count == 1 else f"{count} {word}s"
 
 
 def summarise_session(counts: IngestCounts) -> str:
-    return (
+    text = (
         f"PaySync: {_plural(counts.received, 'payment')} received "
         f"({counts.new} new, {counts.changed} changed), {_plural(counts.deletions, 'deletion')}"
     )
+    if counts.held:
+        text += f"; {_plural(counts.held, 'record')} held aside as unreadable (see paysync status)"
+    return text
 
 
 @dataclass(frozen=True)
@@ -509,31 +563,61 @@ class WebConnectorService:
         minor_version: int | None,
         now: datetime,
     ) -> bool:
-        """Read strHCPResponse (first call of a session); refuse non-U.S. files. True = refused."""
+        """Read strHCPResponse (first call of a session); refuse non-U.S. files and QuickBooks
+        versions that do not speak PaySync's qbXML. True = refused (no query is sent)."""
         session.hcp_received = True
         session.save()
-        host: HostInfo | None = None
-        info: CompanyInfo | None = None
+        facts = HcpFacts()
         try:
-            host, info = parse_hcp_response(hcp_response or "")
+            facts = parse_hcp(hcp_response or "")
         except QbXMLError as exc:
             log.warning("could not read the Web Connector's host/company response: %s", exc)
             self._audit(now, "qbwc.hcp_unreadable", session.ticket, problem=str(exc)[:300])
+        host, info, preferences = facts.host, facts.company, facts.preferences
         if company_file_name:
             company.file_path = company_file_name[:1000]
         if info is not None and info.company_name:
             company.company_name = info.company_name
         if host is not None and host.product_name:
             company.product_name = host.product_name
+        if host is not None and host.supported_versions:
+            company.supported_qbxml_versions = ",".join(host.supported_versions)[:1000]
         if major_version is not None:
             company.qbxml_version = f"{major_version}.{minor_version or 0}"
+        if preferences is not None and preferences.multicurrency is not None:
+            company.multicurrency = preferences.multicurrency
+            company.home_currency_list_id = preferences.home_currency_list_id
+            company.home_currency_name = preferences.home_currency_name
         edition = (host.country if host is not None and host.country else country or "").strip().upper()
         if edition:
             company.country = edition[:2]
+        # The home currency as the file names it; a U.S. file that names none keeps its books in USD.
+        company.home_currency = CurrencyResolver(company)(
+            company.home_currency_name, company.home_currency_list_id
+        ) or ("USD" if edition in ("", "US") and not company.home_currency_name else None)
         company.save()
         if edition and edition != "US":
             self._refuse_edition(session, company, edition, now)
             return True
+        # The version check comes from QuickBooks' own list when the HCP response has it, else from
+        # the version the Web Connector says QuickBooks speaks (its highest, NOTES §1/§9).
+        if host is not None and host.supported_versions:
+            speaks = supports_needed_version(host.supported_versions)
+            supported = host.supported_versions
+        elif major_version is not None:
+            speaks = (major_version, minor_version or 0) >= _NEEDED_VERSION
+            supported = (f"{major_version}.{minor_version or 0}",)
+        else:
+            speaks, supported = True, ()
+        if not speaks:
+            message = describe_version_refusal(host.product_name if host is not None else None, supported)
+            self._record_error(now, message, session=session, company=company)
+            self._audit(now, "qbwc.version_refused", session.ticket, supported=list(supported))
+            self._fail_session(session, now)
+            return True
+        if company.multicurrency:
+            # Payments name their currency; the company file's list says which ISO code each name is.
+            queue_currency_list(session.file_key, requested_by="qbwc", now=now)
         return False
 
     def _refuse_edition(
@@ -604,6 +688,13 @@ class WebConnectorService:
             if not txn_ids:
                 raise ValueError("the bill lookup names no bills")
             return build_bill_query(request_id=request_id, txn_ids=txn_ids)
+        if work.kind == "vendors":
+            list_ids = json.loads(work.payload or "{}").get("list_ids", [])
+            if not list_ids:
+                raise ValueError("the vendor lookup names no vendors")
+            return build_vendor_query(request_id=request_id, list_ids=list_ids)
+        if work.kind == "currencies":
+            return build_currency_query(request_id=request_id)
         raise ValueError(f"unknown kind of QuickBooks work {work.kind!r}")
 
     # ------------------------------------------------------------------ receiveResponseXML
@@ -626,6 +717,9 @@ class WebConnectorService:
                     )
                     self._fail_session(session, now)
                     return -1
+                if hresult.strip().lower() == VERSION_NOT_SUPPORTED_HRESULT:
+                    # Asking again cannot help: QuickBooks will refuse the same version every time.
+                    return self._fail_work(session, company, work, describe_hresult(hresult, message), now)
                 if hresult.strip():
                     return self._transport_failure(
                         session, company, work, describe_hresult(hresult, message), now
@@ -636,7 +730,24 @@ class WebConnectorService:
                     return self._transport_failure(
                         session, company, work, f"PaySync could not read QuickBooks' answer: {exc}", now
                     )
-                return self._handle_responses(session, company, work, responses, now)
+                try:
+                    with write_transaction():  # a savepoint: a failure below undoes this page only
+                        return self._handle_responses(session, company, work, responses, now)
+                except Exception as exc:
+                    # Never an HTTP 500 for the Web Connector: the page is undone, the query is asked
+                    # again at the next session, and the reason is on record.
+                    log.exception("could not store a QuickBooks answer")
+                    session = WebConnectorSession.get(WebConnectorSession.ticket == session.ticket)
+                    company = self._company(session)
+                    work = QuickBooksWork.get_by_id(work_id(work))
+                    return self._transport_failure(
+                        session,
+                        company,
+                        work,
+                        f"PaySync could not store QuickBooks' answer ({type(exc).__name__}: {exc}); nothing of "
+                        "this page was kept.",
+                        now,
+                    )
 
     def _transport_failure(
         self,
@@ -716,12 +827,13 @@ class WebConnectorService:
             return self._retry_page(session, company, work, rs, now)
         if not (rs.is_ok or rs.is_warning):
             status = QbXMLStatusError(rs.status_code, rs.status_severity, rs.status_message, rs.rs_name)
-            if work.kind == "bills":
-                # Bills only add detail (vendor, open balance); the payments are already stored.
+            if work.kind in _DETAIL_KINDS:
+                # Bills, vendors and currencies only add detail; the payments are already stored.
                 # Record the problem but let the session finish normally.
                 work.status = "failed"
                 work.finished_at = now
-                work.last_error = f"Reading bills that payments refer to failed: {status}"
+                read = "the currency list" if work.kind == "currencies" else f"{what}s that payments refer to"
+                work.last_error = f"Reading {read} failed: {status}"
                 work.save()
                 ErrorEvent.create(at=now, where="qbwc", message=work.last_error)
                 session.work_done += 1
@@ -745,15 +857,26 @@ class WebConnectorService:
             missing = unknown_bill_ids(company, outcome.referenced_bill_ids)
             if missing:
                 queue_bill_lookup(session.file_key, missing, requested_by="qbwc", now=now)
+        if company.multicurrency and outcome.referenced_vendor_ids:
+            # In a multicurrency file each vendor has a currency; read the ones not known yet.
+            vendors = unknown_vendor_ids(company, outcome.referenced_vendor_ids)
+            if vendors:
+                queue_lookup(session.file_key, "vendors", vendors, requested_by="qbwc", now=now)
         return self._percent_done(session, work)
 
     def _store(
         self, company: CompanyFile, work: QuickBooksWork, rs: QueryResponse, now: datetime
     ) -> PageOutcome:
         if work.kind in ("payments_check", "payments_credit_card"):
-            return store_payment_page(company, work, rs, cutoff=schedule_cutoff(), now=now)
+            return store_payment_page(
+                company, work, rs, cutoff=schedule_cutoff(), now=now, max_returned=self.max_returned
+            )
         if work.kind == "deleted":
             return store_deletions(company, work, rs, now=now)
+        if work.kind == "vendors":
+            return store_vendors(company, work, rs, now=now)
+        if work.kind == "currencies":
+            return store_currencies(company, work, rs, now=now)
         return store_bills(company, work, rs, now=now)
 
     def _retry_page(

@@ -291,3 +291,26 @@ def build_deleted_query(*, request_id: str, deleted_from: datetime | None = None
             "FromDeletedDate": _filter_datetime(deleted_from, "deleted_from")
         }
     return _document([("TxnDeletedQueryRq", content)])
+
+
+# What PaySync needs of a vendor: who it is and its currency. IncludeRetElement keeps the answer
+# small (a VendorRet otherwise carries addresses, contacts and notes).
+_VENDOR_RET_ELEMENTS = ("ListID", "TimeModified", "EditSequence", "Name", "CurrencyRef")
+
+
+def build_vendor_query(*, request_id: str, list_ids: Sequence[str]) -> str:
+    """VendorQueryRq for the vendors with these ListIDs (their currency, in multicurrency files)."""
+    ids = _checked_list(list_ids, "list_ids entry", max_chars=_MAX_TXN_ID_CHARS)
+    if not ids:
+        raise ValueError("build_vendor_query needs at least one ListID.")
+    content: dict[str, Any] = {
+        "@requestID": _checked_text(request_id, "request_id"),
+        "ListID": ids,
+        "IncludeRetElement": list(_VENDOR_RET_ELEMENTS),
+    }
+    return _document([("VendorQueryRq", content)])
+
+
+def build_currency_query(*, request_id: str) -> str:
+    """CurrencyQueryRq for every currency of the company file: QuickBooks' names and ISO codes."""
+    return _document([("CurrencyQueryRq", {"@requestID": _checked_text(request_id, "request_id")})])

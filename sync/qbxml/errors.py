@@ -20,7 +20,19 @@ class MalformedXMLError(QbXMLError):
 
 
 class QbXMLContentError(QbXMLError):
-    """Well-formed XML that is not the qbXML we expect (wrong root, missing TxnID, bad amount...)."""
+    """Well-formed XML that is not the qbXML we expect (wrong root, missing TxnID, bad amount...).
+
+    When one field of one record is the problem, `element` names it ("Amount",
+    "AppliedToTxnRet/Amount") and `raw` holds the text QuickBooks sent (None: the element is missing).
+    """
+
+    def __init__(
+        self, message: str, *, element: str | None = None, raw: str | None = None, problem: str | None = None
+    ) -> None:
+        super().__init__(message)
+        self.element = element
+        self.raw = raw
+        self.problem = problem  # what is wrong with the value, e.g. "is not a qbXML amount (...)"
 
 
 class QbXMLStatusError(QbXMLError):

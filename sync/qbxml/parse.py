@@ -11,6 +11,7 @@ not copied whole either (safe.parse_xml feeds expat UTF-8 slices).
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -18,16 +19,24 @@ from datetime import date
 from decimal import Decimal
 from typing import TypeVar
 
+import xmltodict
+
+from .build import parse_qb_local
 from .errors import QbXMLContentError, QbXMLStatusError
 from .records import (
     AppliedBill,
     BillPaymentRecord,
     BillRecord,
     CompanyInfo,
+    CurrencyRecord,
     DeletedTxnRecord,
     HostInfo,
+    LinkedCredit,
     PaymentKind,
+    PreferencesInfo,
     QueryResponse,
+    UnreadableRecord,
+    VendorRecord,
 )
 from .safe import parse_xml
 
@@ -35,6 +44,14 @@ _AMOUNT = re.compile(r"[+-]?\d{1,13}(?:\.\d{2})?")  # AMTTYPE without its empty 
 _CENTS = Decimal("0.01")
 _ZERO_AMOUNT = Decimal("0.00")
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")  # DATETYPE as QuickBooks writes it
+_RATE = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")  # FLOATTYPE
+_MAX_INT32 = 2**31 - 1  # the largest count or number PaySync's tables (and PostgreSQL's integer) hold
+# Schema limits (qbxmltypes130.xsd / qbxml130.xsd) of the values PaySync stores and sends on.
+_ID_CHARS = 36  # IDTYPE: TxnID, ListID
+_EDIT_SEQUENCE_CHARS = 16
+_PAYMENT_REF_CHARS = 11  # BillPaymentCheckRet / BillPaymentCreditCardRet RefNumber
+_BILL_REF_CHARS = 20  # BillRet and AppliedToTxnRet RefNumber
+_RAW_KEPT_CHARS = 20_000
 
 # Depths in the xmltodict path (a list of (element name, attributes) from the root).
 _RS_DEPTH = 3  # QBXML / QBXMLMsgsRs / *Rs
@@ -72,18 +89,22 @@ class _Fields:
 
     def with_txn_id(self, name: str) -> tuple[str, _Fields]:
         """The required TxnID, and these fields renamed "{name} {TxnID}" for error messages."""
-        txn_id = self.required_text("TxnID")
+        txn_id = self.required_limited_text("TxnID", _ID_CHARS)
         return txn_id, self.renamed(f"{name} {txn_id}")
 
     def _present(self, child: str, value: _V | None) -> _V:
         if value is None:
-            raise self.problem(child, "is missing")
+            raise self.problem(child, "is missing", raw=None)
         return value
 
-    def problem(self, child: str, problem: str) -> QbXMLContentError:
+    def problem(self, child: str, problem: str, raw: str | None = None) -> QbXMLContentError:
+        inner = self.context.split(" ")[2:]  # "BillPaymentCheckRet 12-17 AppliedToTxnRet" -> the path inside
         return QbXMLContentError(
             f"{self.context}: {child} {problem}. The QuickBooks response does not match qbXML 13.0; "
-            "check the Web Connector log (QWCLog.txt) and report it if QuickBooks really sent this."
+            "check the Web Connector log (QWCLog.txt) and report it if QuickBooks really sent this.",
+            element="/".join([*inner, child]),
+            raw=raw,
+            problem=problem,
         )
 
     def text(self, child: str) -> str | None:
@@ -97,7 +118,29 @@ class _Fields:
             value = value.get("#text")
         if value is None or isinstance(value, str):
             return value or None  # <X></X> and <X/> both mean "no value"
-        raise self.problem(child, f"has unexpected content {value!r}")
+        raise self.problem(child, "has child elements where text was expected", raw=_short(value))
+
+    def limited_text(self, child: str, max_chars: int) -> str | None:
+        """text(), refused when longer than the schema allows (a longer TxnID, say, would be
+        stored as a second record beside the real one)."""
+        value = self.text(child)
+        if value is not None and len(value) > max_chars:
+            raise self.problem(
+                child, f"is {len(value)} characters long; qbXML allows at most {max_chars}", raw=value
+            )
+        return value
+
+    def required_limited_text(self, child: str, max_chars: int) -> str:
+        return self._present(child, self.limited_text(child, max_chars))
+
+    def required_time(self, child: str) -> str:
+        """A QuickBooks date-time kept as sent (DESIGN rule 2), refused unless it is one."""
+        value = self.required_shared_text(child)
+        try:
+            parse_qb_local(value)
+        except ValueError:
+            raise self.problem(child, "is not a QuickBooks date-time", raw=value) from None
+        return value
 
     def shared_text(self, child: str) -> str | None:
         """text(), for values that repeat across records (names, types, times)."""
@@ -151,7 +194,13 @@ class _Fields:
         return self._present(child, self.calendar_date(child))
 
     def integer(self, child: str) -> int | None:
-        return _parse_int(self.text(child), lambda problem: self.problem(child, problem))
+        raw = self.text(child)
+        return _parse_int(raw, lambda problem: self.problem(child, problem, raw=raw))
+
+    def small_integer(self, child: str) -> int | None:
+        """A number PaySync only shows (TxnNumber): beyond what a table holds it is left out."""
+        value = self.integer(child)
+        return value if value is not None and abs(value) <= _MAX_INT32 else None
 
     def boolean(self, child: str) -> bool | None:
         raw = self.text(child)
@@ -161,23 +210,42 @@ class _Fields:
             return True
         if raw in ("false", "0"):
             return False
-        raise self.problem(child, f"{raw!r} is not true or false")
+        raise self.problem(child, f"{raw!r} is not true or false", raw=raw)
+
+    def optional_amount(self, child: str) -> Decimal | None:
+        """An amount PaySync only shows (AmountInHomeCurrency): unreadable means unknown, not held."""
+        try:
+            return self.amount(child)
+        except QbXMLContentError:
+            return None
+
+    def rate(self, child: str) -> str | None:
+        """ExchangeRate (FLOATTYPE), kept as text: shown, never used to convert money."""
+        raw = self.text(child)
+        return raw if raw is not None and _RATE.fullmatch(raw) and len(raw) <= 32 else None
 
 
 def _to_amount(fields: _Fields, child: str, raw: str) -> Decimal:
     if _AMOUNT.fullmatch(raw) is None:
-        raise fields.problem(child, f"{raw!r} is not a qbXML amount (digits, optionally with two decimals)")
+        raise fields.problem(
+            child, f"{raw!r} is not a qbXML amount (digits, optionally with two decimals)", raw=raw
+        )
     # "100" and "100.00" both become Decimal("100.00")
     return Decimal(raw).quantize(_CENTS)
 
 
 def _to_date(fields: _Fields, child: str, raw: str) -> date:
     if _DATE.fullmatch(raw) is None:
-        raise fields.problem(child, f"{raw!r} is not a date in the form YYYY-MM-DD")
+        raise fields.problem(child, f"{raw!r} is not a date in the form YYYY-MM-DD", raw=raw)
     try:
         return date.fromisoformat(raw)
     except ValueError:
-        raise fields.problem(child, f"{raw!r} is not a calendar date") from None
+        raise fields.problem(child, f"{raw!r} is not a calendar date", raw=raw) from None
+
+
+def _short(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 200 else text[:199] + "…"
 
 
 def _as_list(value: object) -> list[object]:
@@ -202,18 +270,28 @@ def _parse_int(raw: str | None, problem: Callable[[str], QbXMLContentError]) -> 
 # One reader per *Ret element
 
 
+def _read_linked_credit(linked: _Fields) -> LinkedCredit:
+    return LinkedCredit(
+        txn_id=linked.required_limited_text("TxnID", _ID_CHARS),
+        txn_type=linked.required_shared_text("TxnType"),
+        ref_number=linked.text("RefNumber"),
+        amount=linked.required_amount("Amount"),
+    )
+
+
 def _read_applied_bill(applied: _Fields) -> AppliedBill:
-    bill_txn_id, applied = applied.with_txn_id(applied.context)
+    bill_txn_id = applied.required_limited_text("TxnID", _ID_CHARS)
     amount = applied.amount("Amount")
     return AppliedBill(
         bill_txn_id=bill_txn_id,
         txn_type=applied.required_shared_text("TxnType"),
-        bill_ref_number=applied.text("RefNumber"),
+        bill_ref_number=applied.limited_text("RefNumber", _BILL_REF_CHARS),
         bill_txn_date=applied.calendar_date("TxnDate"),
         # Amount is optional in the schema; with no Amount, none of this payment went to the bill [I].
         amount=_ZERO_AMOUNT if amount is None else amount,
-        balance_remaining=applied.amount("BalanceRemaining"),
+        balance_remaining=applied.optional_amount("BalanceRemaining"),
         discount_amount=applied.amount("DiscountAmount"),
+        credits=tuple(_read_linked_credit(linked) for linked in applied.each("LinkedTxn")),
     )
 
 
@@ -223,21 +301,26 @@ def _payment_reader(
     def read(ret: _Fields) -> BillPaymentRecord:
         txn_id, ret = ret.with_txn_id(ret_name)
         payee = ret.ref("PayeeEntityRef")
+        currency = ret.ref("CurrencyRef")
         return BillPaymentRecord(
             kind=kind,
             txn_id=txn_id,
-            edit_sequence=ret.required_text("EditSequence"),
-            txn_number=ret.integer("TxnNumber"),
-            time_created=ret.required_shared_text("TimeCreated"),
-            time_modified=ret.required_shared_text("TimeModified"),
-            vendor_list_id=payee.shared_text("ListID"),
+            edit_sequence=ret.required_limited_text("EditSequence", _EDIT_SEQUENCE_CHARS),
+            txn_number=ret.small_integer("TxnNumber"),
+            time_created=ret.required_time("TimeCreated"),
+            time_modified=ret.required_time("TimeModified"),
+            vendor_list_id=payee.limited_text("ListID", _ID_CHARS),
             vendor_name=payee.shared_text("FullName"),
             txn_date=ret.required_calendar_date("TxnDate"),
             amount=ret.required_amount("Amount"),
-            ref_number=ret.text("RefNumber"),
+            ref_number=ret.limited_text("RefNumber", _PAYMENT_REF_CHARS),
             memo=ret.text("Memo"),
             account_name=ret.ref(account_ref).shared_text("FullName"),
             applications=tuple(_read_applied_bill(applied) for applied in ret.each("AppliedToTxnRet")),
+            currency_list_id=currency.limited_text("ListID", _ID_CHARS),
+            currency_name=currency.shared_text("FullName"),
+            exchange_rate=ret.rate("ExchangeRate"),
+            amount_in_home_currency=ret.optional_amount("AmountInHomeCurrency"),
         )
 
     return read
@@ -246,28 +329,69 @@ def _payment_reader(
 def _read_bill(ret: _Fields) -> BillRecord:
     txn_id, ret = ret.with_txn_id("BillRet")
     vendor = ret.ref("VendorRef")
+    currency = ret.ref("CurrencyRef")
     return BillRecord(
         txn_id=txn_id,
-        edit_sequence=ret.required_text("EditSequence"),
-        time_modified=ret.required_shared_text("TimeModified"),
-        vendor_list_id=vendor.shared_text("ListID"),
+        edit_sequence=ret.required_limited_text("EditSequence", _EDIT_SEQUENCE_CHARS),
+        time_modified=ret.required_time("TimeModified"),
+        vendor_list_id=vendor.limited_text("ListID", _ID_CHARS),
         vendor_name=vendor.shared_text("FullName"),
         txn_date=ret.calendar_date("TxnDate"),
-        ref_number=ret.text("RefNumber"),
+        ref_number=ret.limited_text("RefNumber", _BILL_REF_CHARS),
         amount_due=ret.amount("AmountDue"),
         open_amount=ret.amount("OpenAmount"),
         is_paid=ret.boolean("IsPaid"),
+        currency_list_id=currency.limited_text("ListID", _ID_CHARS),
+        currency_name=currency.shared_text("FullName"),
+        exchange_rate=ret.rate("ExchangeRate"),
+        amount_due_in_home_currency=ret.optional_amount("AmountDueInHomeCurrency"),
     )
 
 
 def _read_deleted_txn(ret: _Fields) -> DeletedTxnRecord:
     txn_id, ret = ret.with_txn_id("TxnDeletedRet")
+    if len(txn_id) > _ID_CHARS:
+        raise ret.problem(
+            "TxnID", f"is {len(txn_id)} characters long; qbXML allows at most {_ID_CHARS}", txn_id
+        )
     return DeletedTxnRecord(
         txn_del_type=ret.required_shared_text("TxnDelType"),
         txn_id=txn_id,
         time_created=ret.text("TimeCreated"),
         time_deleted=ret.text("TimeDeleted"),
         ref_number=ret.text("RefNumber"),
+    )
+
+
+def _read_vendor(ret: _Fields) -> VendorRecord:
+    list_id = ret.required_limited_text("ListID", _ID_CHARS)
+    ret = ret.renamed(f"VendorRet {list_id}")
+    currency = ret.ref("CurrencyRef")
+    return VendorRecord(
+        list_id=list_id,
+        name=ret.text("Name"),
+        edit_sequence=ret.limited_text("EditSequence", _EDIT_SEQUENCE_CHARS),
+        currency_list_id=currency.limited_text("ListID", _ID_CHARS),
+        currency_name=currency.shared_text("FullName"),
+    )
+
+
+def _read_currency(ret: _Fields) -> CurrencyRecord:
+    list_id = ret.required_limited_text("ListID", _ID_CHARS)
+    ret = ret.renamed(f"CurrencyRet {list_id}")
+    code = ret.limited_text("CurrencyCode", 3)
+    return CurrencyRecord(
+        list_id=list_id, name=ret.required_text("Name"), code=code.upper() if code else None
+    )
+
+
+def _read_preferences(ret: _Fields) -> PreferencesInfo:
+    multicurrency = ret.ref("MultiCurrencyPreferences")
+    home = multicurrency.ref("HomeCurrencyRef")
+    return PreferencesInfo(
+        multicurrency=multicurrency.boolean("IsMultiCurrencyOn"),
+        home_currency_list_id=home.text("ListID"),
+        home_currency_name=home.text("FullName"),
     )
 
 
@@ -306,7 +430,140 @@ _READERS: dict[str, _RetReader] = {
     "TxnDeletedQueryRs": _RetReader("TxnDeletedRet", _read_deleted_txn),
     "HostQueryRs": _RetReader("HostRet", _read_host),
     "CompanyQueryRs": _RetReader("CompanyRet", _read_company),
+    "PreferencesQueryRs": _RetReader("PreferencesRet", _read_preferences),
+    "VendorQueryRs": _RetReader("VendorRet", _read_vendor),
+    "CurrencyQueryRs": _RetReader("CurrencyRet", _read_currency),
 }
+
+# Records that are kept aside, rather than failing their whole response, when one field is
+# unreadable (DESIGN rule 11). Host, company and preferences answers are read whole or not at all.
+_HELD_WHEN_UNREADABLE = frozenset(
+    {
+        "BillPaymentCheckRet",
+        "BillPaymentCreditCardRet",
+        "BillRet",
+        "TxnDeletedRet",
+        "VendorRet",
+        "CurrencyRet",
+    }
+)
+_WHAT_IS_READ = {
+    "Amount": "the amount",
+    "TxnDate": "the date",
+    "TxnID": "the transaction ID",
+    "ListID": "the list ID",
+    "EditSequence": "the edit sequence",
+    "TimeCreated": "the time created",
+    "TimeModified": "the time modified",
+    "TxnNumber": "the transaction number",
+    "RefNumber": "the number",
+    "TxnType": "the transaction type",
+    "DiscountAmount": "the discount",
+    "AmountDue": "the amount due",
+    "OpenAmount": "the open amount",
+    "IsPaid": "the paid flag",
+    "TxnDelType": "the deleted transaction type",
+    "Name": "the name",
+    "CurrencyCode": "the currency code",
+}
+
+
+def _label(ret_name: str, value: object) -> str:
+    """How an accountant recognises a record: "check 10045", "credit card payment 77", "bill B-12"."""
+    values: Mapping[str, object] = value if isinstance(value, Mapping) else {}
+
+    def text(name: str) -> str | None:
+        found = values.get(name)
+        if isinstance(found, list):
+            found = found[0] if found else None
+        return found.strip() if isinstance(found, str) and found.strip() else None
+
+    noun = {
+        "BillPaymentCheckRet": "check",
+        "BillPaymentCreditCardRet": "credit card payment",
+        "BillRet": "bill",
+        "TxnDeletedRet": "deleted payment",
+        "VendorRet": "vendor",
+        "CurrencyRet": "currency",
+    }.get(ret_name, ret_name)
+    number = text("RefNumber") or text("Name")
+    if number and len(number) <= 40:
+        return f"{noun} {number}"
+    identity = text("TxnID") or text("ListID")
+    if identity:
+        shown = identity if len(identity) <= 40 else identity[:37] + "…"
+        return f"{noun} with QuickBooks ID {shown}"
+    return f"{noun} without a QuickBooks ID"
+
+
+def _what(element: str | None, ret_name: str) -> str:
+    if not element:
+        return "a field"
+    parts = element.split("/")
+    leaf = _WHAT_IS_READ.get(parts[-1], f"the {parts[-1]} field")
+    if parts[0] == "AppliedToTxnRet" and len(parts) > 1:
+        if parts[-2] == "LinkedTxn":
+            return f"{leaf} of a credit applied to a bill"
+        return f"{leaf} applied to a bill" if parts[-1] == "Amount" else f"{leaf} of a bill it pays"
+    if parts[-1] == "RefNumber":
+        return "the check number" if ret_name.startswith("BillPayment") else leaf
+    return leaf
+
+
+def _unreadable(ret_name: str, value: object, error: QbXMLContentError) -> UnreadableRecord:
+    """The record kept aside, with the sentence a person reads: what QuickBooks sent and where."""
+    values: Mapping[str, object] = value if isinstance(value, Mapping) else {}
+    label = _label(ret_name, value)
+    what = _what(error.element, ret_name)
+    if error.raw is None:
+        said = f"QuickBooks sent {label} without {what} ({error.element or 'a required element'})."
+    else:
+        shown = error.raw if len(error.raw) <= 80 else error.raw[:77] + "…"
+        said = f"QuickBooks sent `{shown}` as {what} of {label}."
+    problem = error.problem or "is not what qbXML allows"
+    if error.raw is not None and problem.startswith(repr(error.raw) + " "):
+        problem = problem[len(repr(error.raw)) + 1 :]  # the value is quoted already
+    why = "without it" if error.raw is None else f"it {problem}"
+    reason = (
+        f"{said} PaySync cannot read it: {why}, so this record is held and nothing of it is written to "
+        "Procore; the rest was read normally. Correct it in QuickBooks and save: PaySync reads it again at "
+        "the next sync."
+    )
+    try:
+        raw = str(xmltodict.unparse({ret_name: value}, full_document=False))
+    except Exception:  # a record odd enough not to re-serialise is still kept, as text
+        raw = repr(value)
+    identity = values.get("TxnID") or values.get("ListID")
+    identity_text = identity if isinstance(identity, str) and identity.strip() else None
+    time_modified = values.get("TimeModified")
+    time_text: str | None = None
+    if isinstance(time_modified, str):
+        try:
+            parse_qb_local(time_modified)
+            time_text = time_modified
+        except ValueError:
+            time_text = None
+    edit_sequence = values.get("EditSequence")
+    return UnreadableRecord(
+        ret_name=ret_name,
+        record_key=identity_text[:200] if identity_text else "sha1:" + hashlib.sha1(raw.encode()).hexdigest(),
+        txn_id=identity_text if identity_text and len(identity_text) <= _ID_CHARS else None,
+        edit_sequence=edit_sequence[:64] if isinstance(edit_sequence, str) else None,
+        time_modified=time_text,
+        label=label,
+        reason=reason,
+        raw=raw[:_RAW_KEPT_CHARS],
+    )
+
+
+def _read_record(reader: _RetReader, value: object, shared: _Shared) -> object:
+    try:
+        return reader.read(_Fields(value, reader.ret_name, shared))
+    except QbXMLContentError as error:
+        if reader.ret_name not in _HELD_WHEN_UNREADABLE:
+            raise
+        return _unreadable(reader.ret_name, value, error)
+
 
 _SEVERITY_BY_RANGE = ((499, "Info"), (999, "Warn"))
 
@@ -324,17 +581,31 @@ def _read_query_response(rs_name: str, value: object, shared: _Shared) -> QueryR
     )
     reader = _READERS.get(rs_name)
     records = rs.values(reader.ret_name) if reader is not None else []
+    remaining_text = rs.text("@iteratorRemainingCount")
+    remaining = _count(remaining_text)
     return QueryResponse(
         rs_name=rs_name,
         request_id=rs.text("@requestID"),
         status_code=status_code,
         status_severity=severity,
         status_message=rs.text("@statusMessage") or "",
-        ret_count=rs.integer("@retCount"),
+        ret_count=_count(rs.text("@retCount")),
         iterator_id=rs.text("@iteratorID"),
-        iterator_remaining=rs.integer("@iteratorRemainingCount"),
+        iterator_remaining=remaining,
         records=records,
+        iterator_remaining_unreadable=remaining_text[:100] if remaining_text and remaining is None else None,
     )
+
+
+def _count(raw: str | None) -> int | None:
+    """A count attribute PaySync can store (0 .. 2**31-1); anything else is unknown, not an error."""
+    if raw is None:
+        return None
+    try:
+        value = int(raw.strip())
+    except ValueError:
+        return None
+    return value if 0 <= value <= _MAX_INT32 else None
 
 
 # ---------------------------------------------------------------------------------------------
@@ -363,8 +634,8 @@ def parse_response(text: str | bytes) -> list[QueryResponse]:
         if depth == _RET_DEPTH:
             reader = _READERS.get(rs_name)
             if reader is None or key != reader.ret_name:
-                return None  # content we do not read (e.g. PreferencesRet): do not keep it
-            return key, reader.read(_Fields(value, key, shared))
+                return None  # content we do not read: do not keep it
+            return key, _read_record(reader, value, shared)
         if depth == _RS_DEPTH:
             responses.append(_read_query_response(key, value, shared))
             return None
@@ -380,25 +651,42 @@ def parse_response(text: str | bytes) -> list[QueryResponse]:
     return responses
 
 
-def parse_hcp_response(text: str) -> tuple[HostInfo | None, CompanyInfo | None]:
-    """Host and company from the Web Connector's strHCPResponse (first sendRequestXML of a session).
+@dataclass(frozen=True)
+class HcpFacts:
+    """What the Web Connector's strHCPResponse says about QuickBooks and the company file."""
 
-    It holds HostQueryRs, CompanyQueryRs and PreferencesQueryRs. An empty string (every later call
-    of the session) gives (None, None), as does a part that QuickBooks answered with an error.
-    """
-    if not text.strip():
-        return None, None
     host: HostInfo | None = None
     company: CompanyInfo | None = None
+    preferences: PreferencesInfo | None = None
+
+
+def parse_hcp(text: str) -> HcpFacts:
+    """Host, company and preferences from strHCPResponse (first sendRequestXML of a session).
+
+    It holds HostQueryRs, CompanyQueryRs and PreferencesQueryRs. An empty string (every later call
+    of the session) gives no facts, as does a part that QuickBooks answered with an error.
+    """
+    if not text.strip():
+        return HcpFacts()
+    found: dict[type, object] = {}
     for rs in parse_response(text):
         if not rs.is_ok:
             continue
         for record in rs.records:
-            if isinstance(record, HostInfo) and host is None:
-                host = record
-            elif isinstance(record, CompanyInfo) and company is None:
-                company = record
-    return host, company
+            if isinstance(record, HostInfo | CompanyInfo | PreferencesInfo):
+                found.setdefault(type(record), record)
+    host, company, preferences = found.get(HostInfo), found.get(CompanyInfo), found.get(PreferencesInfo)
+    return HcpFacts(
+        host=host if isinstance(host, HostInfo) else None,
+        company=company if isinstance(company, CompanyInfo) else None,
+        preferences=preferences if isinstance(preferences, PreferencesInfo) else None,
+    )
+
+
+def parse_hcp_response(text: str) -> tuple[HostInfo | None, CompanyInfo | None]:
+    """Host and company from strHCPResponse (see parse_hcp for the preferences too)."""
+    facts = parse_hcp(text)
+    return facts.host, facts.company
 
 
 def raise_for_status(rs: QueryResponse) -> None:

@@ -18,6 +18,17 @@ _ZERO = Decimal("0")
 
 
 @dataclass(frozen=True, slots=True)
+class LinkedCredit:
+    """A LinkedTxn inside AppliedToTxnRet: e.g. a vendor credit used against the bill in the same
+    payment. It reduces what the bill still owes, but it is not money paid (DESIGN rule 10)."""
+
+    txn_id: str
+    txn_type: str  # "VendorCredit", ...
+    ref_number: str | None
+    amount: Decimal  # as QuickBooks signed it (from the other side's view, NOTES §2)
+
+
+@dataclass(frozen=True, slots=True)
 class AppliedBill:
     """One AppliedToTxnRet: how much of a payment went to one bill."""
 
@@ -25,10 +36,11 @@ class AppliedBill:
     txn_type: str  # "Bill" for the bills we care about; QuickBooks also allows e.g. "VendorCredit"
     bill_ref_number: str | None  # the bill's RefNumber = the Procore invoice number (max 20 chars)
     bill_txn_date: date | None
-    amount: Decimal  # amount of THIS payment applied to the bill
+    amount: Decimal  # amount of THIS payment applied to the bill: cash, in the transaction currency
     # The bill's open balance, probably as of now rather than as of the payment (NOTES §2).
     balance_remaining: Decimal | None
-    discount_amount: Decimal | None
+    discount_amount: Decimal | None  # an early-payment discount: applied, not paid
+    credits: tuple[LinkedCredit, ...] = ()  # vendor credits used: applied, not paid
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +61,16 @@ class BillPaymentRecord:
     memo: str | None
     account_name: str | None  # BankAccountRef or CreditCardAccountRef FullName
     applications: tuple[AppliedBill, ...]
+    # Multicurrency company files only (absent: the transaction is in the home currency).
+    currency_list_id: str | None = None
+    currency_name: str | None = None  # CurrencyRef FullName, e.g. "Canadian Dollar"
+    exchange_rate: str | None = None  # FLOATTYPE text; shown, never used to convert
+    amount_in_home_currency: Decimal | None = None
+
+    @property
+    def applied_total(self) -> Decimal:
+        """What the applications add up to; QuickBooks' Amount is the same figure (the cash paid)."""
+        return sum((application.amount for application in self.applications), _ZERO)
 
     @property
     def is_void(self) -> bool:
@@ -81,6 +103,56 @@ class BillRecord:
     amount_due: Decimal | None  # bill total
     open_amount: Decimal | None  # still unpaid
     is_paid: bool | None
+    currency_list_id: str | None = None
+    currency_name: str | None = None
+    exchange_rate: str | None = None
+    amount_due_in_home_currency: Decimal | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class VendorRecord:
+    """The part of a VendorRet PaySync keeps: who it is and, in multicurrency files, its currency."""
+
+    list_id: str
+    name: str | None
+    edit_sequence: str | None
+    currency_list_id: str | None
+    currency_name: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class CurrencyRecord:
+    """A CurrencyRet: QuickBooks' (editable) name for a currency and its ISO 4217 code."""
+
+    list_id: str
+    name: str
+    code: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class PreferencesInfo:
+    """The multicurrency part of PreferencesRet (in the Web Connector's HCP response)."""
+
+    multicurrency: bool | None
+    home_currency_list_id: str | None
+    home_currency_name: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class UnreadableRecord:
+    """A *Ret element PaySync could not read: kept aside, never guessed at (DESIGN rule 11).
+
+    The rest of its response is read normally. `reason` is the sentence a person reads.
+    """
+
+    ret_name: str  # "BillPaymentCheckRet", "BillRet", ...
+    record_key: str  # the TxnID/ListID as sent (cut to 200 characters), else a digest of the record
+    txn_id: str | None  # the TxnID/ListID when it is itself readable
+    edit_sequence: str | None
+    time_modified: str | None  # raw, when it is a QuickBooks date-time
+    label: str  # "check 10045", "bill ACME-2411"
+    reason: str  # "QuickBooks sent `1,234.50` as the amount of check 10045. ..."
+    raw: str  # the record re-serialised as XML, cut to 20,000 characters
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,6 +200,9 @@ class QueryResponse:
     iterator_remaining: int | None
     # BillPaymentRecord, BillRecord, DeletedTxnRecord, HostInfo or CompanyInfo; [] for Rs types we do not read
     records: list[object]
+    # iteratorRemainingCount as sent, when it is not a count PaySync can use (not a whole number,
+    # negative, or beyond 2**31-1); iterator_remaining is then None.
+    iterator_remaining_unreadable: str | None = None
 
     @property
     def is_ok(self) -> bool:
