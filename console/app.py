@@ -25,7 +25,7 @@ from console.screens.log import EventLogScreen
 from console.screens.main import MainScreen
 from storage.fields import utc_now
 from sync.scheduler import parse_schedule
-from sync.settings import ConfigError, Settings
+from sync.settings import ConfigError, Settings, open_settings_database
 from sync.workqueue import queue_quickbooks_refresh
 
 if TYPE_CHECKING:
@@ -221,17 +221,16 @@ class PaySyncApp(App[None]):
         )
 
 
-def run_console(settings: Settings, *, with_web_connector: bool = False) -> int:
+def run_console(settings: Settings, *, with_web_connector: bool = False, new_database: bool = False) -> int:
     """`paysync`: the console against the configured Procore and Web Connector."""
     from console.endpoint import WebConnectorEndpoint
-    from storage.db import open_database
     from sync.qbwc.app import check_tls_settings, create_qbwc_app
     from sync.scheduler import record_schedule_configured
     from sync.service import BackgroundPusher, SyncService
 
     schedule = parse_schedule(settings.schedule)
     settings.require_procore()
-    open_database(settings.database_url)
+    open_settings_database(settings, new_database=new_database)
     record_schedule_configured(schedule.expression)
     service = SyncService(settings, actor="console")
     endpoint = None

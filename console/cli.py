@@ -2,8 +2,12 @@
 
     paysync [--env-file FILE] [command]
 
-Commands: serve, qwc, status, sync, demo, login; no command opens the console. Configuration
-errors print "paysync: <message>" on stderr and exit with status 2, never a traceback.
+Commands: serve, qwc, status, sync, demo, login; no command opens the console.
+
+Exit status (the same for every command): 0 everything meant to happen happened; 1 it ran, but some
+payments need attention or failed; 2 it could not run (configuration, database, Procore sign-in or
+permission). Errors print "paysync: <message>" on stderr, never a traceback: an unexpected one is
+written whole to a log file whose path the message gives.
 """
 
 from __future__ import annotations
@@ -14,15 +18,22 @@ import contextlib
 import functools
 import json
 import logging
+import os
 import sys
+import traceback
 from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from storage.db import DatabaseConfigError, open_database
+from platformdirs import user_log_dir
+
+from storage.db import DatabaseConfigError
 from storage.fields import utc_now
 from storage.migrations import SchemaTooNewError
 from storage.queries import last_web_connector_contact, pending_work_kinds
+from storage.secrets import SecretKeyError
+from sync.engine.lease import ScheduleLease
 from sync.procore.auth import authorization_url
 from sync.procore.errors import ProcoreError
 from sync.procore.login import sign_in_with_code
@@ -30,7 +41,7 @@ from sync.qbwc.app import check_tls_settings, create_qbwc_app, is_loopback_host
 from sync.qbwc.qwc import build_qwc
 from sync.scheduler import Schedule, SchedulerLoop, parse_schedule, record_schedule_configured
 from sync.service import BackgroundPusher, PermissionDenied, SyncService
-from sync.settings import ConfigError, Settings, load_settings
+from sync.settings import ConfigError, Settings, load_settings, open_settings_database
 from sync.status import collect_status, format_status_text, iso_utc
 from sync.workqueue import queue_quickbooks_refresh
 
@@ -38,8 +49,19 @@ EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_CONFIG = 2
 
-# Errors that mean "the configuration is wrong": a message, exit status 2, no traceback.
-CONFIG_ERRORS: tuple[type[Exception], ...] = (ConfigError, DatabaseConfigError, SchemaTooNewError)
+# Errors that mean "it could not run": a message, exit status 2, no traceback.
+CONFIG_ERRORS: tuple[type[Exception], ...] = (
+    ConfigError,
+    DatabaseConfigError,
+    SchemaTooNewError,
+    SecretKeyError,
+)
+SCHEDULE_LEASE_RENEW_SECONDS = 30.0
+
+
+class CouldNotRun(Exception):
+    """The command could not do its job (exit status 2); the message says why and what to do."""
+
 
 _KIND_LABELS = {
     "host": "company-file check",
@@ -52,6 +74,11 @@ _KIND_LABELS = {
 
 def _settings(args: argparse.Namespace) -> Settings:
     return load_settings(args.env_file)
+
+
+def _open(args: argparse.Namespace, settings: Settings) -> None:
+    """The configured database, refused with a message when it must not be used as it is."""
+    open_settings_database(settings, new_database=bool(getattr(args, "new_database", False)))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -110,6 +137,7 @@ async def run_service(
     *,
     tick: Callable[[], object],
     announce: Callable[[str], None],
+    lease: ScheduleLease | None = None,
 ) -> None:
     """uvicorn and the scheduler on one event loop until uvicorn stops (Ctrl+C, SIGTERM)."""
     import uvicorn
@@ -123,10 +151,15 @@ async def run_service(
         log_level="info",
         access_log=False,
         lifespan="off",
+        # Slow or idle clients are dropped: a connection idle between requests for 5 s is closed,
+        # and past 64 open connections new ones get 503 (the Web Connector makes one at a time).
+        timeout_keep_alive=5,
+        limit_concurrency=64,
     )
     server = uvicorn.Server(config)
     scheduler = SchedulerLoop(schedule, tick)
     scheduler_task = asyncio.create_task(scheduler.run(), name="paysync-scheduler")
+    renewer = asyncio.create_task(_renew_lease(lease), name="paysync-schedule-lease") if lease else None
 
     async def announce_when_started() -> None:
         while not server.started:
@@ -150,7 +183,21 @@ async def run_service(
     finally:
         scheduler.stop()
         announcer.cancel()
-        await asyncio.gather(scheduler_task, announcer, return_exceptions=True)
+        if renewer is not None:
+            renewer.cancel()
+        await asyncio.gather(
+            scheduler_task, announcer, *([renewer] if renewer else []), return_exceptions=True
+        )
+
+
+async def _renew_lease(lease: ScheduleLease) -> None:
+    """Keep the schedule lease while this process runs (a killed one's lease expires in minutes)."""
+    while True:
+        await asyncio.sleep(SCHEDULE_LEASE_RENEW_SECONDS)
+        try:
+            await asyncio.to_thread(lease.renew)
+        except Exception:  # a database hiccup: try again at the next beat
+            logging.getLogger(__name__).warning("could not renew the schedule lease", exc_info=True)
 
 
 def command_serve(args: argparse.Namespace, settings: Settings) -> int:
@@ -162,17 +209,33 @@ def command_serve(args: argparse.Namespace, settings: Settings) -> int:
     check_tls_settings(settings)
     settings.require_qbwc_password()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    open_database(settings.database_url)
-    record_schedule_configured(schedule.expression)
-    app = create_qbwc_app(settings, on_session_closed=session_closed_hook(settings))
-
-    def announce(text: str) -> None:
-        print(text, flush=True)
-
-    with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(
-            run_service(settings, app, schedule, tick=lambda: scheduled_sync(settings), announce=announce)
+    _open(args, settings)
+    lease = ScheduleLease("paysync serve")
+    if not lease.try_acquire():
+        raise CouldNotRun(
+            f"{lease.describe_holder()}. Two PaySync services on one database would both run the schedule: "
+            "stop the other one first, or point this one at another database (PAYSYNC_DATABASE_URL)."
         )
+    try:
+        record_schedule_configured(schedule.expression)
+        app = create_qbwc_app(settings, on_session_closed=session_closed_hook(settings))
+
+        def announce(text: str) -> None:
+            print(text, flush=True)
+
+        with contextlib.suppress(KeyboardInterrupt):
+            asyncio.run(
+                run_service(
+                    settings,
+                    app,
+                    schedule,
+                    tick=lambda: scheduled_sync(settings),
+                    announce=announce,
+                    lease=lease,
+                )
+            )
+    finally:
+        lease.release()
     return EXIT_OK
 
 
@@ -214,7 +277,7 @@ def command_qwc(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def command_status(args: argparse.Namespace, settings: Settings) -> int:
-    open_database(settings.database_url)
+    _open(args, settings)
     status = collect_status(settings)
     if args.json:
         print(json.dumps(status, indent=2, sort_keys=False))
@@ -229,20 +292,19 @@ def command_status(args: argparse.Namespace, settings: Settings) -> int:
 
 def command_sync(args: argparse.Namespace, settings: Settings) -> int:
     """On-demand sync from the shell: refresh from Procore, push to Procore now, and queue the
-    QuickBooks queries for the Web Connector's next poll (it is pull-only). Prints a summary;
-    exits 1 when some payments failed to push (they are retried on the next run)."""
+    QuickBooks queries for the Web Connector's next poll (it is pull-only). Prints a summary.
+
+    Exits 0 only when every payment it meant to write is right; 1 when it ran but some payments
+    need attention or failed (or the push could not start, the refresh failed); 2 when it could not
+    run at all (configuration, database, Procore sign-in or permission)."""
     schedule = parse_schedule(settings.schedule)
-    open_database(settings.database_url)
+    _open(args, settings)
     record_schedule_configured(schedule.expression)
     file_key = settings.qbwc_file_key
     try:
         summary = SyncService(settings, actor="paysync sync").sync_now(trigger="cli")
-    except PermissionDenied as exc:
-        print(f"paysync: {exc}", file=sys.stderr)
-        return EXIT_FAILED
-    except ProcoreError as exc:
-        print(f"paysync: {exc}", file=sys.stderr)
-        return EXIT_FAILED
+    except (PermissionDenied, ProcoreError) as exc:
+        raise CouldNotRun(str(exc)) from exc
     print(summary.as_text())
     created_kinds = set(summary.queued_quickbooks)
     pending = pending_work_kinds(file_key)
@@ -266,7 +328,7 @@ def command_sync(args: argparse.Namespace, settings: Settings) -> int:
         print(
             f"The Web Connector last polled at {iso_utc(last)} ({minutes} min ago); the queries run at its next poll."
         )
-    return EXIT_FAILED if summary.failed else EXIT_OK
+    return EXIT_OK if summary.all_right else EXIT_FAILED
 
 
 # ---------------------------------------------------------------------------------------------
@@ -284,7 +346,7 @@ def command_login(args: argparse.Namespace, settings: Settings) -> int:
     database, where every PaySync process using it finds and renews them."""
     settings.require_procore()
     assert settings.procore_client_id is not None
-    open_database(settings.database_url)
+    _open(args, settings)
     code = (getattr(args, "code", None) or "").strip()
     if not code:
         url = authorization_url(settings.procore_login_base, settings.procore_client_id)
@@ -316,7 +378,11 @@ def command_login(args: argparse.Namespace, settings: Settings) -> int:
 def command_console(args: argparse.Namespace, settings: Settings) -> int:
     from console.app import run_console
 
-    return run_console(settings, with_web_connector=bool(getattr(args, "with_web_connector", False)))
+    return run_console(
+        settings,
+        with_web_connector=bool(getattr(args, "with_web_connector", False)),
+        new_database=bool(getattr(args, "new_database", False)),
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -330,6 +396,14 @@ def build_parser() -> argparse.ArgumentParser:
         default=argparse.SUPPRESS,
         metavar="FILE",
         help="read configuration from FILE (default .env); real environment variables win",
+    )
+    env_file.add_argument(
+        "--new-database",
+        action="store_const",
+        const=True,
+        default=argparse.SUPPRESS,
+        help="start a new, empty database where the configured file is empty, corrupt or not PaySync's "
+        "(the old file is kept beside it); without it such a file is refused",
     )
     parser = argparse.ArgumentParser(
         prog="paysync",
@@ -393,11 +467,35 @@ def main(argv: Sequence[str] | None = None) -> int:
             "login": command_login,
         }
         return handlers[args.command](args, settings)
-    except CONFIG_ERRORS as exc:
+    except (*CONFIG_ERRORS, CouldNotRun) as exc:
         print(f"paysync: {exc}", file=sys.stderr)
         return EXIT_CONFIG
     except KeyboardInterrupt:
         return 130
+    except Exception as exc:  # no traceback reaches a user: it goes to a file, the message says where
+        print(f"paysync: {unexpected_error(exc)}", file=sys.stderr)
+        return EXIT_CONFIG
+
+
+def unexpected_error(exc: BaseException) -> str:
+    """One line for the person; the traceback is appended to a log file (PAYSYNC_DEBUG=1 prints it)."""
+    if os.environ.get("PAYSYNC_DEBUG") == "1":
+        traceback.print_exception(exc)
+    where = "PaySync's log"
+    try:
+        folder = Path(user_log_dir("paysync", appauthor=False))
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / "errors.log"
+        with path.open("a", encoding="utf-8") as handle:
+            handle.write(f"--- {datetime.now(UTC).isoformat()} paysync {' '.join(sys.argv[1:])}\n")
+            handle.write("".join(traceback.format_exception(exc)))
+        where = str(path)
+    except OSError:
+        pass
+    return (
+        f"unexpected error ({type(exc).__name__}: {exc}). Nothing more was done. The details are in {where}; "
+        "please send them to your PaySync support."
+    )
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -122,8 +122,7 @@ def _combine(first: SyncSummary, second: SyncSummary) -> SyncSummary:
     for name in ("created", "updated", "voided", "flagged"):
         setattr(first, name, getattr(first, name) + getattr(second, name))
     first.skipped = second.skipped
-    first.needs_attention = second.needs_attention
-    first.failed = second.failed
+    first.problems = second.problems
     first.errors = list(dict.fromkeys([*first.errors, *second.errors]))
     first.finished_at = second.finished_at
     return first

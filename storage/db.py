@@ -1,29 +1,138 @@
-"""Opening the database: SQLite by default, PostgreSQL by URL."""
+"""Opening the database: SQLite by default, PostgreSQL by URL.
+
+Nothing stored is ever silently lost: a SQLite file that is empty, corrupt or not PaySync's is
+refused with a message naming the file and the way out (restore a backup, or start fresh on
+purpose with `paysync --new-database …`), never quietly started afresh. A new SQLite file is created
+readable only by its owner (0600; SQLite gives its -wal and -shm files the same mode), in a data
+folder created 0700 (DESIGN rule 12).
+"""
 
 from __future__ import annotations
 
+import os
+from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
-from peewee import Database, PostgresqlDatabase, SqliteDatabase
+from peewee import Database, DatabaseError, OperationalError, PostgresqlDatabase, SqliteDatabase
 from platformdirs import user_data_dir
 
 from storage.migrations import migrate
-from storage.models import database_proxy
+from storage.models import SchemaVersion, database_proxy
+from storage.secrets import PRIVATE_FILE, KeySource, configure_secrets, make_private_folder
+
+_SQLITE_HEADER = b"SQLite format 3\x00"
 
 
 class DatabaseConfigError(ValueError):
     pass
 
 
+class DatabaseRefusedError(DatabaseConfigError):
+    """The database is there but PaySync will not use it as it is; the message says why and how out."""
+
+
+def default_database_path() -> Path:
+    return Path(user_data_dir("paysync", appauthor=False)) / "paysync.db"
+
+
 def default_database_url() -> str:
-    folder = Path(user_data_dir("paysync", appauthor=False))
-    return f"sqlite:///{folder / 'paysync.db'}"
+    return f"sqlite:///{default_database_path()}"
+
+
+def sqlite_path(url: str | None) -> Path | None:
+    """The file a sqlite URL names (None for PostgreSQL or :memory:)."""
+    url = url or default_database_url()
+    if not url.startswith("sqlite:///"):
+        return None
+    path = unquote(url[len("sqlite:///") :])
+    return None if path in ("", ":memory:") else Path(path).expanduser()
+
+
+def _way_out(path: Path) -> str:
+    return (
+        f"Restore {path} from a backup; or, to start a new empty database on purpose (the journal of "
+        "Procore writes, the cutoff and the audit log start again), run the command once with "
+        f"`paysync --new-database …`, which keeps the old file beside it as {path.name}.refused-<time>."
+    )
+
+
+def _set_aside(path: Path) -> Path:
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    aside = path.with_name(f"{path.name}.refused-{stamp}")
+    path.rename(aside)
+    for suffix in ("-wal", "-shm", "-journal"):
+        extra = path.with_name(path.name + suffix)
+        if extra.exists():
+            extra.rename(aside.with_name(aside.name + suffix))
+    return aside
+
+
+def _prepare_sqlite_file(path: Path, *, default_location: bool, new_database: bool) -> None:
+    """Refuse a file PaySync must not start afresh on; create a new one privately."""
+    folder = path.parent
+    if default_location:
+        make_private_folder(folder)
+    elif not folder.is_dir():
+        raise DatabaseConfigError(
+            f"PAYSYNC_DATABASE_URL names {path}, but the folder {folder} does not exist. Create the folder "
+            "(readable only by the account PaySync runs as), or point PAYSYNC_DATABASE_URL at an existing one."
+        )
+    if path.is_dir():
+        raise DatabaseConfigError(f"PAYSYNC_DATABASE_URL names {path}, which is a folder: name a file in it.")
+    if path.exists():
+        try:
+            with path.open("rb") as handle:
+                header = handle.read(len(_SQLITE_HEADER))
+        except OSError as exc:
+            raise DatabaseConfigError(
+                f"Cannot read the database file {path} ({exc.strerror or exc}): it must be readable and "
+                "writable by the account PaySync runs as."
+            ) from exc
+        if header == _SQLITE_HEADER:
+            return
+        problem = (
+            "is empty (0 bytes)" if not header else "is not a SQLite database (corrupt, or another file)"
+        )
+        if not new_database:
+            raise DatabaseRefusedError(
+                f"The database file {path} {problem}. PaySync will not start afresh on it, which would lose "
+                f"the journal of Procore writes, the cutoff and the audit log. {_way_out(path)}"
+            )
+        _set_aside(path)
+    try:
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_FILE)
+        os.close(descriptor)
+    except FileExistsError:
+        pass
+    except OSError as exc:
+        raise DatabaseConfigError(
+            f"Cannot create the database file {path} ({exc.strerror or exc}): check that the account "
+            "PaySync runs as may write to the folder."
+        ) from exc
+
+
+def _check_is_paysync(db: Database, path: Path | None, *, new_database: bool) -> None:
+    """A database with tables but no schema_version is someone else's: never write into it."""
+    tables = db.get_tables()
+    if not tables or SchemaVersion._meta.table_name in tables:
+        return
+    shown = ", ".join(sorted(tables)[:5]) + (" …" if len(tables) > 5 else "")
+    if path is not None and new_database:
+        db.close()
+        _set_aside(path)
+        _prepare_sqlite_file(path, default_location=False, new_database=False)
+        db.connect()
+        return
+    where = str(path) if path is not None else "The database PAYSYNC_DATABASE_URL names"
+    raise DatabaseRefusedError(
+        f"{where} is not PaySync's: it has tables ({shown}) but no schema_version. PaySync writes nothing "
+        "into another program's database. Point PAYSYNC_DATABASE_URL at PaySync's own database"
+        + (f". {_way_out(path)}" if path is not None else ", or at a new, empty one.")
+    )
 
 
 def _sqlite(path: str) -> SqliteDatabase:
-    if path != ":memory:":
-        Path(path).expanduser().parent.mkdir(parents=True, exist_ok=True)
     return SqliteDatabase(
         path,
         pragmas={
@@ -65,13 +174,42 @@ def make_database(url: str | None) -> Database:
     )
 
 
-def open_database(url: str | None = None, *, run_migrations: bool = True) -> Database:
-    """Point every model at the database `url` names, connect, and bring its schema up to date."""
+def open_database(
+    url: str | None = None,
+    *,
+    run_migrations: bool = True,
+    new_database: bool = False,
+    secrets: KeySource | None = None,
+) -> Database:
+    """Point every model at the database `url` names, connect, and bring its schema up to date.
+
+    Raises DatabaseRefusedError for a SQLite file that is empty, corrupt or not PaySync's (unless
+    `new_database`, which sets such a file aside and starts a new one), DatabaseConfigError for a
+    path that cannot work. `secrets` says where the key for stored secrets is (storage/secrets.py)."""
+    if secrets is not None:
+        configure_secrets(secrets)
+    path = sqlite_path(url)
+    if path is not None:
+        _prepare_sqlite_file(path, default_location=url is None, new_database=new_database)
     db = make_database(url)
     database_proxy.initialize(db)
-    db.connect(reuse_if_open=True)
-    if run_migrations:
-        migrate(db)
+    where = str(path) if path is not None else "the PostgreSQL database PAYSYNC_DATABASE_URL names"
+    try:
+        db.connect(reuse_if_open=True)
+        if path is not None or run_migrations:
+            _check_is_paysync(db, path, new_database=new_database)
+        if run_migrations:
+            migrate(db)
+    except DatabaseConfigError:
+        db.close()
+        raise
+    except (OperationalError, DatabaseError) as exc:
+        db.close()
+        if path is not None:
+            raise DatabaseRefusedError(
+                f"The database file {path} cannot be used ({exc}). {_way_out(path)}"
+            ) from exc
+        raise DatabaseConfigError(f"Cannot use {where}: {exc}") from exc
     return db
 
 

@@ -21,7 +21,7 @@ from peewee import (
     TextField,
 )
 
-from storage.fields import MoneyField, UtcDateTimeField, utc_now
+from storage.fields import EncryptedTextField, MoneyField, UtcDateTimeField, utc_now
 
 database_proxy = DatabaseProxy()
 
@@ -308,12 +308,13 @@ QUICKBOOKS_SIDE_MODELS: tuple[type[BaseModel], ...] = (
 
 
 class ProcoreToken(BaseModel):
-    """The current OAuth tokens. Refresh tokens are single-use, so a new one is stored before use."""
+    """The current OAuth tokens. Refresh tokens are single-use, so a new one is stored before use.
+    Both are encrypted with a key kept outside the database (storage/secrets.py)."""
 
     name = CharField(primary_key=True, max_length=32, default="default")
     grant_type = CharField(max_length=32)
-    access_token = TextField()
-    refresh_token = TextField(null=True)
+    access_token = EncryptedTextField()
+    refresh_token = EncryptedTextField(null=True)
     expires_at = UtcDateTimeField()
     updated_at = UtcDateTimeField(default=utc_now)
 

@@ -28,6 +28,9 @@ from storage.fields import utc_now
 from storage.models import Setting
 from storage.views import RATE_LIMIT_KEYS
 from sync.engine.apply import (
+    OUTCOME_FAILED,
+    OUTCOME_NEEDS_ATTENTION,
+    PaymentProblem,
     PaymentPusher,
     ProcoreOutage,
     WriteContext,
@@ -109,6 +112,10 @@ class PermissionDenied(Exception):
 
 @dataclass
 class SyncSummary:
+    """What one sync did. `problems` lists each payment that needs attention or failed, once;
+    the counts are that list's. `errors` are problems of the run itself (a refresh that failed, an
+    outage, a push that could not start)."""
+
     trigger: str
     started_at: datetime
     finished_at: datetime | None = None
@@ -118,10 +125,22 @@ class SyncSummary:
     voided: int = 0
     flagged: int = 0
     skipped: int = 0
-    needs_attention: int = 0
-    failed: int = 0
+    problems: list[PaymentProblem] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     queued_quickbooks: list[str] = field(default_factory=list)
+
+    @property
+    def needs_attention(self) -> int:
+        return sum(1 for problem in self.problems if problem.outcome == OUTCOME_NEEDS_ATTENTION)
+
+    @property
+    def failed(self) -> int:
+        return sum(1 for problem in self.problems if problem.outcome == OUTCOME_FAILED)
+
+    @property
+    def all_right(self) -> bool:
+        """Everything meant to happen happened: no payment needs attention or failed, no run problem."""
+        return not self.problems and not self.errors
 
     def as_text(self) -> str:
         lines = [f"Sync ({self.trigger}) started {self.started_at.strftime('%Y-%m-%d %H:%M:%S UTC')}"]
@@ -140,8 +159,17 @@ class SyncSummary:
         if self.queued_quickbooks:
             # The work kinds as stored, which scripts can rely on.
             lines.append("  Queued for the Web Connector's next poll: " + ", ".join(self.queued_quickbooks))
+        if self.problems:
+            lines.append(f"  Payments that need attention or failed ({len(self.problems)}):")
+            for problem in self.problems[:10]:
+                tag = "needs attention" if problem.outcome == OUTCOME_NEEDS_ATTENTION else "failed"
+                lines.append(f"    - [{tag}] {problem.message}")
+            if len(self.problems) > 10:
+                lines.append(
+                    f"    … and {len(self.problems) - 10} more (the console and paysync status list them)"
+                )
         if self.errors:
-            lines.append(f"  Problems ({len(self.errors)}):")
+            lines.append(f"  Problems with the run ({len(self.errors)}):")
             lines.extend(f"    - {message}" for message in self.errors[:10])
             if len(self.errors) > 10:
                 lines.append(f"    … and {len(self.errors) - 10} more (paysync status shows the latest)")
@@ -185,9 +213,9 @@ class SyncService:
         self._client_factory = client_factory
         self.lease_wait_seconds = LEASE_WAIT_SECONDS
         if models.database_proxy.obj is None:
-            from storage.db import open_database
+            from sync.settings import open_settings_database
 
-            open_database(settings.database_url)
+            open_settings_database(settings)
 
     # -- clients --------------------------------------------------------------------------------
 
@@ -241,7 +269,7 @@ class SyncService:
         run = SyncRun.create(trigger=trigger[:32], started_at=summary.started_at, status="running")
         try:
             self._push_with_lease(summary, lease, progress, retry_refused)
-            run.status = "ok" if not summary.failed else "failed"
+            run.status = "ok" if not (summary.failed or summary.errors) else "failed"
         except ProcoreAuthError as exc:
             message = f"Push stopped: {exc}"
             summary.errors.append(message)
@@ -286,9 +314,10 @@ class SyncService:
             outage: str | None = None
             for number, action in enumerate(actions, 1):
                 if action.link_id is None:
-                    summary.failed += 1
-                    summary.errors.append(
-                        f"{action.origin_id}: could not record a link for it (duplicate origin id?)"
+                    pusher.counts.problem(
+                        OUTCOME_FAILED,
+                        f"{action.extra.get('label', action.origin_id)}: could not record a link for it "
+                        "(duplicate origin id?)",
                     )
                     continue
                 if outage is None or not action.writes_to_procore:
@@ -311,9 +340,7 @@ class SyncService:
         summary.voided += counts.voided
         summary.flagged += counts.flagged
         summary.skipped += counts.skipped
-        summary.needs_attention += counts.needs_attention
-        summary.failed += counts.failed
-        summary.errors.extend(counts.errors)
+        summary.problems.extend(counts.problems)
 
     def refresh_and_push(
         self,

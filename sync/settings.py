@@ -13,6 +13,10 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from dotenv import dotenv_values
+from peewee import Database
+
+from storage.db import open_database
+from storage.secrets import KeySource
 
 DEFAULT_PROCORE_API_BASE = "https://api.procore.com"
 DEFAULT_PROCORE_LOGIN_BASE = "https://login.procore.com"
@@ -42,6 +46,13 @@ class Settings:
     qbwc_file_key: str = "main"
     schedule: str = "hourly"
     accounting_approvers: tuple[str, ...] = field(default_factory=tuple)
+    # Where the key for secrets stored in the database is (storage/secrets.py); both None: the OS
+    # keyring where there is one, else a key file in the user's configuration folder.
+    secret_key: str | None = None
+    key_file: str | None = None
+
+    def key_source(self) -> KeySource:
+        return KeySource(key=self.secret_key, key_file=self.key_file)
 
     @property
     def qbwc_url(self) -> str:
@@ -155,6 +166,8 @@ def settings_from_mapping(env: Mapping[str, str]) -> Settings:
         qbwc_file_key=file_key,
         schedule=_opt(env, "PAYSYNC_SCHEDULE") or "hourly",
         accounting_approvers=_str_list(env, "PAYSYNC_ACCOUNTING_APPROVERS"),
+        secret_key=_opt(env, "PAYSYNC_SECRET_KEY"),
+        key_file=_opt(env, "PAYSYNC_KEY_FILE"),
     )
 
 
@@ -165,3 +178,8 @@ def load_settings(env_file: str | Path | None = ".env", environ: Mapping[str, st
         merged.update({k: v for k, v in dotenv_values(env_file).items() if v is not None})
     merged.update(os.environ if environ is None else environ)
     return settings_from_mapping(merged)
+
+
+def open_settings_database(settings: Settings, *, new_database: bool = False) -> Database:
+    """Open (and migrate) the database the settings name, with their secret key source."""
+    return open_database(settings.database_url, new_database=new_database, secrets=settings.key_source())

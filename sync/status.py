@@ -8,9 +8,12 @@ deleted_in_quickbooks, not_synced}, schedule {expression, next_run, cutoff}, las
 
 from __future__ import annotations
 
+import os
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
+from storage.db import sqlite_path
 from storage.fields import utc_now
 from storage.queries import (
     company_files,
@@ -22,6 +25,13 @@ from storage.queries import (
     procore_rate_limit,
     queue_counts,
 )
+from storage.secrets import (
+    KEY_FILE_ENV,
+    PRIVATE_FILE,
+    PRIVATE_FOLDER,
+    default_key_file,
+    looser_than_private,
+)
 from sync.scheduler import parse_schedule, schedule_cutoff
 from sync.settings import ConfigError, Settings
 
@@ -32,6 +42,25 @@ PROCORE_OWN_SYNC_WARNING = (
     'Synced Invoices" setting off (Procore > ERP Integrations > QuickBooks settings) wherever PaySync '
     "runs, or every payment is posted twice."
 )
+
+
+def permission_warnings(settings: Settings) -> list[str]:
+    """Files and folders holding PaySync's data or its secret key that others may read (POSIX modes;
+    on Windows the folder's ACL is the check, see docs/security.md)."""
+    warnings: list[str] = []
+    path = sqlite_path(settings.database_url)
+    checks: list[tuple[Path, int]] = []
+    if path is not None:
+        checks.append((path.parent, PRIVATE_FOLDER))
+        checks.extend((path.with_name(path.name + suffix), PRIVATE_FILE) for suffix in ("", "-wal", "-shm"))
+    key_file = Path(settings.key_file or os.environ.get(KEY_FILE_ENV) or default_key_file()).expanduser()
+    if not settings.secret_key:
+        checks.extend([(key_file, PRIVATE_FILE), (key_file.parent, PRIVATE_FOLDER)])
+    for checked, wanted in checks:
+        problem = looser_than_private(checked, wanted)
+        if problem:
+            warnings.append(f"Others may read PaySync's data or key: {problem}.")
+    return warnings
 
 
 def iso_utc(value: datetime | None) -> str | None:
@@ -91,7 +120,7 @@ def collect_status(settings: Settings, *, now: datetime | None = None) -> dict[s
         "procore": {"api_base": settings.procore_api_base, "rate_limit": procore_rate_limit()},
         # Records QuickBooks sent that PaySync could not read: kept aside, nothing posted for them.
         "held": held_records(),
-        "warnings": [PROCORE_OWN_SYNC_WARNING],
+        "warnings": [*permission_warnings(settings), PROCORE_OWN_SYNC_WARNING],
     }
     result: dict[str, Any] = _json_ready(status)
     return result

@@ -75,6 +75,20 @@ def pytest_runtest_call(item: pytest.Item) -> Iterator[None]:
     return (yield from _end_as_missing_shared_file(item))
 
 
+@pytest.fixture(scope="session", autouse=True)
+def secret_key_file(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """Secrets the tests store are encrypted with a key in a temporary file, never one in the
+    user's configuration folder or keyring (storage/secrets.py looks at PAYSYNC_KEY_FILE)."""
+    path = tmp_path_factory.mktemp("keys") / "secret.key"
+    previous = os.environ.get("PAYSYNC_KEY_FILE")
+    os.environ["PAYSYNC_KEY_FILE"] = str(path)
+    yield path
+    if previous is None:
+        os.environ.pop("PAYSYNC_KEY_FILE", None)
+    else:
+        os.environ["PAYSYNC_KEY_FILE"] = previous
+
+
 @pytest.fixture
 def db_url(tmp_path: Path) -> str:
     return f"sqlite:///{tmp_path / 'paysync.db'}"

@@ -33,7 +33,9 @@ SHARED_DIR = REPO_ROOT.parent / "shared"
 REQUIRE_SHARED_ENV = "PAYSYNC_REQUIRE_SHARED"
 XSD_DIR_ENV = "PAYSYNC_QBXML_XSD_DIR"
 WSDL_ENV = "PAYSYNC_QBWC_WSDL"
-HARNESS_ENV = (REQUIRE_SHARED_ENV, XSD_DIR_ENV, WSDL_ENV)
+# PAYSYNC_KEY_FILE: conftest points the secret key of every test at a temporary file (never the
+# user's own configuration folder); clean_env keeps it.
+HARNESS_ENV = (REQUIRE_SHARED_ENV, XSD_DIR_ENV, WSDL_ENV, "PAYSYNC_KEY_FILE")
 
 XSD_ENTRY_POINT = "qbxmlops130.xsd"
 DEFAULT_XSD_DIR = SHARED_DIR / "reference" / "qbxml" / "xsd" / "13.0"

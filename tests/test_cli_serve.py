@@ -139,6 +139,20 @@ def test_serve_listens_over_tls_and_a_web_connector_session_works(tmp_path: Path
             check=True,
         )
         assert json.loads(status.stdout)["payments"]["waiting"] == 1  # new, after the cutoff: to be pushed
+
+        # A second serve on the same database is refused, naming the process that runs the schedule.
+        second = subprocess.run(
+            [sys.executable, "-m", "console", "--env-file", str(tmp_path / "none.env"), "serve"],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert second.returncode == 2, second.stderr
+        assert second.stderr.startswith(f"paysync: paysync serve (process {process.pid} on ")
+        assert "already runs the schedule on this database" in second.stderr
+        assert "Traceback" not in second.stderr
     finally:
         process.send_signal(signal.SIGINT)
         try:

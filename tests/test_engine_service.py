@@ -232,7 +232,7 @@ def test_paysync_sync_refreshes_pushes_queues_and_prints_a_summary(
         world.project_id: {"commitments": "admin", "erp_integrations": "read_only"}
     }
 
-    assert paysync_main(["sync", "--env-file", "/nonexistent/.env"]) == 1
+    assert paysync_main(["sync", "--env-file", "/nonexistent/.env"]) == 2  # could not run: no permission
     refused = capsys.readouterr()
     assert "may not sync on demand" in refused.err and "ERP Integrations: Read Only" in refused.err
     assert world.payments() == []

@@ -88,7 +88,7 @@ def test_a_wrong_password_gets_nvu_and_nothing_is_stored(tmp_path: Path) -> None
         assert world.session(username="admin").authenticate_result == ["", "nvu"]
 
 
-def test_repeated_wrong_passwords_pause_logins_for_that_user(tmp_path: Path) -> None:
+def test_repeated_wrong_passwords_pause_logins_from_that_address(tmp_path: Path) -> None:
     with qbwc_world(tmp_path) as world:
         _pay(world.company, 1)
         world.queue()
@@ -100,7 +100,15 @@ def test_repeated_wrong_passwords_pause_logins_for_that_user(tmp_path: Path) -> 
         assert paused.authenticate_result == ["", "nvu"]
         assert BillPayment.select().count() == 0
         pause = ErrorEvent.select().order_by(ErrorEvent.id.desc()).first()
-        assert "paused" in pause.message and "Wait 10 minutes" in pause.message
+        assert pause.message.startswith("Web Connector logins from 127.0.0.1 are paused until ")
+        assert "Logins from other addresses go on as usual." in pause.message
+        assert "retype" not in pause.message and "type the QBWC_PASSWORD" not in pause.message
+        # Said once per window, however many more attempts come.
+        for _ in range(3):
+            world.session(password="guess")
+        assert (
+            ErrorEvent.select().where(ErrorEvent.message.startswith("Web Connector logins from")).count() == 1
+        )
 
         world.clock.advance(minutes=11)
         assert world.session().outcome == "done"

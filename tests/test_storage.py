@@ -15,7 +15,7 @@ from peewee import Database, PostgresqlDatabase
 from playhouse.migrate import PostgresqlMigrator, SqliteMigrator
 from playhouse.migrate import migrate as run_operations
 
-from storage.db import close_database, make_database, open_database
+from storage.db import DatabaseConfigError, close_database, make_database, open_database
 from storage.migrations import LATEST_VERSION, SchemaTooNewError, current_version, migrate
 from storage.models import (
     ALL_MODELS,
@@ -183,6 +183,12 @@ def test_timestamps_must_be_aware_and_come_back_in_utc(migrated: Database) -> No
 
 def test_open_database_migrates_a_fresh_sqlite_file(tmp_path: Path) -> None:
     path = tmp_path / "nested" / "folder" / "paysync.db"
+    with pytest.raises(
+        DatabaseConfigError, match="the folder .*nested/folder does not exist. Create the folder"
+    ):
+        open_database(f"sqlite:///{path}")
+    assert not path.parent.exists()  # a mistyped path does not scatter folders around
+    path.parent.mkdir(parents=True)
     db = open_database(f"sqlite:///{path}")
     try:
         assert path.is_file()

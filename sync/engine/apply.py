@@ -20,6 +20,7 @@ import json
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any, TypeVar
 
 from storage import models
@@ -82,19 +83,42 @@ CREATED, UPDATED, VOIDED, FLAGGED, SKIPPED = "created", "updated", "voided", "fl
 OUTCOME_NEEDS_ATTENTION, OUTCOME_FAILED = "needs_attention", "failed"
 
 
+@dataclass(frozen=True)
+class PaymentProblem:
+    """One payment that needs attention or failed in a push, as the summary lists it."""
+
+    outcome: str  # OUTCOME_NEEDS_ATTENTION | OUTCOME_FAILED
+    message: str  # "QuickBooks check 10452 to Acme Concrete, bill ACME-2411, 5000.00: <reason>"
+
+
 @dataclass
 class PushCounts:
+    """What a push did. The payments that need attention or failed are a list, one entry each, and
+    their counts are that list's: a summary never says "Failed: 4" beside five failed payments."""
+
     created: int = 0
     updated: int = 0
     voided: int = 0
     flagged: int = 0
     skipped: int = 0
-    needs_attention: int = 0
-    failed: int = 0
-    errors: list[str] = field(default_factory=list)
+    problems: list[PaymentProblem] = field(default_factory=list)
 
     def add(self, outcome: str) -> None:
+        if outcome in (OUTCOME_NEEDS_ATTENTION, OUTCOME_FAILED):
+            return  # counted by the problem recorded with it
         setattr(self, outcome, getattr(self, outcome) + 1)
+
+    def problem(self, outcome: str, message: str) -> str:
+        self.problems.append(PaymentProblem(outcome, message))
+        return outcome
+
+    @property
+    def needs_attention(self) -> int:
+        return sum(1 for problem in self.problems if problem.outcome == OUTCOME_NEEDS_ATTENTION)
+
+    @property
+    def failed(self) -> int:
+        return sum(1 for problem in self.problems if problem.outcome == OUTCOME_FAILED)
 
 
 @dataclass(frozen=True)
@@ -137,11 +161,15 @@ def journaled_procore_call(
     audit_detail: Mapping[str, Any],
     intent_link_changes: Mapping[str, Any] | None = None,
     on_done: Callable[[T], WriteDone] | None = None,
+    confirm: Callable[[T], T] | None = None,
 ) -> T:
     """One Procore write, journaled (DESIGN rule 4): the intent is committed (with
     `intent_link_changes`) before `call()` is sent; the intent is then closed `unknown` (the write
     may have happened), `failed` (refused: nothing written; the error is re-raised) or `done`, with
-    what `on_done(result)` says to record. Every write to Procore goes through here."""
+    what `on_done(result)` says to record. `confirm(result)` checks Procore's answer before anything
+    is decided from it: it may read the payment back in its place, or raise
+    ProcoreWriteOutcomeUnknown when it cannot tell what was written. Every write to Procore goes
+    through here."""
     write_id = record_intent(
         link_id=ctx.link_id,
         origin_id=ctx.origin_id,
@@ -154,6 +182,8 @@ def journaled_procore_call(
     )
     try:
         result = call()
+        if confirm is not None:
+            result = confirm(result)
     except ProcoreError as exc:
         finish_write(
             write_id,
@@ -212,6 +242,18 @@ def _journaled_patch(
             },
         )
 
+    def confirmed(answer: dict[str, Any]) -> dict[str, Any]:
+        if usable_answer(answer) == payment_id:
+            return answer
+        # Procore answered without a payment PaySync can read: read it back once instead.
+        seen = client.get_contract_payment(payment_id, ctx.project_id, ctx.contract_id)
+        if usable_answer(seen) != payment_id:
+            raise ProcoreWriteOutcomeUnknown(
+                f"Procore's answer to the change of payment {payment_id}, and a read-back, lack the payment's "
+                "fields; PaySync checks Procore again before doing anything more with it."
+            )
+        return seen
+
     return journaled_procore_call(
         ctx,
         operation,
@@ -221,7 +263,31 @@ def _journaled_patch(
         audit_detail={"procore_payment_id": payment_id, "fields": fields},
         intent_link_changes=before,
         on_done=patched,
+        confirm=confirmed,
     )
+
+
+def usable_answer(payment: Any) -> int | None:
+    """The Procore id of a payment as Procore answered it, when the answer has what PaySync relies
+    on (an id, and an amount read exactly if there is one); None when it lacks or garbles them."""
+    if not isinstance(payment, Mapping):
+        return None
+    raw_id = payment.get("id")
+    if isinstance(raw_id, bool) or not isinstance(raw_id, int | str) or not str(raw_id).isdigit():
+        return None
+    if "amount" in payment and payment["amount"] is not None:
+        amount = comparable({"amount": payment["amount"]}).get("amount")
+        if amount is None or not _is_number(amount):
+            return None
+    return int(raw_id)
+
+
+def _is_number(text: str) -> bool:
+    try:
+        Decimal(text)
+    except ArithmeticError:
+        return False
+    return True
 
 
 def _unlock(client: PaymentsClient, ctx: WriteContext, payment_id: int) -> None:
@@ -500,7 +566,8 @@ class PaymentPusher:
             action.link_id, erp_status=status, status_reason=reason, last_attempt_at=utc_now(), **changes
         )
         message = f"{action.extra.get('label', action.origin_id)}: {reason}"
-        self.counts.errors.append(message)
+        outcome = OUTCOME_NEEDS_ATTENTION if status == NEEDS_ATTENTION else OUTCOME_FAILED
+        self.counts.problem(outcome, message)
         # One event per failed item, up to a limit per run, so an outage does not flood the list.
         if self._errors_recorded < 50:
             ErrorEvent.create(
@@ -509,7 +576,7 @@ class PaymentPusher:
                 detail=json.dumps({"link_id": action.link_id, "action": action.action}),
             )
             self._errors_recorded += 1
-        return OUTCOME_NEEDS_ATTENTION if status == NEEDS_ATTENTION else OUTCOME_FAILED
+        return outcome
 
     def _skip(self, action: PlannedAction) -> str:
         """Record the plan's verdict on the link, writing only what changed (a steady-state push of
@@ -540,8 +607,9 @@ class PaymentPusher:
                     detail=json.dumps({"link_id": action.link_id, "origin_id": action.origin_id}),
                 )
         if action.erp_status == NEEDS_ATTENTION:
-            self.counts.errors.append(f"{action.extra.get('label', action.origin_id)}: {action.reason}")
-            return OUTCOME_NEEDS_ATTENTION
+            return self.counts.problem(
+                OUTCOME_NEEDS_ATTENTION, f"{action.extra.get('label', action.origin_id)}: {action.reason}"
+            )
         return SKIPPED
 
     def _ctx(self, action: PlannedAction) -> WriteContext:
@@ -591,6 +659,19 @@ class PaymentPusher:
                 procore_payment_id=int(created["id"]),
             )
 
+        def confirmed(answer: dict[str, Any]) -> dict[str, Any]:
+            if usable_answer(answer) is not None and answer.get("origin_id") in (None, action.origin_id):
+                return answer
+            # The answer lacks or garbles what PaySync relies on: read the commitment's payments
+            # back once and find ours by origin_id, rather than guess (or post again).
+            found = self.listings.refresh(ctx.project_id, ctx.contract_id).find_origin(action.origin_id)
+            if found is None or usable_answer(found) is None:
+                raise ProcoreWriteOutcomeUnknown(
+                    "Procore's answer to the new payment lacks its id or amount, and the payment is not on the "
+                    "commitment's list yet; PaySync checks Procore again before doing anything more with it."
+                )
+            return found
+
         created = journaled_procore_call(
             ctx,
             "create",
@@ -600,7 +681,9 @@ class PaymentPusher:
             audit_detail=detail,
             intent_link_changes=placed,
             on_done=created_done,
+            confirm=confirmed,
         )
+        listing = self.listings.cached(ctx.project_id, ctx.contract_id) or listing
         listing.put(created)
         return CREATED
 
@@ -664,8 +747,9 @@ class PaymentPusher:
             or f"waiting for an accounting approver to unlink it. {UNLINK_INSTRUCTION}"
         )
         _set_link(action.link_id, erp_status=NEEDS_ATTENTION, status_reason=reason, last_attempt_at=utc_now())
-        self.counts.errors.append(f"{action.extra.get('label', action.origin_id)}: {reason}")
-        return OUTCOME_NEEDS_ATTENTION
+        return self.counts.problem(
+            OUTCOME_NEEDS_ATTENTION, f"{action.extra.get('label', action.origin_id)}: {reason}"
+        )
 
     def _flag(self, action: PlannedAction) -> str:
         assert action.procore_payment_id is not None

@@ -131,6 +131,12 @@ class ContractListings:
     def cached(self, project_id: int, contract_id: int) -> ContractListing | None:
         return self._cache.get((project_id, contract_id))
 
+    def refresh(self, project_id: int, contract_id: int) -> ContractListing:
+        """List the contract's payments again (a read-back after an answer PaySync cannot use)."""
+        self._cache.pop((project_id, contract_id), None)
+        self._failed.pop((project_id, contract_id), None)
+        return self.get(project_id, contract_id)
+
 
 # --------------------------------------------------------------------------------------------
 # Writing the journal

@@ -1,9 +1,10 @@
-"""One push at a time, across threads and processes sharing the database.
+"""Leases in the database: one push at a time, and one process running the schedule.
 
-Two pushes running side by side could both decide to create the same payment. The lease is a
-`Setting` row taken by compare-and-swap (an UPDATE that matches the old value), so it works the
-same on SQLite and PostgreSQL. A lease whose holder died (a killed `paysync serve`) is taken over
-once it expires, or at once when the holder was a process on this machine that no longer runs.
+Two pushes running side by side could both decide to create the same payment; two `paysync serve`
+on one database would both run the schedule. A lease is a `Setting` row taken by compare-and-swap
+(an UPDATE that matches the old value), so it works the same on SQLite and PostgreSQL. A lease whose
+holder died (a killed `paysync serve`) is taken over once it expires, or at once when the holder was
+a process on this machine that no longer runs.
 """
 
 from __future__ import annotations
@@ -24,6 +25,8 @@ Setting: Any = models.Setting
 LEASE_KEY = "sync_push_lease"
 LEASE_TTL = timedelta(minutes=15)
 RENEW_AFTER_SECONDS = 60.0
+SCHEDULE_LEASE_KEY = "schedule_lease"
+SCHEDULE_LEASE_TTL = timedelta(minutes=2)  # renewed every 30 s by the process that holds it
 
 
 def _process_alive(pid: int) -> bool:
@@ -38,7 +41,11 @@ def _process_alive(pid: int) -> bool:
     return True
 
 
-class PushLease:
+class Lease:
+    """A named lease row; `PushLease` and `ScheduleLease` are the two PaySync takes."""
+
+    key = LEASE_KEY
+
     def __init__(self, owner: str, *, ttl: timedelta = LEASE_TTL) -> None:
         self.owner = owner
         self.ttl = ttl
@@ -76,8 +83,8 @@ class PushLease:
 
     def try_acquire(self) -> bool:
         value = self._new_value()
-        Setting.insert(key=LEASE_KEY, value=value, updated_at=utc_now()).on_conflict_ignore().execute()
-        row = Setting.get_or_none(Setting.key == LEASE_KEY)
+        Setting.insert(key=self.key, value=value, updated_at=utc_now()).on_conflict_ignore().execute()
+        row = Setting.get_or_none(Setting.key == self.key)
         if row is None:
             return False
         if row.value == value:  # the token is unique: only our insert can have written it
@@ -94,7 +101,7 @@ class PushLease:
             return False
         swapped = (
             Setting.update(value=value, updated_at=utc_now())
-            .where((Setting.key == LEASE_KEY) & (Setting.value == row.value))
+            .where((Setting.key == self.key) & (Setting.value == row.value))
             .execute()
         )
         if swapped == 1:
@@ -124,7 +131,7 @@ class PushLease:
         value = self._new_value()
         swapped = (
             Setting.update(value=value, updated_at=utc_now())
-            .where((Setting.key == LEASE_KEY) & (Setting.value == self._value))
+            .where((Setting.key == self.key) & (Setting.value == self._value))
             .execute()
         )
         if swapped == 1:
@@ -133,7 +140,7 @@ class PushLease:
     def release(self) -> None:
         if self._value is None:
             return
-        Setting.delete().where((Setting.key == LEASE_KEY) & (Setting.value == self._value)).execute()
+        Setting.delete().where((Setting.key == self.key) & (Setting.value == self._value)).execute()
         self._value = None
 
     def describe_holder(self) -> str:
@@ -141,4 +148,24 @@ class PushLease:
         return (
             f"another push is running ({holder.get('owner', 'unknown')}, process {holder.get('pid', '?')} "
             f"on {holder.get('host', '?')}, since {holder.get('since', '?')})"
+        )
+
+
+PushLease = Lease
+
+
+class ScheduleLease(Lease):
+    """Held by the one process that runs the schedule on a database (`paysync serve`)."""
+
+    key = SCHEDULE_LEASE_KEY
+
+    def __init__(self, owner: str) -> None:
+        super().__init__(owner, ttl=SCHEDULE_LEASE_TTL)
+
+    def describe_holder(self) -> str:
+        holder = self.holder or {}
+        return (
+            f"{holder.get('owner', 'another PaySync')} (process {holder.get('pid', '?')} on "
+            f"{holder.get('host', '?')}, since {holder.get('since', '?')}) already runs the schedule on this "
+            "database"
         )

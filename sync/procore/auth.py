@@ -20,6 +20,8 @@ import httpx
 
 from storage.fields import utc_now
 from storage.models import ProcoreToken
+from storage.secrets import PREFIX as ENCRYPTED_PREFIX
+from storage.secrets import SecretKeyError
 from sync.procore.errors import ProcoreAuthError, ProcoreError, ProcoreUnavailable, procore_error_messages
 
 OOB_REDIRECT_URI = "urn:ietf:wg:oauth:2.0:oob"
@@ -72,15 +74,34 @@ class DatabaseTokenStore:
         self.name = name
 
     def load(self) -> StoredToken | None:
-        row = ProcoreToken.get_or_none(ProcoreToken.name == self.name)
+        try:
+            row = ProcoreToken.get_or_none(ProcoreToken.name == self.name)
+        except SecretKeyError as exc:
+            grant = (
+                ProcoreToken.select(ProcoreToken.grant_type).where(ProcoreToken.name == self.name).scalar()
+            )
+            if grant == "client_credentials":
+                return None  # a new token is one request away; the stored one is useless anyway
+            raise ProcoreAuthError(f"The saved Procore sign-in cannot be read: {exc}") from exc
         if row is None:
             return None
-        return StoredToken(
+        token = StoredToken(
             grant_type=str(row.grant_type),
             access_token=str(row.access_token),
             refresh_token=row.refresh_token,
             expires_at=row.expires_at,
         )
+        stored = ProcoreToken.select(ProcoreToken.access_token.alias("raw")).where(
+            ProcoreToken.name == self.name
+        )
+        raw = stored.tuples().first()
+        if raw is not None and not str(raw[0]).startswith(ENCRYPTED_PREFIX) and not self._in_transaction():
+            self.save(token)  # stored in clear by an earlier PaySync: encrypt it now
+        return token
+
+    @staticmethod
+    def _in_transaction() -> bool:
+        return bool(ProcoreToken._meta.database.in_transaction())
 
     def check_can_save(self) -> None:
         """Raise now, before a single-use refresh token is spent, if save() would refuse."""

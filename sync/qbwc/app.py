@@ -8,9 +8,12 @@ console with Textual) stays responsive.
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
 import logging
-from collections.abc import Callable
+import re
+import time
+from collections.abc import AsyncIterator, Callable
 from datetime import datetime
 
 from starlette.applications import Starlette
@@ -34,6 +37,18 @@ log = logging.getLogger(__name__)
 XML_CONTENT_TYPE = "text/xml; charset=utf-8"
 # QuickBooks answers can be tens of MB (NOTES); anything far beyond that is refused unread.
 DEFAULT_MAX_BODY_BYTES = 64 * 1024 * 1024
+# Before a client has a ticket (serverVersion, clientVersion, authenticate) a body is a few hundred
+# bytes; the first sendRequestXML carries QuickBooks' host facts (a few KB). Only a body that names
+# the ticket of an open session may be larger.
+PRE_AUTH_MAX_BODY_BYTES = 64 * 1024
+BODY_IDLE_SECONDS = 30.0  # a client that sends nothing for this long is dropped
+PRE_AUTH_BODY_SECONDS = 10.0  # the whole of a body without a ticket must arrive within this
+BODY_SECONDS = 300.0  # the whole of any body
+_TICKET = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?ticket>\s*([0-9a-fA-F]{8,64})\s*</")
+
+
+class BodyRefused(Exception):
+    """The body was not read whole (too large for who sent it, or too slow); the message says why."""
 
 
 def is_loopback_host(host: str) -> bool:
@@ -137,18 +152,50 @@ def create_qbwc_app(
     def handle(body: bytes, remote_addr: str | None) -> tuple[str, CloseResult | None]:
         return dispatch(parse_soap_request(body), remote_addr)
 
-    async def read_body(request: Request) -> bytes | None:
+    async def read_body(request: Request) -> bytes:
+        """The body, read with limits: at most PRE_AUTH_MAX_BODY_BYTES unless its first part names
+        the ticket of an open session, never more than max_body_bytes, and within time limits."""
         declared = request.headers.get("content-length", "")
         if declared.isdigit() and int(declared) > max_body_bytes:
-            return None
+            raise BodyRefused(
+                f"The request is larger than {max_body_bytes // (1024 * 1024)} MB and was refused unread. "
+                "Ask QuickBooks for fewer records per page."
+            )
+        limit, deadline = (
+            min(PRE_AUTH_MAX_BODY_BYTES, max_body_bytes),
+            time.monotonic() + PRE_AUTH_BODY_SECONDS,
+        )
         chunks: list[bytes] = []
         size = 0
-        async for chunk in request.stream():
+        stream: AsyncIterator[bytes] = request.stream().__aiter__()
+        while True:
+            remaining = deadline - time.monotonic()
+            try:
+                chunk = await asyncio.wait_for(
+                    stream.__anext__(), timeout=max(0.0, min(BODY_IDLE_SECONDS, remaining))
+                )
+            except StopAsyncIteration:
+                return b"".join(chunks)
+            except TimeoutError:
+                raise BodyRefused(
+                    "The request body arrived too slowly and was dropped; the Web Connector sends its requests at once."
+                ) from None
             size += len(chunk)
-            if size > max_body_bytes:
-                return None
             chunks.append(chunk)
-        return b"".join(chunks)
+            if size > limit:
+                if limit >= max_body_bytes:
+                    raise BodyRefused(
+                        f"The request is larger than {max_body_bytes // (1024 * 1024)} MB and was refused. "
+                        "Ask QuickBooks for fewer records per page."
+                    )
+                match = _TICKET.search(b"".join(chunks)[:PRE_AUTH_MAX_BODY_BYTES])
+                ticket = match.group(1).decode("ascii") if match else ""
+                if not ticket or not await run_in_threadpool(service.is_open_ticket, ticket):
+                    raise BodyRefused(
+                        f"The request is larger than {PRE_AUTH_MAX_BODY_BYTES // 1024} KB but names no open Web "
+                        "Connector session, so it was refused unread."
+                    )
+                limit, deadline = max_body_bytes, time.monotonic() + BODY_SECONDS
 
     async def soap_endpoint(request: Request) -> Response:
         if request.method == "GET":
@@ -159,12 +206,25 @@ def create_qbwc_app(
                 "PaySync QuickBooks Web Connector endpoint. The Web Connector POSTs SOAP here; "
                 "the service description is at ?wsdl.\n"
             )
-        body = await read_body(request)
-        if body is None:
-            return _fault(
-                f"The request is larger than {max_body_bytes // (1024 * 1024)} MB and was refused unread. "
-                "Ask QuickBooks for fewer records per page."
+        remote = request.client.host if request.client else None
+        paused = service.login_paused_until(remote)
+        if paused is not None:
+            # An address paused for wrong passwords is answered before its body is even read: a
+            # flood from it costs next to nothing, and other addresses are served as usual.
+            return _xml(
+                soap_fault(
+                    f"Web Connector logins from {remote} are paused until {paused.strftime('%H:%M UTC')} after "
+                    "repeated wrong passwords."
+                ),
+                status_code=429,
             )
+        try:
+            body = await read_body(request)
+        except BodyRefused as refused:
+            log.warning(
+                "refused a request body from %s: %s", request.client.host if request.client else "?", refused
+            )
+            return _fault(str(refused))
         remote_addr = request.client.host if request.client else None
         try:
             answer, closed = await run_in_threadpool(handle, body, remote_addr)

@@ -88,7 +88,9 @@ log = logging.getLogger(__name__)
 WATERMARK_OVERLAP = timedelta(minutes=10)  # DESIGN rule 2 / NOTES §8: overlap, then dedupe by EditSequence
 CUTOFF_MARGIN = timedelta(days=1)  # covers any U.S. offset between UTC and QuickBooks' local clock
 LOGIN_WINDOW = timedelta(minutes=10)
-MAX_FAILED_LOGINS = 5
+MAX_FAILED_LOGINS = 5  # per client address, in LOGIN_WINDOW
+MAX_CONCURRENT_HASHES = 2  # password checks running at once (each about 0.25 s of one core)
+MAX_LOGIN_ROWS = 10_000
 MAX_TRANSPORT_ATTEMPTS = 3  # hresult errors and unreadable responses
 MAX_RETRYABLE_ATTEMPTS = 5  # statuses 3170-3180 and 3391
 _THROTTLE_MARKER = "login_throttled"
@@ -239,6 +241,9 @@ class WebConnectorService:
         self.password_iterations = password_iterations
         self.fetch_unknown_bills = fetch_unknown_bills
         self._lock = threading.Lock()
+        self._hashing = threading.BoundedSemaphore(MAX_CONCURRENT_HASHES)
+        self._checking: dict[str, int] = {}  # address -> password checks under way
+        self._paused: dict[str, datetime] = {}  # address -> until when its logins are refused unread
 
     # ------------------------------------------------------------------ credentials
 
@@ -352,6 +357,19 @@ class WebConnectorService:
             return None
         return work
 
+    def login_paused_until(self, address: str | None) -> datetime | None:
+        """Until when logins from `address` are paused (from memory, no database), or None."""
+        until = self._paused.get((address or "unknown")[:64])
+        return until if until is not None and self.clock() < until else None
+
+    def is_open_ticket(self, ticket: str) -> bool:
+        """Whether `ticket` names an open session (a read: no lock, nothing changed)."""
+        return bool(
+            WebConnectorSession.select()
+            .where((WebConnectorSession.ticket == ticket) & (WebConnectorSession.state == "open"))
+            .exists()
+        )
+
     # ------------------------------------------------------------------ simple calls
 
     def server_version(self) -> str:
@@ -373,75 +391,138 @@ class WebConnectorService:
 
     # ------------------------------------------------------------------ authenticate
 
-    def _failed_logins(self, username: str, now: datetime) -> int:
+    def _failed_logins(self, address: str, now: datetime) -> tuple[int, datetime | None]:
+        """Wrong passwords from `address` in the window since its last good login, and the first."""
         since = now - LOGIN_WINDOW
         last_success = (
             LoginAttempt.select(LoginAttempt.at)
-            .where((LoginAttempt.username == username) & LoginAttempt.succeeded & (LoginAttempt.at >= since))
+            .where(
+                (LoginAttempt.remote_addr == address) & LoginAttempt.succeeded & (LoginAttempt.at >= since)
+            )
             .order_by(LoginAttempt.at.desc())
             .first()
         )
         if last_success is not None:
             since = last_success.at
-        count: int = (
-            LoginAttempt.select()
-            .where((LoginAttempt.username == username) & ~LoginAttempt.succeeded & (LoginAttempt.at >= since))
-            .count()
+        failures = LoginAttempt.select(LoginAttempt.at).where(
+            (LoginAttempt.remote_addr == address) & ~LoginAttempt.succeeded & (LoginAttempt.at >= since)
         )
-        return count
+        first = failures.order_by(LoginAttempt.at).first()
+        return int(failures.count()), (first.at if first is not None else None)
 
-    def _throttled(self, username: str, remote_addr: str | None, now: datetime) -> list[str]:
+    def _throttled(
+        self, username: str, address: str, first_failure: datetime | None, now: datetime
+    ) -> list[str]:
+        """Refuse, without checking the password: this address sent too many wrong ones. Said once per
+        window, with when and from where; other addresses are not affected."""
+        until = (first_failure or now) + LOGIN_WINDOW
         message = (
-            f"Web Connector logins for user {username!r} are paused: {MAX_FAILED_LOGINS} wrong passwords in "
-            f"{int(LOGIN_WINDOW.total_seconds() // 60)} minutes. Wait 10 minutes, make sure the password typed "
-            "into the Web Connector matches QBWC_PASSWORD, then run the update again."
+            f"Web Connector logins from {address} are paused until {until.strftime('%H:%M UTC')}: "
+            f"{MAX_FAILED_LOGINS} wrong passwords came from that address in {int(LOGIN_WINDOW.total_seconds() // 60)} "
+            "minutes (the last as user "
+            f"{username!r}). Logins from other addresses go on as usual. If {address} is not the Web Connector's "
+            "computer, someone else is trying to log in and nothing needs doing here; if it is, wait until then "
+            "and make sure the Web Connector's password for PaySync matches QBWC_PASSWORD."
         )
+        marker = f"{_THROTTLE_MARKER}:{address}"
         with write_transaction():
-            company = company_file_for(self.settings.qbwc_file_key)
-            company.last_contact_at = now
-            company.save()
-            # A throttled attempt is not counted as a new failure (so the pause ends 10 minutes
-            # after the fifth failure) and is reported once per window, not once per attempt.
             recent = (
                 ErrorEvent.select()
                 .where(
                     (ErrorEvent.where == "qbwc")
                     & (ErrorEvent.at >= now - LOGIN_WINDOW)
-                    & (ErrorEvent.detail == _THROTTLE_MARKER)
+                    & (ErrorEvent.detail == marker)
                 )
                 .exists()
             )
             if not recent:
-                self._record_error(now, message, company=company, detail=_THROTTLE_MARKER)
-            self._audit(now, "qbwc.login_throttled", username, remote_addr=remote_addr)
+                self._record_error(now, message, detail=marker)
+                self._audit(now, "qbwc.login_throttled", username, remote_addr=address)
         return ["", "nvu"]
 
+    def _prune_login_attempts(self, now: datetime) -> None:
+        """Keep a day of login attempts, and never more than MAX_LOGIN_ROWS (a flood cannot grow the table)."""
+        LoginAttempt.delete().where(LoginAttempt.at < now - timedelta(days=1)).execute()
+        excess = LoginAttempt.select().count() - MAX_LOGIN_ROWS
+        if excess > 0:
+            key: Any = LoginAttempt._meta.primary_key
+            oldest = LoginAttempt.select(key).order_by(LoginAttempt.at, key).limit(excess)
+            LoginAttempt.delete().where(key.in_(oldest)).execute()
+
     def authenticate(self, username: str, password: str, remote_addr: str | None = None) -> list[str]:
+        """Check a login. The password hash (about a quarter of a second) is computed outside the
+        service lock, at most MAX_CONCURRENT_HASHES at once, so a flood of bad logins never holds up
+        the Web Connector's calls; an address with MAX_FAILED_LOGINS wrong passwords in the window
+        (counting those still being checked) is refused without hashing at all."""
+        now = self.clock()
+        username = username.strip()[:200]
+        address = (remote_addr or "unknown")[:64]
+        paused_until = self._paused.get(address)
+        if paused_until is not None and now < paused_until:
+            return ["", "nvu"]  # paused: refused from memory, no database work, already said
         with self._lock:
+            failures, first_failure = self._failed_logins(address, now)
+            if failures + self._checking.get(address, 0) >= MAX_FAILED_LOGINS:
+                throttled = True
+                self._paused[address] = (first_failure or now) + LOGIN_WINDOW
+                for stale in [a for a, until in self._paused.items() if until <= now]:
+                    del self._paused[stale]
+            else:
+                throttled = False
+                self._checking[address] = self._checking.get(address, 0) + 1
+        if throttled:
+            return self._throttled(username, address, first_failure, self.clock())
+        valid = False
+        try:
+            with self._hashing:
+                valid = self._check_credentials(username, password)
+        finally:
+            with self._lock:
+                # The attempt is on record before it stops counting as "under way": no moment in
+                # which a concurrent login from the same address sees neither.
+                with write_transaction():
+                    now = self.clock()
+                    LoginAttempt.create(username=username, remote_addr=address, succeeded=valid, at=now)
+                self._checking[address] -= 1
+                if not self._checking[address]:
+                    del self._checking[address]
+        with self._lock, write_transaction():
             now = self.clock()
-            username = username.strip()[:200]
-            if self._failed_logins(username, now) >= MAX_FAILED_LOGINS:
-                return self._throttled(username, remote_addr, now)
-            # Check the password outside the write transaction: PBKDF2 takes a noticeable moment.
-            valid = self._check_credentials(username, password)
-            with write_transaction():
-                LoginAttempt.create(username=username, remote_addr=remote_addr, succeeded=valid, at=now)
-                file_key = self.settings.qbwc_file_key
-                company = company_file_for(file_key)
-                company.last_contact_at = now
-                company.save()
-                if not valid:
-                    self._record_error(
-                        now,
-                        f"The Web Connector tried to log in as {username!r} and was refused: the password typed "
-                        "into the Web Connector does not match QBWC_PASSWORD (or the user name does not match "
-                        f"QBWC_USERNAME={self.settings.qbwc_username!r}). In the Web Connector, click the "
-                        "Password cell of PaySync, type the QBWC_PASSWORD value, and save.",
-                        company=company,
-                    )
-                    self._audit(now, "qbwc.login_failed", username, remote_addr=remote_addr)
-                    return ["", "nvu"]
-                return self._open_session(username, file_key, company, remote_addr, now)
+            file_key = self.settings.qbwc_file_key
+            company = company_file_for(file_key)
+            if not valid:
+                self._prune_login_attempts(now)
+                self._refuse_login(username, address, company, now)
+                return ["", "nvu"]
+            company.last_contact_at = now
+            company.save()
+            return self._open_session(username, file_key, company, address, now)
+
+    def _refuse_login(self, username: str, address: str, company: CompanyFile, now: datetime) -> None:
+        """Say once per address and window that a login was refused, and from where."""
+        marker = f"login_failed:{address}"
+        self._audit(now, "qbwc.login_failed", username, remote_addr=address)
+        if (
+            ErrorEvent.select()
+            .where(
+                (ErrorEvent.where == "qbwc")
+                & (ErrorEvent.at >= now - LOGIN_WINDOW)
+                & (ErrorEvent.detail == marker)
+            )
+            .exists()
+        ):
+            return
+        self._record_error(
+            now,
+            f"A Web Connector login as {username!r} from {address} was refused: the password typed into the Web "
+            "Connector does not match QBWC_PASSWORD (or the user name does not match "
+            f"QBWC_USERNAME={self.settings.qbwc_username!r}). If {address} is the Web Connector's computer, click "
+            "the Password cell of PaySync in the Web Connector, type the QBWC_PASSWORD value, and save; if you do "
+            f"not know that address, someone else is trying to log in (after {MAX_FAILED_LOGINS} wrong passwords "
+            "an address is paused for 10 minutes; others are not affected).",
+            company=company,
+            detail=marker,
+        )
 
     def _check_credentials(self, username: str, password: str) -> bool:
         expected_user = self.settings.qbwc_username
