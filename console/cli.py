@@ -2,12 +2,13 @@
 
     paysync [--env-file FILE] [command]
 
-Commands: serve, qwc, status, sync, demo, login; no command opens the console.
+Commands: serve, qwc, status, sync, cutoff, demo, login; no command opens the console.
 
-Exit status (the same for every command): 0 everything meant to happen happened; 1 it ran, but some
-payments need attention or failed; 2 it could not run (configuration, database, Procore sign-in or
-permission). Errors print "paysync: <message>" on stderr, never a traceback: an unexpected one is
-written whole to a log file whose path the message gives.
+Exit status: 0 everything meant to happen happened; 1 it ran, but something needs a person (some
+payments need attention or failed; for `status`, something stops PaySync from syncing); 2 it could
+not run (configuration, database, Procore sign-in or permission; a refused `cutoff --set`). Errors
+print "paysync: <message>" on stderr, never a traceback: an unexpected one is written whole to a
+log file whose path the message gives. `status --json` prints a JSON object even then.
 """
 
 from __future__ import annotations
@@ -28,21 +29,45 @@ from typing import Any
 
 from platformdirs import user_log_dir
 
-from storage.db import DatabaseConfigError
+from storage import models
+from storage.db import DatabaseConfigError, close_database, open_database, sqlite_path
 from storage.fields import utc_now
 from storage.migrations import SchemaTooNewError
 from storage.queries import last_web_connector_contact, pending_work_kinds
-from storage.secrets import SecretKeyError
+from storage.secrets import KeySource, SecretKeyError
+from sync.cutoff import (
+    CutoffLocked,
+    change_cutoff,
+    cutoff_source,
+    format_cutoff,
+    parse_cutoff,
+    why_locked,
+)
 from sync.engine.lease import ScheduleLease
 from sync.procore.auth import authorization_url
 from sync.procore.errors import ProcoreError
 from sync.procore.login import sign_in_with_code
 from sync.qbwc.app import check_tls_settings, create_qbwc_app, is_loopback_host
 from sync.qbwc.qwc import build_qwc
-from sync.scheduler import Schedule, SchedulerLoop, parse_schedule, record_schedule_configured
+from sync.runs import record_failed_run
+from sync.scheduler import Schedule, SchedulerLoop, parse_schedule, remember_schedule, schedule_cutoff
 from sync.service import BackgroundPusher, PermissionDenied, SyncService
-from sync.settings import ConfigError, Settings, load_settings, open_settings_database
-from sync.status import collect_status, format_status_text, iso_utc
+from sync.settings import (
+    DEFAULT_ENV_FILE,
+    ConfigError,
+    Settings,
+    acting_person,
+    load_raw_environment,
+    load_settings,
+    open_settings_database,
+)
+from sync.status import (
+    collect_status,
+    configuration_facts,
+    format_status_text,
+    iso_utc,
+    status_exit_code,
+)
 from sync.workqueue import queue_quickbooks_refresh
 
 EXIT_OK = 0
@@ -72,8 +97,14 @@ _KIND_LABELS = {
 }
 
 
+def _warn(message: str) -> None:
+    print(f"paysync: warning: {message}", file=sys.stderr)
+
+
 def _settings(args: argparse.Namespace) -> Settings:
-    return load_settings(args.env_file)
+    """The configuration; `--env-file FILE` given on purpose must exist (the default .env may not)."""
+    named = getattr(args, "env_file", None)
+    return load_settings(named or DEFAULT_ENV_FILE, must_exist=named is not None, warn=_warn)
 
 
 def _open(args: argparse.Namespace, settings: Settings) -> None:
@@ -96,25 +127,47 @@ def _procore_configured(settings: Settings) -> bool:
 @functools.lru_cache(maxsize=8)
 def automatic_pusher(settings: Settings) -> BackgroundPusher:
     """The one background pusher of this process: pushes asked for while one runs are coalesced."""
-    return BackgroundPusher(SyncService(settings, actor="paysync serve"))
+    return BackgroundPusher(SyncService(settings, actor=acting_person("serve")))
+
+
+def _record_not_configured(settings: Settings, trigger: str, what: str) -> None:
+    """A run that cannot reach Procore because it is not configured is a failed run, on record."""
+    try:
+        settings.require_procore()
+    except ConfigError as exc:
+        record_failed_run(trigger, acting_person("serve"), f"{what}: {exc}", where="config")
 
 
 def scheduled_sync(settings: Settings) -> None:
     """What each scheduled run does: queue QuickBooks queries for the Web Connector's next poll,
-    and refresh from Procore + push what is already known (in the background)."""
+    and refresh from Procore + push what is already known (in the background). Without Procore
+    configured the run is kept as failed, with the reason."""
     queue_quickbooks_refresh(settings.qbwc_file_key, requested_by="schedule")
     if _procore_configured(settings):
         automatic_pusher(settings).request("schedule")
+    else:
+        _record_not_configured(
+            settings, "schedule", "QuickBooks queries were queued, but nothing can be pushed to Procore"
+        )
 
 
 def session_closed_hook(settings: Settings) -> Callable[[str], None] | None:
     """Called (in a worker thread) after a Web Connector session brought changes: push them to
-    Procore at once (in the background, so the Web Connector's session is not held up)."""
+    Procore at once (in the background, so the Web Connector's session is not held up). Without
+    Procore configured each such session is kept as a failed push, with the reason."""
     if not _procore_configured(settings):
         logging.getLogger(__name__).warning(
             "Procore is not configured (PROCORE_CLIENT_ID/SECRET/COMPANY_ID): payments are stored but not pushed"
         )
-        return None
+
+        def record_not_pushed(file_key: str) -> None:
+            _record_not_configured(
+                settings,
+                "web_connector",
+                f"the payments from company file {file_key!r} are stored but cannot be pushed to Procore",
+            )
+
+        return record_not_pushed
     pusher = automatic_pusher(settings)
 
     def push_after_session(file_key: str) -> None:
@@ -157,7 +210,7 @@ async def run_service(
         limit_concurrency=64,
     )
     server = uvicorn.Server(config)
-    scheduler = SchedulerLoop(schedule, tick)
+    scheduler = SchedulerLoop(schedule, tick, actor=acting_person("serve"))
     scheduler_task = asyncio.create_task(scheduler.run(), name="paysync-scheduler")
     renewer = asyncio.create_task(_renew_lease(lease), name="paysync-schedule-lease") if lease else None
 
@@ -171,10 +224,11 @@ async def run_service(
         shown = f"[{host}]" if ":" in host else host
         url = f"{scheme}://{shown}:{_bound_port(server, settings.qbwc_port)}/qbwc"
         next_run = iso_utc(scheduler.next_run_at or schedule.next_run(utc_now()))
+        cutoff = await asyncio.to_thread(_cutoff_words)
         announce(
             f"PaySync is listening for the QuickBooks Web Connector on {url} (WSDL: {url}?wsdl). "
-            f"Schedule: {schedule.expression}, next run {next_run or 'never'}. The .qwc file points at "
-            f"{settings.qbwc_url}. Stop with Ctrl+C."
+            f"Schedule: {schedule.expression}, next run {next_run or 'never'}. {cutoff} The .qwc file "
+            f"points at {settings.qbwc_url}. Stop with Ctrl+C."
         )
 
     announcer = asyncio.create_task(announce_when_started())
@@ -188,6 +242,19 @@ async def run_service(
         await asyncio.gather(
             scheduler_task, announcer, *([renewer] if renewer else []), return_exceptions=True
         )
+
+
+def _cutoff_words() -> str:
+    try:
+        cutoff = schedule_cutoff()
+    except Exception:  # the announcement must not fail on a database hiccup
+        return ""
+    if cutoff is None:
+        return (
+            "Cutoff: not recorded yet (PaySync records it at the Web Connector's first session or the first "
+            "Procore refresh; `paysync cutoff` shows it)."
+        )
+    return f"Cutoff: {format_cutoff(cutoff)}."
 
 
 async def _renew_lease(lease: ScheduleLease) -> None:
@@ -217,7 +284,9 @@ def command_serve(args: argparse.Namespace, settings: Settings) -> int:
             "stop the other one first, or point this one at another database (PAYSYNC_DATABASE_URL)."
         )
     try:
-        record_schedule_configured(schedule.expression)
+        # The schedule is remembered (the console shows it); the cutoff is recorded only when a real
+        # run starts: the Web Connector's first session or the first Procore refresh (sync.cutoff).
+        remember_schedule(schedule.expression)
         app = create_qbwc_app(settings, on_session_closed=session_closed_hook(settings))
 
         def announce(text: str) -> None:
@@ -277,13 +346,15 @@ def command_qwc(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def command_status(args: argparse.Namespace, settings: Settings) -> int:
+    """Exits 0 when PaySync can sync; 1 while something stops it (Procore not configured, an
+    invalid schedule: the `problems`); 2 when it could not run (configuration, database)."""
     _open(args, settings)
     status = collect_status(settings)
     if args.json:
         print(json.dumps(status, indent=2, sort_keys=False))
     else:
         sys.stdout.write(format_status_text(status))
-    return EXIT_OK
+    return status_exit_code(status)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -296,15 +367,27 @@ def command_sync(args: argparse.Namespace, settings: Settings) -> int:
 
     Exits 0 only when every payment it meant to write is right; 1 when it ran but some payments
     need attention or failed (or the push could not start, the refresh failed); 2 when it could not
-    run at all (configuration, database, Procore sign-in or permission)."""
-    schedule = parse_schedule(settings.schedule)
+    run at all (configuration, database, Procore sign-in or permission). A sync that could not run
+    is kept as a failed run with its reason (`paysync status` shows it); the cutoff is recorded only
+    once Procore was reached (sync.cutoff)."""
     _open(args, settings)
-    record_schedule_configured(schedule.expression)
+    actor = acting_person("cli")
     file_key = settings.qbwc_file_key
     try:
-        summary = SyncService(settings, actor="paysync sync").sync_now(trigger="cli")
-    except (PermissionDenied, ProcoreError) as exc:
+        schedule = parse_schedule(settings.schedule)
+    except ConfigError as exc:
+        record_failed_run("cli", actor, str(exc), where="config")
+        raise
+    remember_schedule(schedule.expression)
+    try:
+        summary = SyncService(settings, actor=actor).sync_now(trigger="cli")
+    except (PermissionDenied, ProcoreError) as exc:  # kept as a failed run by sync_now
         raise CouldNotRun(str(exc)) from exc
+    except ConfigError:  # kept as a failed run by sync_now
+        raise
+    except Exception as exc:
+        record_failed_run("cli", actor, f"stopped by an unexpected error: {type(exc).__name__}: {exc}")
+        raise
     print(summary.as_text())
     created_kinds = set(summary.queued_quickbooks)
     pending = pending_work_kinds(file_key)
@@ -329,6 +412,101 @@ def command_sync(args: argparse.Namespace, settings: Settings) -> int:
             f"The Web Connector last polled at {iso_utc(last)} ({minutes} min ago); the queries run at its next poll."
         )
     return EXIT_OK if summary.all_right else EXIT_FAILED
+
+
+# ---------------------------------------------------------------------------------------------
+# cutoff
+
+DATE_MEANING = "a date means its start, 00:00 UTC; a date and time without an offset is read as UTC"
+
+
+def _stored_payment_split() -> tuple[int, int]:
+    payment: Any = models.BillPayment
+    pre = payment.select().where(payment.pre_existing == True).count()  # noqa: E712 - SQL
+    return int(pre), int(payment.select().count() - pre)
+
+
+def _payments_words(pre_existing: int, after: int) -> str:
+    if not pre_existing and not after:
+        return "PaySync has stored no QuickBooks payment yet"
+    return f"of the payments PaySync has stored, {pre_existing} are pre-existing and {after} were created after it"
+
+
+def command_cutoff(args: argparse.Namespace, settings: Settings) -> int:
+    """Show the cutoff; before the first payment reaches Procore, set (`--set DATE`) or clear
+    (`--reset`) it. Exits 0 when shown or changed; 2 when the date cannot be read, the change is
+    refused (a payment is already in Procore, the Web Connector is in a session) or the database
+    cannot be used."""
+    _open(args, settings)
+    if args.set is not None or args.reset:
+        new = None
+        if args.set is not None:
+            try:
+                new = parse_cutoff(args.set)
+            except ValueError as exc:
+                raise CouldNotRun(str(exc)) from None
+        current = schedule_cutoff()
+        try:
+            change = change_cutoff(new, acting_person("cli"))
+        except CutoffLocked as exc:
+            shown = f"stays {format_cutoff(current)}" if current else "stays unset"
+            raise CouldNotRun(f"Nothing changed: the cutoff {shown}. {exc}") from None
+        was = f"it was {format_cutoff(change.old)}" if change.old else "there was none"
+        if change.new is None:
+            print(
+                f"The cutoff is cleared ({was}). PaySync records a new one when it next runs for real; until "
+                "then every payment it stores counts as pre-existing."
+            )
+            return EXIT_OK
+        print(
+            f"The cutoff is now {format_cutoff(change.new)} ({was}; {DATE_MEANING}). Payments created in "
+            f"QuickBooks before it are never synced: {_payments_words(change.pre_existing, change.to_sync)}."
+        )
+        if change.new > utc_now():
+            print(
+                "That is in the future: payments created in QuickBooks between now and then are pre-existing "
+                "too, and are never synced."
+            )
+        if change.reread_from is not None:
+            print(
+                f"The Web Connector's next session reads QuickBooks from {format_cutoff(change.reread_from)} on, "
+                "so payments created since the new cutoff are fetched."
+            )
+        return EXIT_OK
+    cutoff = schedule_cutoff()
+    locked = why_locked()
+    if cutoff is None:
+        print(
+            "No cutoff yet. PaySync records it when it first runs for real: the first `paysync sync`, the "
+            "console's first sync, the first Procore refresh of `paysync serve`, or the Web Connector's first "
+            "session. Payments created in QuickBooks before it are never synced."
+        )
+    else:
+        source = cutoff_source() or {}
+        how = ""
+        if source.get("how") == "set":
+            how = f" (set by {source.get('by')})"
+        elif source.get("how") == "recorded":
+            how = f" (recorded at the first real run, by {source.get('by')})"
+        pre_existing, after = _stored_payment_split()
+        print(
+            f"Cutoff: {format_cutoff(cutoff)}{how}. Payments created in QuickBooks before it are never synced: "
+            f"{_payments_words(pre_existing, after)}."
+        )
+    if locked:
+        print(f"It can no longer change: {locked}")
+    elif cutoff is None:
+        print(
+            "To choose it yourself (your go-live date, say), run `paysync cutoff --set 2026-12-01` "
+            f"({DATE_MEANING})."
+        )
+    else:
+        print(
+            "It can still change, because no payment has been pushed to Procore yet: `paysync cutoff --set "
+            f"DATE` moves it ({DATE_MEANING}); `paysync cutoff --reset` clears it, so the next real run "
+            "records it."
+        )
+    return EXIT_OK
 
 
 # ---------------------------------------------------------------------------------------------
@@ -395,7 +573,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--env-file",
         default=argparse.SUPPRESS,
         metavar="FILE",
-        help="read configuration from FILE (default .env); real environment variables win",
+        help="read configuration from FILE, which must exist (default: .env in the current folder, if "
+        "there is one); real environment variables win",
     )
     env_file.add_argument(
         "--new-database",
@@ -411,7 +590,9 @@ def build_parser() -> argparse.ArgumentParser:
         "With no command, opens the console.",
         parents=[env_file],
     )
-    parser.set_defaults(env_file=".env", command=None)
+    # No default for env_file here: set_defaults would also change the --env-file action the
+    # subcommands share, and their default would then overwrite a `--env-file` given before them.
+    parser.set_defaults(command=None)
     parser.add_argument(
         "--with-web-connector",
         action="store_true",
@@ -445,6 +626,24 @@ def build_parser() -> argparse.ArgumentParser:
     )
     qwc.add_argument("--file-key", help="company file key (default QBWC_FILE_KEY)")
     qwc.add_argument("--output", "-o", metavar="FILE", help="write the .qwc to FILE instead of printing it")
+    cutoff = commands.add_parser(
+        "cutoff",
+        parents=[env_file],
+        help="show the cutoff (payments created in QuickBooks before it are never synced); before the "
+        "first push, set or clear it",
+    )
+    change = cutoff.add_mutually_exclusive_group()
+    change.add_argument(
+        "--set",
+        metavar="DATE",
+        help=f"set the cutoff: an ISO date such as 2026-12-01 or date and time such as 2026-12-01T08:00 "
+        f"({DATE_MEANING}); refused once a payment is in Procore",
+    )
+    change.add_argument(
+        "--reset",
+        action="store_true",
+        help="clear the cutoff, so the next real run records it; refused once a payment is in Procore",
+    )
     login = commands.add_parser(
         "login", parents=[env_file], help="Procore sign-in (authorization code, out of band)"
     )
@@ -454,27 +653,70 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    settings: Settings | None = None
     try:
         if args.command == "demo":
             return command_demo(args)
-        settings = _settings(args)
+        try:
+            settings = _settings(args)
+        except ConfigError as exc:
+            if args.command == "sync":
+                _record_sync_that_could_not_start(args, str(exc))
+            raise
         handlers: dict[str | None, Callable[[argparse.Namespace, Settings], int]] = {
             None: command_console,
             "serve": command_serve,
             "sync": command_sync,
             "status": command_status,
+            "cutoff": command_cutoff,
             "qwc": command_qwc,
             "login": command_login,
         }
         return handlers[args.command](args, settings)
     except (*CONFIG_ERRORS, CouldNotRun) as exc:
-        print(f"paysync: {exc}", file=sys.stderr)
-        return EXIT_CONFIG
+        return _could_not_run(args, settings, str(exc))
     except KeyboardInterrupt:
         return 130
     except Exception as exc:  # no traceback reaches a user: it goes to a file, the message says where
-        print(f"paysync: {unexpected_error(exc)}", file=sys.stderr)
-        return EXIT_CONFIG
+        return _could_not_run(args, settings, unexpected_error(exc))
+
+
+def _could_not_run(args: argparse.Namespace, settings: Settings | None, message: str) -> int:
+    """Exit 2 with the message on stderr; `status --json` also prints a JSON object on stdout:
+    {"error": message, "exit": 2} and whatever the settings alone tell."""
+    if args.command == "status" and getattr(args, "json", False):
+        payload: dict[str, Any] = {"error": message, "exit": EXIT_CONFIG}
+        if settings is not None:
+            try:
+                payload.update(configuration_facts(settings))
+            except Exception:  # whatever could be collected, and nothing else
+                pass
+        print(json.dumps(payload, indent=2))
+    print(f"paysync: {message}", file=sys.stderr)
+    return EXIT_CONFIG
+
+
+def _record_sync_that_could_not_start(args: argparse.Namespace, reason: str) -> None:
+    """`paysync sync` refused by its configuration is kept as a failed run when the database the
+    configuration names can still be opened (nothing is created for it)."""
+    try:
+        named = getattr(args, "env_file", None)
+        raw = load_raw_environment(named or DEFAULT_ENV_FILE)
+        url = (raw.get("PAYSYNC_DATABASE_URL") or "").strip() or None
+        source = KeySource(
+            key=(raw.get("PAYSYNC_SECRET_KEY") or "").strip() or None,
+            key_file=(raw.get("PAYSYNC_KEY_FILE") or "").strip() or None,
+        )
+        path = sqlite_path(url)
+        if path is not None and not (path.is_file() and path.stat().st_size > 0):
+            return  # no database yet: none is created just to say that nothing ran
+        open_database(url, secrets=source)
+        try:
+            record_failed_run("cli", acting_person("cli"), reason, where="config")
+        finally:
+            close_database()
+    except Exception:  # nowhere to keep it: the message on stderr is all there is
+        logging.getLogger(__name__).debug("could not record the failed sync", exc_info=True)
 
 
 def unexpected_error(exc: BaseException) -> str:

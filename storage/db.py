@@ -14,7 +14,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
-from peewee import Database, DatabaseError, OperationalError, PostgresqlDatabase, SqliteDatabase
+from peewee import (
+    Database,
+    DatabaseError,
+    ImproperlyConfigured,
+    OperationalError,
+    PostgresqlDatabase,
+    SqliteDatabase,
+)
 from platformdirs import user_data_dir
 
 from storage.migrations import migrate
@@ -22,6 +29,11 @@ from storage.models import SchemaVersion, database_proxy
 from storage.secrets import PRIVATE_FILE, KeySource, configure_secrets, make_private_folder
 
 _SQLITE_HEADER = b"SQLite format 3\x00"
+POSTGRES_CONNECT_TIMEOUT = 10  # seconds: a server that does not answer fails the command in seconds
+POSTGRES_INSTALL_HINT = (
+    'install PaySync with its PostgreSQL driver: pip install "paysync[postgres]" '
+    '(from a clone: pip install -e ".[postgres]")'
+)
 
 
 class DatabaseConfigError(ValueError):
@@ -30,6 +42,61 @@ class DatabaseConfigError(ValueError):
 
 class DatabaseRefusedError(DatabaseConfigError):
     """The database is there but PaySync will not use it as it is; the message says why and how out."""
+
+
+def mask_database_url(url: str) -> str:
+    """The URL with its password replaced by *** (postgresql://paysync:***@host:5432/db), for messages."""
+    parsed = urlparse(url)
+    if parsed.password is None:
+        return url
+    user = parsed.username or ""
+    host = parsed.hostname or ""
+    if ":" in host:
+        host = f"[{host}]"
+    port = f":{parsed.port}" if parsed.port else ""
+    return parsed._replace(netloc=f"{user}:***@{host}{port}").geturl()
+
+
+def describe_postgres_failure(url: str, error: BaseException) -> str:
+    """One line for a PostgreSQL connection that failed: what went wrong, naming PAYSYNC_DATABASE_URL
+    (password masked) and what to do."""
+    parsed = urlparse(url)
+    shown = mask_database_url(url)
+    host = parsed.hostname or "localhost"
+    port = parsed.port or 5432
+    user = unquote(parsed.username) if parsed.username else "(none)"
+    name = parsed.path.lstrip("/")
+    text = " ".join(str(error).split())
+    lowered = text.lower()
+    if "password authentication failed" in lowered or "no password supplied" in lowered:
+        what = (
+            f"the PostgreSQL server at {host}:{port} refused the password for user {user!r}. "
+            "Correct the password in PAYSYNC_DATABASE_URL (characters such as @ : / # in it must be "
+            "percent-encoded, e.g. @ as %40)"
+        )
+    elif "database" in lowered and "does not exist" in lowered:
+        what = (
+            f"the PostgreSQL server at {host}:{port} has no database {name!r}. Create it "
+            f"(e.g. createdb -O {user} {name}) or correct the database name in PAYSYNC_DATABASE_URL"
+        )
+    elif "role" in lowered and "does not exist" in lowered:
+        what = (
+            f"the PostgreSQL server at {host}:{port} has no user {user!r}. Create the role or correct "
+            "the user name in PAYSYNC_DATABASE_URL"
+        )
+    elif "could not translate host name" in lowered or "name or service not known" in lowered:
+        what = f"the host name {host!r} does not resolve. Correct the host in PAYSYNC_DATABASE_URL"
+    elif any(
+        sign in lowered
+        for sign in ("connection refused", "could not connect", "timeout expired", "no route to host")
+    ):
+        what = (
+            f"no PostgreSQL server answers at {host}:{port}. Start the server, or correct the host and "
+            "port in PAYSYNC_DATABASE_URL (and check that a firewall lets this machine reach it)"
+        )
+    else:
+        what = f"the PostgreSQL server said: {text[:300]}"
+    return f"Cannot open the database PAYSYNC_DATABASE_URL names ({shown}): {what}."
 
 
 def default_database_path() -> Path:
@@ -160,17 +227,27 @@ def make_database(url: str | None) -> Database:
     if parsed.scheme in ("postgres", "postgresql"):
         if not parsed.path.strip("/"):
             raise DatabaseConfigError(
-                f"PAYSYNC_DATABASE_URL={url!r} names no database; use postgresql://user:pass@host:5432/paysync"
+                f"PAYSYNC_DATABASE_URL={mask_database_url(url)!r} names no database; use "
+                "postgresql://user:pass@host:5432/paysync"
             )
+        try:
+            port = parsed.port or 5432
+        except ValueError:
+            raise DatabaseConfigError(
+                f"PAYSYNC_DATABASE_URL={mask_database_url(url)!r} has a port that is not a number; use "
+                "postgresql://user:pass@host:5432/paysync"
+            ) from None
         return PostgresqlDatabase(
             parsed.path.lstrip("/"),
             user=unquote(parsed.username) if parsed.username else None,
             password=unquote(parsed.password) if parsed.password else None,
             host=parsed.hostname or "localhost",
-            port=parsed.port or 5432,
+            port=port,
+            connect_timeout=POSTGRES_CONNECT_TIMEOUT,
         )
     raise DatabaseConfigError(
-        f"PAYSYNC_DATABASE_URL={url!r} is not understood: use sqlite:///path/to/file.db or postgresql://…"
+        f"PAYSYNC_DATABASE_URL={mask_database_url(url)!r} is not understood: use sqlite:///path/to/file.db "
+        "or postgresql://…"
     )
 
 
@@ -203,13 +280,22 @@ def open_database(
     except DatabaseConfigError:
         db.close()
         raise
+    except ImproperlyConfigured as exc:
+        # peewee says "psycopg2 postgres driver not found." when the driver is not installed.
+        db.close()
+        if path is None:
+            raise DatabaseConfigError(
+                "PAYSYNC_DATABASE_URL names a PostgreSQL database, but PostgreSQL's driver (psycopg2) is "
+                f"not installed: {POSTGRES_INSTALL_HINT}."
+            ) from exc
+        raise DatabaseConfigError(f"Cannot use {where}: {exc}") from exc
     except (OperationalError, DatabaseError) as exc:
         db.close()
         if path is not None:
             raise DatabaseRefusedError(
                 f"The database file {path} cannot be used ({exc}). {_way_out(path)}"
             ) from exc
-        raise DatabaseConfigError(f"Cannot use {where}: {exc}") from exc
+        raise DatabaseConfigError(describe_postgres_failure(url or "", exc)) from exc
     return db
 
 

@@ -19,6 +19,8 @@ from storage.models import (
     QUICKBOOKS_SIDE_MODELS,
     REAL_WORLD_MODELS,
     SCHEMA_3_COLUMNS,
+    SCHEMA_4_COLUMNS,
+    BaseModel,
     SchemaVersion,
 )
 
@@ -48,15 +50,13 @@ def _migrator(db: Database) -> SchemaMigrator:
     return PostgresqlMigrator(db) if isinstance(db, PostgresqlDatabase) else SqliteMigrator(db)
 
 
-def _add_real_world_columns(db: Database) -> None:
-    """Schema 3: currencies, held records, vendor and currency lists.
-
-    Tables created by versions 1 and 2 of *this* code already have the new columns (they are created
-    from today's models), so only the columns a table lacks are added: an older database gains them,
-    a fresh one is left alone."""
+def _add_missing_columns(db: Database, columns: tuple[tuple[type[BaseModel], tuple[str, ...]], ...]) -> None:
+    """Add the columns a table lacks. Tables created by earlier versions of *this* code already have
+    them (they are created from today's models): an older database gains them, a fresh one is left
+    alone."""
     migrator = _migrator(db)
     operations = []
-    for model, names in SCHEMA_3_COLUMNS:
+    for model, names in columns:
         table = model._meta.table_name
         present = {column.name for column in db.get_columns(table)}
         for name in names:
@@ -65,7 +65,17 @@ def _add_real_world_columns(db: Database) -> None:
                 operations.append(migrator.add_column(table, field.column_name, field))
     if operations:
         run_operations(*operations)
+
+
+def _add_real_world_columns(db: Database) -> None:
+    """Schema 3: currencies, held records, vendor and currency lists."""
+    _add_missing_columns(db, SCHEMA_3_COLUMNS)
     db.create_tables(REAL_WORLD_MODELS, safe=True)
+
+
+def _add_sync_run_actor(db: Database) -> None:
+    """Schema 4: who ran each sync (SyncRun.actor); older runs keep it empty."""
+    _add_missing_columns(db, SCHEMA_4_COLUMNS)
 
 
 MIGRATIONS: tuple[Migration, ...] = (
@@ -78,6 +88,7 @@ MIGRATIONS: tuple[Migration, ...] = (
         "Real-world data: currencies, vendor and currency lists, records held aside, Procore refusals",
         _add_real_world_columns,
     ),
+    Migration(4, "Who ran each sync: SyncRun.actor", _add_sync_run_actor),
 )
 
 LATEST_VERSION = MIGRATIONS[-1].version

@@ -3,7 +3,8 @@
 Schema version 1 holds the QuickBooks side (company files, Web Connector sessions, queued
 QuickBooks work, bill payments and their applications to bills, deletions, watermarks, sync
 runs, the audit log). Version 2 adds the Procore side (projects, commitments, invoices, the
-one-Procore-payment-per-application links and the intent journal of Procore writes).
+one-Procore-payment-per-application links and the intent journal of Procore writes). Version 3 adds
+currencies and records held aside; version 4 names who ran each sync (SyncRun.actor).
 See storage/migrations.py for how a database moves between versions.
 """
 
@@ -251,7 +252,10 @@ class Watermark(BaseModel):
 
 
 class SyncRun(BaseModel):
-    trigger = CharField(max_length=32)  # manual | schedule | web_connector | console
+    """One sync or push, and how it ended. A run that could not start (configuration, permission,
+    Procore unreachable) is kept too: status "failed", with the reason in `message`."""
+
+    trigger = CharField(max_length=32)  # cli | console | schedule | web_connector | …
     started_at = UtcDateTimeField(default=utc_now, index=True)
     finished_at = UtcDateTimeField(null=True)
     status = CharField(max_length=16, default="running")  # running | ok | failed
@@ -262,6 +266,9 @@ class SyncRun(BaseModel):
     skipped = IntegerField(default=0)
     errors = IntegerField(default=0)
     message = TextField(null=True)
+    # Schema 4: who ran it (sync.settings.acting_person): the Procore user signed in with
+    # `paysync login`, else the computer account at the console or CLI, else "paysync serve".
+    actor = CharField(max_length=100, null=True)
 
 
 class AuditLog(BaseModel):
@@ -528,5 +535,8 @@ SCHEMA_3_COLUMNS: tuple[tuple[type[BaseModel], tuple[str, ...]], ...] = (
     (Commitment, ("currency", "base_currency", "exchange_rate")),
     (PaymentLink, ("held_key", "awaiting_unlink")),
 )
+
+# Columns schema 4 adds: who ran each sync.
+SCHEMA_4_COLUMNS: tuple[tuple[type[BaseModel], tuple[str, ...]], ...] = ((SyncRun, ("actor",)),)
 
 ALL_MODELS: tuple[type[BaseModel], ...] = QUICKBOOKS_SIDE_MODELS + PROCORE_SIDE_MODELS + REAL_WORLD_MODELS

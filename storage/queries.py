@@ -20,6 +20,7 @@ CompanyFile: Any = models.CompanyFile
 ErrorEvent: Any = models.ErrorEvent
 HeldRecord: Any = models.HeldRecord
 PaymentLink: Any = models.PaymentLink
+ProcoreWrite: Any = models.ProcoreWrite
 QuickBooksWork: Any = models.QuickBooksWork
 Setting: Any = models.Setting
 SyncRun: Any = models.SyncRun
@@ -154,12 +155,10 @@ def company_files() -> list[dict[str, Any]]:
     ]
 
 
-def latest_sync_run() -> dict[str, Any] | None:
-    run = SyncRun.select().order_by(SyncRun.started_at.desc(), SyncRun.id.desc()).first()
-    if run is None:
-        return None
+def _run_dict(run: Any) -> dict[str, Any]:
     return {
         "trigger": str(run.trigger),
+        "actor": run.actor,
         "status": str(run.status),
         "started_at": run.started_at,
         "finished_at": run.finished_at,
@@ -170,6 +169,37 @@ def latest_sync_run() -> dict[str, Any] | None:
         "skipped": int(run.skipped),
         "errors": int(run.errors),
         "message": run.message,
+    }
+
+
+def latest_sync_run() -> dict[str, Any] | None:
+    """The newest sync run, whatever its outcome (a run that could not start is one, status "failed")."""
+    run = SyncRun.select().order_by(SyncRun.started_at.desc(), SyncRun.id.desc()).first()
+    return None if run is None else _run_dict(run)
+
+
+def latest_failed_run() -> dict[str, Any] | None:
+    """The newest sync run that failed, with its reason in `message`."""
+    run = (
+        SyncRun.select()
+        .where(SyncRun.status == "failed")
+        .order_by(SyncRun.started_at.desc(), SyncRun.id.desc())
+        .first()
+    )
+    return None if run is None else _run_dict(run)
+
+
+def procore_push_record() -> dict[str, int]:
+    """What reached (or may have reached) Procore so far: payments with a Procore id, and journaled
+    writes by outcome. {"payments_in_procore": n, "writes_done": n, "writes_unsettled": n}; writes
+    done count "done" and "resolved", unsettled ones are intents whose outcome is not known yet."""
+    in_procore = PaymentLink.select().where(PaymentLink.procore_payment_id.is_null(False)).count()
+    done = ProcoreWrite.select().where(ProcoreWrite.status.in_(("done", "resolved"))).count()
+    unsettled = ProcoreWrite.select().where(ProcoreWrite.status.in_(("intent", "unknown"))).count()
+    return {
+        "payments_in_procore": int(in_procore),
+        "writes_done": int(done),
+        "writes_unsettled": int(unsettled),
     }
 
 

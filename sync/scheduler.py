@@ -3,8 +3,9 @@
 Cron times are evaluated in UTC, so a schedule means the same on every machine and in the
 status output (which prints UTC). The presets follow Procore's ERP Integrations choices.
 
-The schedule's first configuration is remembered as the *cutoff*: bill payments QuickBooks
-created before it are pre-existing and never synced (the seed's "Limitations").
+The *cutoff* (bill payments QuickBooks created before it are pre-existing and never synced, the
+seed's "Limitations") is stored here but decided in sync/cutoff.py: it is recorded when PaySync
+first runs for real, never merely because a command read the schedule.
 """
 
 from __future__ import annotations
@@ -18,8 +19,9 @@ from datetime import UTC, datetime, timedelta
 from croniter import croniter
 
 from storage.fields import utc_now
-from storage.models import ErrorEvent, Setting
+from storage.models import Setting
 from sync.ingest import write_transaction
+from sync.runs import record_failed_run
 from sync.settings import ConfigError
 
 log = logging.getLogger(__name__)
@@ -104,13 +106,20 @@ def _put_setting(key: str, value: str, now: datetime) -> None:
         Setting.create(key=key, value=value, updated_at=now)
 
 
-def record_schedule_configured(expression: str, now: datetime | None = None) -> datetime:
-    """Store the schedule in use; the first time, also the cutoff. Returns the cutoff.
+def remember_schedule(expression: str, now: datetime | None = None) -> Schedule:
+    """Store the schedule in use (the console shows it); the cutoff is left alone."""
+    schedule = parse_schedule(expression)
+    now = now or utc_now()
+    with write_transaction():
+        _put_setting(SCHEDULE_EXPRESSION_KEY, schedule.expression, now)
+    return schedule
 
-    The cutoff is written once and never changed: moving it later would turn payments that were
-    new (and maybe already synced) into pre-existing ones. "never" counts as a configuration too,
-    because on-demand syncs still run under it.
-    """
+
+def record_schedule_configured(expression: str, now: datetime | None = None) -> datetime:
+    """Store the schedule in use and, when there is none, the cutoff `now`. Returns the cutoff.
+
+    For the demo and the tests, which need a cutoff at a chosen time. PaySync itself records the
+    cutoff only when a real run starts (sync.cutoff.record_cutoff_at_first_run)."""
     schedule = parse_schedule(expression)
     now = now or utc_now()
     with write_transaction():
@@ -156,8 +165,10 @@ class SchedulerLoop:
         clock: Callable[[], datetime] = utc_now,
         sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
         max_sleep: float = 300.0,
+        actor: str | None = None,
     ) -> None:
         self.schedule = schedule
+        self.actor = actor
         self._tick = tick
         self._clock = clock
         self._sleep = sleep
@@ -208,12 +219,12 @@ class SchedulerLoop:
         except Exception as exc:  # a failed run must not stop the schedule
             self.failures += 1
             log.exception("scheduled sync due at %s failed", due.isoformat())
-            try:
-                await asyncio.to_thread(
-                    ErrorEvent.create,
-                    where="schedule",
-                    message=f"The scheduled sync due at {due:%Y-%m-%d %H:%M} UTC failed: {exc}. "
-                    "It runs again at the next scheduled time; `paysync status` shows later errors.",
-                )
-            except Exception:
-                log.exception("could not record the scheduler error")
+            # A failed SyncRun (with the reason) and an ErrorEvent; recording never raises.
+            await asyncio.to_thread(
+                record_failed_run,
+                "schedule",
+                self.actor,
+                f"the run due at {due:%Y-%m-%d %H:%M} UTC stopped: {exc}. It runs again at the next "
+                "scheduled time.",
+                where="schedule",
+            )

@@ -52,7 +52,8 @@ from sync.procore.errors import (
     ProcoreWriteOutcomeUnknown,
 )
 from sync.procore.importer import ImportSummary, import_from_procore
-from sync.settings import Settings
+from sync.runs import record_failed_run
+from sync.settings import ConfigError, Settings
 
 __all__ = [
     "ALLOWED_ATTACHMENT_TYPES",
@@ -128,6 +129,9 @@ class SyncSummary:
     problems: list[PaymentProblem] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     queued_quickbooks: list[str] = field(default_factory=list)
+    # Set when this run recorded the cutoff (sync.cutoff): it was PaySync's first real run.
+    cutoff_recorded: datetime | None = None
+    notices: list[str] = field(default_factory=list)  # what the person should know first (the cutoff)
 
     @property
     def needs_attention(self) -> int:
@@ -144,6 +148,7 @@ class SyncSummary:
 
     def as_text(self) -> str:
         lines = [f"Sync ({self.trigger}) started {self.started_at.strftime('%Y-%m-%d %H:%M:%S UTC')}"]
+        lines.extend(f"  {notice}" for notice in self.notices)
         if isinstance(self.imported, ImportSummary):
             imp = self.imported
             lines.append(
@@ -257,16 +262,24 @@ class SyncService:
         trigger: str,
         progress: Callable[[int, int, str], None] | None = None,
         retry_refused: bool = False,
+        prior_errors: list[str] | None = None,
     ) -> SyncSummary:
         """Bring Procore in line with what PaySync knows of QuickBooks (journaled; one SyncRun row).
-        `retry_refused`: a person asked, so what Procore refused before is sent again."""
-        summary = SyncSummary(trigger=trigger, started_at=utc_now())
+        `retry_refused`: a person asked, so what Procore refused before is sent again.
+        `prior_errors`: problems of this run before the push (a failed refresh); they fail the run."""
+        summary = SyncSummary(trigger=trigger, started_at=utc_now(), errors=list(prior_errors or ()))
         lease = PushLease(f"{self.actor} ({trigger})")
         if not lease.acquire(wait_seconds=self.lease_wait_seconds):
-            summary.errors.append(f"Not pushed: {lease.describe_holder()}. Try again when it has finished.")
+            message = f"Not pushed: {lease.describe_holder()}. Try again when it has finished."
+            summary.errors.append(message)
             summary.finished_at = utc_now()
+            record_failed_run(
+                trigger, self.actor, "; ".join(summary.errors), where="engine", started_at=summary.started_at
+            )
             return summary
-        run = SyncRun.create(trigger=trigger[:32], started_at=summary.started_at, status="running")
+        run = SyncRun.create(
+            trigger=trigger[:32], actor=self.actor[:100], started_at=summary.started_at, status="running"
+        )
         try:
             self._push_with_lease(summary, lease, progress, retry_refused)
             run.status = "ok" if not (summary.failed or summary.errors) else "failed"
@@ -354,23 +367,65 @@ class SyncService:
         act as the configured Procore app, not as a person."""
         imported: object | None = None
         import_error: str | None = None
+        cutoff: datetime | None = None
         try:
             imported = self.refresh_from_procore()
         except ProcoreError as exc:
             import_error = f"Refreshing from Procore failed: {exc} (pushed with what PaySync already knew)"
             ErrorEvent.create(where="procore", message=import_error)
-        summary = self.push(trigger=trigger, progress=progress, retry_refused=retry_refused)
+        else:
+            cutoff = self._record_cutoff(trigger)  # Procore answered: a real run has started
+        summary = self.push(
+            trigger=trigger,
+            progress=progress,
+            retry_refused=retry_refused,
+            prior_errors=[import_error] if import_error else None,
+        )
         summary.imported = imported
-        if import_error:
-            summary.errors.insert(0, import_error)
+        self._note_cutoff(summary, cutoff)
         return summary
+
+    def _record_cutoff(self, trigger: str) -> datetime | None:
+        """Record the cutoff if this is PaySync's first real run (sync.cutoff); never fails the run."""
+        from sync.cutoff import record_cutoff_at_first_run
+
+        try:
+            return record_cutoff_at_first_run(self.actor, trigger)
+        except Exception:
+            log.exception("could not record the cutoff")
+            return None
+
+    @staticmethod
+    def _note_cutoff(summary: SyncSummary, cutoff: datetime | None) -> None:
+        if cutoff is None:
+            return
+        from sync.cutoff import recorded_message
+
+        summary.cutoff_recorded = cutoff
+        summary.notices.insert(0, recorded_message(cutoff))
 
     def sync_now(
         self, *, trigger: str, progress: Callable[[int, int, str], None] | None = None
     ) -> SyncSummary:
-        """On-demand sync: check permission, refresh from Procore, push, queue QuickBooks queries."""
-        self.check_can_sync()
+        """On-demand sync: check permission, refresh from Procore, push, queue QuickBooks queries.
+
+        A sync that cannot start (configuration, permission, Procore unreachable) raises, and is
+        kept first as a failed run with its reason (sync.runs)."""
+        started_at = utc_now()
+        try:
+            self.check_can_sync()
+        except PermissionDenied as exc:
+            record_failed_run(trigger, self.actor, str(exc), where="procore", started_at=started_at)
+            raise
+        except ProcoreError as exc:
+            record_failed_run(trigger, self.actor, str(exc), where="procore", started_at=started_at)
+            raise
+        except ConfigError as exc:
+            record_failed_run(trigger, self.actor, str(exc), where="config", started_at=started_at)
+            raise
+        cutoff = self._record_cutoff(trigger)  # configuration valid, Procore reached: a real run
         summary = self.refresh_and_push(trigger=trigger, progress=progress, retry_refused=True)
+        self._note_cutoff(summary, cutoff)
         from sync.workqueue import queue_quickbooks_refresh
 
         queued = queue_quickbooks_refresh(self.settings.qbwc_file_key, requested_by=self.actor)
@@ -668,8 +723,13 @@ class BackgroundPusher:
             try:
                 self.last_summary = self.service.refresh_and_push(trigger=trigger)
                 log.info("%s", self.last_summary.as_text())
-            except Exception:
+            except Exception as exc:
                 log.exception("automatic push failed")
+                record_failed_run(
+                    trigger,
+                    getattr(self.service, "actor", None),
+                    f"stopped by an unexpected error: {type(exc).__name__}: {exc}",
+                )
             with self._lock:
                 if self._again is None:
                     self._thread = None

@@ -2,8 +2,14 @@
 
 Documented keys (they stay; more may be added): web_connector {last_contact, company_files
 [{file_key, country, last_error}]}, payments {synced, waiting, needs_attention, failed,
-deleted_in_quickbooks, not_synced}, schedule {expression, next_run, cutoff}, last_sync, errors
-[{at, where, message}], queue {queued, in_progress}. Times are UTC ISO 8601 with a "Z".
+deleted_in_quickbooks, not_synced}, schedule {expression, next_run, cutoff}, last_sync, last_failure,
+errors [{at, where, message}], queue {queued, in_progress}, problems [text]. Times are UTC ISO 8601
+with a "Z".
+
+`problems` lists what stops PaySync from syncing (Procore not configured, an invalid schedule):
+`paysync status` exits 1 while there are any. When it cannot run at all (the configuration cannot be
+read, the database cannot be opened) it exits 2, and `--json` still prints an object: {"error": …,
+"exit": 2} plus whatever could be collected without the database (`configuration_facts`).
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ from storage.queries import (
     held_records,
     last_web_connector_contact,
     latest_errors,
+    latest_failed_run,
     latest_sync_run,
     payment_status_counts,
     procore_rate_limit,
@@ -32,8 +39,10 @@ from storage.secrets import (
     default_key_file,
     looser_than_private,
 )
+from sync.cutoff import cutoff_source, why_locked
+from sync.runs import describe_trigger
 from sync.scheduler import parse_schedule, schedule_cutoff
-from sync.settings import ConfigError, Settings
+from sync.settings import ConfigError, Settings, signed_in_procore_user
 
 # Said by every `paysync status`: PaySync cannot see this setting (it lives in Procore's own QuickBooks
 # connector, API-NOTES §12 "Deployment conflicts"), and leaving it on posts every payment twice.
@@ -60,7 +69,7 @@ def permission_warnings(settings: Settings) -> list[str]:
         problem = looser_than_private(checked, wanted)
         if problem:
             warnings.append(f"Others may read PaySync's data or key: {problem}.")
-    return warnings
+    return list(dict.fromkeys(warnings))  # the key file may sit in the database's folder: say it once
 
 
 def iso_utc(value: datetime | None) -> str | None:
@@ -79,9 +88,51 @@ def _json_ready(value: Any) -> Any:
     return value
 
 
+def configuration_facts(settings: Settings, *, now: datetime | None = None) -> dict[str, Any]:
+    """What the settings alone tell (no database): the schedule, Procore, the Web Connector URL, and
+    the problems that stop PaySync from syncing."""
+    now = now or utc_now()
+    problems: list[str] = []
+    schedule: dict[str, Any] = {"expression": settings.schedule, "next_run": None}
+    try:
+        parsed = parse_schedule(settings.schedule)
+        schedule["expression"] = parsed.expression
+        schedule["next_run"] = parsed.next_run(now)
+    except ConfigError as exc:
+        schedule["error"] = str(exc)
+        problems.append(f"The schedule is invalid: {exc}")
+    procore: dict[str, Any] = {"api_base": settings.procore_api_base, "configured": True, "problem": None}
+    try:
+        settings.require_procore()
+    except ConfigError as exc:
+        procore["configured"] = False
+        procore["problem"] = f"Procore is not configured, so nothing is pushed to Procore: {exc}"
+        problems.append(procore["problem"])
+    facts = {
+        "web_connector": {"url": settings.qbwc_url},
+        "schedule": schedule,
+        "procore": procore,
+        "problems": problems,
+        "warnings": list(settings.config_warnings),
+    }
+    result: dict[str, Any] = _json_ready(facts)
+    return result
+
+
+def _cutoff_facts() -> dict[str, Any]:
+    cutoff = schedule_cutoff()
+    locked = why_locked()
+    return {
+        "cutoff": cutoff,
+        "cutoff_can_change": locked is None,
+        "cutoff_source": cutoff_source() if cutoff is not None else None,
+    }
+
+
 def collect_status(settings: Settings, *, now: datetime | None = None) -> dict[str, Any]:
     """The status object; the database must be open."""
     now = now or utc_now()
+    facts = configuration_facts(settings, now=now)
     files = company_files()
     if not any(entry["file_key"] == settings.qbwc_file_key for entry in files):
         files.append(
@@ -95,17 +146,12 @@ def collect_status(settings: Settings, *, now: datetime | None = None) -> dict[s
                 "last_error_at": None,
             }
         )
-    schedule: dict[str, Any] = {
-        "expression": settings.schedule,
-        "next_run": None,
-        "cutoff": schedule_cutoff(),
+    schedule: dict[str, Any] = {**facts["schedule"], **_cutoff_facts()}
+    procore = {
+        **facts["procore"],
+        "rate_limit": procore_rate_limit(),
+        "signed_in_as": signed_in_procore_user(),
     }
-    try:
-        parsed = parse_schedule(settings.schedule)
-        schedule["expression"] = parsed.expression
-        schedule["next_run"] = parsed.next_run(now)
-    except ConfigError as exc:
-        schedule["error"] = str(exc)
     status = {
         "web_connector": {
             "last_contact": last_web_connector_contact(),
@@ -115,12 +161,14 @@ def collect_status(settings: Settings, *, now: datetime | None = None) -> dict[s
         "payments": payment_status_counts(),
         "schedule": schedule,
         "last_sync": latest_sync_run(),
+        "last_failure": latest_failed_run(),
         "errors": latest_errors(20),
         "queue": queue_counts(),
-        "procore": {"api_base": settings.procore_api_base, "rate_limit": procore_rate_limit()},
+        "procore": procore,
         # Records QuickBooks sent that PaySync could not read: kept aside, nothing posted for them.
         "held": held_records(),
-        "warnings": [*permission_warnings(settings), PROCORE_OWN_SYNC_WARNING],
+        "problems": facts["problems"],
+        "warnings": [*facts["warnings"], *permission_warnings(settings), PROCORE_OWN_SYNC_WARNING],
     }
     result: dict[str, Any] = _json_ready(status)
     return result
@@ -151,11 +199,48 @@ _LABELS = {
 }
 
 
+def _who(run: dict[str, Any]) -> str:
+    actor = f" by {run['actor']}" if run.get("actor") else ""
+    return f"{describe_trigger(str(run['trigger']))}{actor}"
+
+
+def _cutoff_line(schedule: dict[str, Any]) -> str:
+    cutoff = schedule.get("cutoff")
+    if not cutoff:
+        return (
+            "  cutoff:   not recorded yet: PaySync records it when it first runs for real "
+            "(`paysync cutoff` explains; it can be set beforehand)"
+        )
+    source = schedule.get("cutoff_source") or {}
+    how = ""
+    if source.get("how") == "set":
+        how = f"set by {source.get('by')}; "
+    elif source.get("how") == "recorded":
+        how = f"recorded at the first real run by {source.get('by')}; "
+    change = (
+        "can still change (`paysync cutoff`)"
+        if schedule.get("cutoff_can_change")
+        else "can no longer change: payments are in Procore"
+    )
+    return f"  cutoff:   {cutoff} — {how}{change}"
+
+
+def status_exit_code(status: dict[str, Any]) -> int:
+    """1 while something stops PaySync from syncing (`problems`), else 0."""
+    return 1 if status.get("problems") else 0
+
+
 def format_status_text(status: dict[str, Any], *, now: datetime | None = None) -> str:
     """The same facts for a person at a terminal."""
     now = now or utc_now()
     wc = status["web_connector"]
-    lines = [
+    lines: list[str] = []
+    problems = status.get("problems") or []
+    if problems:
+        lines.append(f"Problems ({len(problems)}: PaySync cannot sync until they are fixed)")
+        lines.extend(f"  {problem}" for problem in problems)
+        lines.append("")
+    lines += [
         f"Web Connector  last contact: {_ago(wc['last_contact'], now)}",
         f"               endpoint: {wc['url']}",
     ]
@@ -179,16 +264,29 @@ def format_status_text(status: dict[str, Any], *, now: datetime | None = None) -
     if schedule.get("error"):
         lines.append(f"  problem: {schedule['error']}")
     lines.append(f"  next run: {schedule['next_run'] or 'none (never)'}")
-    lines.append(
-        f"  cutoff:   {schedule['cutoff'] or 'not set yet (set when the schedule is first configured)'}"
-    )
+    lines.append(_cutoff_line(schedule))
+    procore = status.get("procore") or {}
+    signed_in = f", signed in as {procore['signed_in_as']}" if procore.get("signed_in_as") else ""
+    configured = "" if procore.get("configured", True) else " (not configured)"
+    lines.append(f"Procore        {procore.get('api_base', '')}{configured}{signed_in}")
     last = status["last_sync"]
     if last is None:
         lines.append("Last sync      none yet")
+    elif last.get("status") == "failed" and not (last["created"] or last["updated"] or last["errors"]):
+        lines.append(f"Last sync      {last['started_at']}: FAILED ({_who(last)})")
+        lines.append(f"  reason: {last.get('message') or 'not recorded'}")
     else:
+        outcome = {"ok": "", "failed": "FAILED, ", "running": "running, "}.get(str(last.get("status")), "")
         lines.append(
-            f"Last sync      {last['started_at']} → {last['finished_at'] or 'running'}: "
-            f"{last['created']} created, {last['updated']} updated, {last['errors']} errors"
+            f"Last sync      {last['started_at']} → {last['finished_at'] or 'running'}: {outcome}"
+            f"{last['created']} created, {last['updated']} updated, {last['errors']} errors ({_who(last)})"
+        )
+        if last.get("status") == "failed" and last.get("message"):
+            lines.append(f"  reason: {last['message']}")
+    failure = status.get("last_failure")
+    if failure is not None and failure != last:
+        lines.append(
+            f"Last failure   {failure['started_at']} ({_who(failure)}): {failure.get('message') or ''}"
         )
     held = status.get("held") or []
     if held:

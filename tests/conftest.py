@@ -6,8 +6,8 @@
   (sandbox.servers.run_asgi_in_thread); `server.url` is its base URL. Servers still running at
   the end of the test are stopped.
 - `clean_env`: no PAYSYNC_/PROCORE_/QBWC_ variables (except the test harness's own, see
-  tests/shared_reference.py); `configure(KEY=value, ...)` sets some and returns a missing file to
-  pass as `--env-file`.
+  tests/shared_reference.py); `configure(KEY=value, ...)` sets some and returns an empty env file to
+  pass as `--env-file` (a file named with --env-file must exist).
 
 Reference files from `../shared` (tests/shared_reference.py): the header says where they are
 looked for and whether their absence skips or fails. A test that fails after looking for one that
@@ -130,7 +130,7 @@ CONFIG_PREFIXES = ("PAYSYNC_", "PROCORE_", "QBWC_")
 @pytest.fixture
 def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Callable[..., Path]:
     """Removes every PaySync setting from the environment and returns `configure(**values)`, which
-    sets the given keys and returns the path of a (missing) env file to pass as --env-file, so a
+    sets the given keys and returns the path of an empty env file to pass as --env-file, so a
     developer's own .env never leaks into a test."""
     for key in list(os.environ):
         if key.startswith(CONFIG_PREFIXES) and key not in HARNESS_ENV:
@@ -139,6 +139,8 @@ def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Callable[..., 
     def configure(**values: str) -> Path:
         for key, value in values.items():
             monkeypatch.setenv(key, value)
-        return tmp_path / "no-such.env"
+        env_file = tmp_path / "empty.env"
+        env_file.touch()
+        return env_file
 
     return configure

@@ -12,7 +12,7 @@ import subprocess
 import sys
 import threading
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -92,7 +92,7 @@ def test_serve_listens_over_tls_and_a_web_connector_session_works(tmp_path: Path
         }
     )
     process = subprocess.Popen(
-        [sys.executable, "-m", "console", "--env-file", str(tmp_path / "none.env"), "serve"],
+        [sys.executable, "-m", "console", "--env-file", os.devnull, "serve"],
         cwd=ROOT,
         env=env,
         stdout=subprocess.PIPE,
@@ -114,12 +114,15 @@ def test_serve_listens_over_tls_and_a_web_connector_session_works(tmp_path: Path
         with pytest.raises(httpx.TransportError):  # no plain HTTP on the TLS port
             httpx.get(url.replace("https://", "http://").replace("/qbwc", "/healthz"), timeout=5)
 
-        company = SandboxCompanyFile(clock_start=datetime.now(UTC))  # after the cutoff serve just set
+        assert "Cutoff: not recorded yet" in announcement  # starting serve does not fix it
+
+        # Entered in QuickBooks after the first session, which records the cutoff.
+        company = SandboxCompanyFile(clock_start=datetime.now(UTC) + timedelta(minutes=1))
         company.add_vendor("Acme Concrete")
-        bill = company.add_bill("Acme Concrete", "INV-1", Decimal("250.00"))
-        company.pay_bills("Acme Concrete", [(bill, Decimal("250.00"))], check_number="1")
         emulator = WebConnectorEmulator(url, "paysync", PASSWORD, company, verify=trust)  # type: ignore[arg-type]
         assert emulator.run_session().authenticate_result[1] == "none"  # nothing queued yet
+        bill = company.add_bill("Acme Concrete", "INV-1", Decimal("250.00"))
+        company.pay_bills("Acme Concrete", [(bill, Decimal("250.00"))], check_number="1")
 
         open_database(env["PAYSYNC_DATABASE_URL"])  # another process, same SQLite file
         try:
@@ -131,18 +134,22 @@ def test_serve_listens_over_tls_and_a_web_connector_session_works(tmp_path: Path
         assert report.close_message == "PaySync: 1 payment received (1 new, 0 changed), 0 deletions"
 
         status = subprocess.run(
-            [sys.executable, "-m", "console", "--env-file", str(tmp_path / "none.env"), "status", "--json"],
+            [sys.executable, "-m", "console", "--env-file", os.devnull, "status", "--json"],
             cwd=ROOT,
             env=env,
             capture_output=True,
             text=True,
-            check=True,
         )
-        assert json.loads(status.stdout)["payments"]["waiting"] == 1  # new, after the cutoff: to be pushed
+        assert status.returncode == 1, status.stderr  # Procore is not configured: nothing can be pushed
+        facts = json.loads(status.stdout)
+        assert facts["payments"]["waiting"] == 1  # new, after the cutoff: to be pushed
+        assert facts["schedule"]["cutoff"] is not None and facts["schedule"]["cutoff_can_change"] is True
+        assert facts["schedule"]["cutoff_source"]["by"] == "QuickBooks Web Connector (paysync)"
+        assert facts["problems"] == [facts["procore"]["problem"]]
 
         # A second serve on the same database is refused, naming the process that runs the schedule.
         second = subprocess.run(
-            [sys.executable, "-m", "console", "--env-file", str(tmp_path / "none.env"), "serve"],
+            [sys.executable, "-m", "console", "--env-file", os.devnull, "serve"],
             cwd=ROOT,
             env=env,
             capture_output=True,
@@ -160,4 +167,6 @@ def test_serve_listens_over_tls_and_a_web_connector_session_works(tmp_path: Path
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
-    assert process.returncode == 0, process.stderr.read() if process.stderr else ""
+    log = process.stderr.read() if process.stderr else ""
+    assert process.returncode == 0, log
+    assert "PaySync recorded the cutoff " in log  # said in the service's log when the first session began

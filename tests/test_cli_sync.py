@@ -4,6 +4,7 @@ write is right, and its summary's counts are the payments it lists."""
 from __future__ import annotations
 
 import json
+import os
 import re
 from collections.abc import Iterator
 from decimal import Decimal
@@ -58,7 +59,7 @@ def three_payments(bridge: Bridge) -> None:
 
 def sync(capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
     capsys.readouterr()
-    status = main(["--env-file", "/nonexistent/.env", "sync"])
+    status = main(["--env-file", os.devnull, "sync"])
     close_database()
     captured = capsys.readouterr()
     return status, captured.out, captured.err
@@ -110,7 +111,7 @@ def test_exit_1_when_procore_refuses_the_payments_with_403(
     assert bridge.state.payments() == []
     # The same counts in `paysync status --json` (and so in the console, which reads the same query).
     capsys.readouterr()
-    assert main(["--env-file", "/nonexistent/.env", "status", "--json"]) == 0
+    assert main(["--env-file", os.devnull, "status", "--json"]) == 0
     close_database()
     counts = json.loads(capsys.readouterr().out)["payments"]
     assert (counts["needs_attention"], counts["failed"], counts["synced"]) == (3, 0, 0)

@@ -3,6 +3,7 @@ may make (payment number, attachments, retract) validate first and store nothing
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -75,7 +76,9 @@ def test_on_demand_sync_needs_erp_admin_or_an_approver(world: ProcoreWorld, serv
     message = str(refused.value)
     assert "'Admin' on the ERP Integrations tool" in message and f"project {world.project_id}" in message
     assert "PAYSYNC_ACCOUNTING_APPROVERS" in message
-    assert world.payments() == [] and SyncRun.select().count() == 0
+    assert world.payments() == []
+    (run,) = SyncRun.select()  # the refused sync is on record, with its reason
+    assert (run.trigger, run.actor, run.status, run.message) == ("console", "tester", "failed", message)
 
     login = world.client().get_me()["login"]
     approved = SyncService(
@@ -232,7 +235,7 @@ def test_paysync_sync_refreshes_pushes_queues_and_prints_a_summary(
         world.project_id: {"commitments": "admin", "erp_integrations": "read_only"}
     }
 
-    assert paysync_main(["sync", "--env-file", "/nonexistent/.env"]) == 2  # could not run: no permission
+    assert paysync_main(["sync", "--env-file", os.devnull]) == 2  # could not run: no permission
     refused = capsys.readouterr()
     assert "may not sync on demand" in refused.err and "ERP Integrations: Read Only" in refused.err
     assert world.payments() == []
@@ -240,7 +243,7 @@ def test_paysync_sync_refreshes_pushes_queues_and_prints_a_summary(
     world.state.service_account_permissions = {
         world.project_id: {"commitments": "admin", "erp_integrations": "admin"}
     }
-    assert paysync_main(["sync", "--env-file", "/nonexistent/.env"]) == 0
+    assert paysync_main(["sync", "--env-file", os.devnull]) == 0
     printed = capsys.readouterr().out
     assert "Procore payments: 1 created" in printed
     assert "Queued for the Web Connector's next poll: host, payments_check, payments_credit_card" in printed

@@ -763,6 +763,46 @@ def test_paysync_login_prints_the_address_reads_the_code_and_names_the_user(
     assert saved is not None and saved.grant_type == "authorization_code"
 
 
+def test_after_login_the_audit_trail_names_the_procore_user(
+    sandbox: Sandbox,
+    tmp_path: Path,
+    clean_env: Callable[..., Path],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Who did what: the person `paysync login` signed in, else the computer account (CLI, console),
+    else the service."""
+    import getpass
+
+    from console.cli import main
+    from storage.models import AuditLog
+    from sync.settings import acting_person
+
+    env_file = _login_environment(clean_env, sandbox, tmp_path)
+    assert main([*env_file, "cutoff", "--set", "2026-11-01"]) == 0
+    try:
+        me = getpass.getuser()
+        assert AuditLog.get(AuditLog.action == "cutoff.set").actor == f"{me} (computer account)"
+        assert (acting_person("console"), acting_person("serve")) == (
+            f"{me} (computer account)",
+            "paysync serve",
+        )
+    finally:
+        close_database()
+
+    assert main([*env_file, "login", "--code", sandbox.authorization_code()]) == 0
+    assert main([*env_file, "cutoff", "--set", "2026-11-02"]) == 0
+    try:
+        user_id = next(u.id for u in sandbox.state._users.values() if u.login == DEMO_ACCOUNTANT_LOGIN)
+        latest = AuditLog.select().where(AuditLog.action == "cutoff.set").order_by(AuditLog.id.desc())
+        person = latest.first().actor
+        assert person == f"Dana Reyes ({DEMO_ACCOUNTANT_LOGIN}, Procore user {user_id})"
+        for interface in ("cli", "console", "serve"):  # PaySync acts in Procore as that person
+            assert acting_person(interface) == person
+    finally:
+        close_database()
+    capsys.readouterr()
+
+
 def test_paysync_login_with_a_bad_code_fails_clearly_and_stores_nothing(
     sandbox: Sandbox, tmp_path: Path, clean_env: Callable[..., Path], capsys: pytest.CaptureFixture[str]
 ) -> None:

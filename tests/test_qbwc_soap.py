@@ -72,14 +72,19 @@ def _still_serves(world_url: str) -> None:
 @pytest.mark.parametrize(
     ("body", "expected"),
     [
-        ("this is not xml <", "not well-formed XML"),
+        (
+            "this is not xml <",
+            "The request is not XML: syntax error: line 1, column 0. Send a SOAP 1.1 envelope (Content-Type: "
+            "text/xml) with one Web Connector method in its soap:Body, as the QuickBooks Web Connector does; "
+            "the WSDL at /qbwc?wsdl describes them.",
+        ),
         ("", "The request body is empty"),
         ("<Envelope/>", "Expected a SOAP 1.1 Envelope"),
         (f'<soap:Envelope xmlns:soap="{SOAP}"><soap:Body/></soap:Envelope>', "exactly one method element"),
         (
             f'<soap:Envelope xmlns:soap="{SOAP}"><soap:Body><authenticate xmlns="http://developer.intuit.com/">'
             "<strUserName>a</strUserName>",
-            "not well-formed XML",
+            "The request is not XML: no element found: line 1, column ",
         ),
         (
             f'<soap:Envelope xmlns:soap="{SOAP}"><soap:Body><deleteEverything xmlns="http://developer.intuit.com/"/>'
@@ -99,7 +104,10 @@ def test_malformed_requests_get_a_soap_fault_and_the_server_keeps_serving(
     with qbwc_world(tmp_path) as world:
         response = world.emulator().post(body, soap_action='"http://developer.intuit.com/authenticate"')
 
-        assert expected in _fault_string(response)
+        fault = _fault_string(response)
+        assert expected in fault
+        # The fault speaks of the request, never of a QuickBooks response or its log.
+        assert "response" not in fault and "QWCLog" not in fault
         _still_serves(world.url)
 
 

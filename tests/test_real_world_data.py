@@ -8,6 +8,7 @@ Every test ends by comparing exactly what Procore holds, and checks word for wor
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
@@ -77,7 +78,7 @@ def status_json(
 ) -> dict[str, Any]:
     monkeypatch.setenv("PAYSYNC_DATABASE_URL", str(bridge.settings.database_url))
     capsys.readouterr()
-    paysync_main(["--env-file", "/nonexistent/.env", "status", "--json"])
+    paysync_main(["--env-file", os.devnull, "status", "--json"])
     return dict(json.loads(capsys.readouterr().out))
 
 
@@ -528,5 +529,5 @@ def test_status_warns_that_procores_own_payment_sync_must_be_off(
         "runs, or every payment is posted twice."
     ]
     monkeypatch.setenv("PAYSYNC_DATABASE_URL", str(bridge.settings.database_url))
-    paysync_main(["--env-file", "/nonexistent/.env", "status"])
+    paysync_main(["--env-file", os.devnull, "status"])
     assert "Sync Payments for Synced Invoices" in capsys.readouterr().out

@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from peewee import Database
 
-from storage.models import ErrorEvent, Setting
+from storage.models import ErrorEvent, Setting, SyncRun
 from sync.scheduler import (
     PRESETS,
     SchedulerLoop,
@@ -171,7 +171,15 @@ async def test_a_failing_run_is_recorded_and_the_schedule_goes_on(db: Database) 
     assert len(calls) == 2
     errors = [e.message for e in ErrorEvent.select().where(ErrorEvent.where == "schedule")]
     assert len(errors) == 2
-    assert "The scheduled sync due at 2026-11-25 11:00 UTC failed: Procore is down." in errors[0]
+    assert errors[0] == (
+        "The scheduled sync could not run: the run due at 2026-11-25 11:00 UTC stopped: Procore is down. "
+        "It runs again at the next scheduled time."
+    )
+    runs = list(SyncRun.select().order_by(SyncRun.id))  # each failed run is on record, with its reason
+    assert [(run.trigger, run.status) for run in runs] == [("schedule", "failed")] * 2
+    assert runs[0].message == (
+        "the run due at 2026-11-25 11:00 UTC stopped: Procore is down. It runs again at the next scheduled time."
+    )
 
 
 async def test_stop_ends_a_long_real_sleep_and_never_never_runs() -> None:

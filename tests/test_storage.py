@@ -26,6 +26,7 @@ from storage.models import (
     BillPaymentApplication,
     CompanyFile,
     SchemaVersion,
+    SyncRun,
     database_proxy,
 )
 
@@ -82,7 +83,7 @@ def _payment(company: CompanyFile, txn_id: str, amount: Decimal) -> Any:
     )
 
 
-def test_migrations_go_from_empty_to_v1_to_v2_to_v3(empty_db: Database) -> None:
+def test_migrations_go_from_empty_to_v1_to_v2_to_v3_to_v4(empty_db: Database) -> None:
     assert current_version(empty_db) == 0
     assert migrate(empty_db, target=1) == [1]
     assert current_version(empty_db) == 1
@@ -93,12 +94,12 @@ def test_migrations_go_from_empty_to_v1_to_v2_to_v3(empty_db: Database) -> None:
 
     assert migrate(empty_db, target=2) == [2]
     assert all(empty_db.table_exists(model._meta.table_name) for model in PROCORE_SIDE_MODELS)
-    assert migrate(empty_db) == [3]
-    assert current_version(empty_db) == LATEST_VERSION == 3
+    assert migrate(empty_db) == [3, 4]
+    assert current_version(empty_db) == LATEST_VERSION == 4
     assert all(empty_db.table_exists(model._meta.table_name) for model in REAL_WORLD_MODELS)
     assert BillPayment.get(BillPayment.txn_id == "T-1").amount == Decimal("10.00")  # data kept
     assert migrate(empty_db) == []  # nothing left to do
-    assert [row.version for row in SchemaVersion.select().order_by(SchemaVersion.version)] == [1, 2, 3]
+    assert [row.version for row in SchemaVersion.select().order_by(SchemaVersion.version)] == [1, 2, 3, 4]
 
 
 def test_a_version_2_database_gains_the_real_world_columns_and_keeps_its_data(empty_db: Database) -> None:
@@ -119,7 +120,7 @@ def test_a_version_2_database_gains_the_real_world_columns_and_keeps_its_data(em
     )
     assert "hold_reason" not in {column.name for column in empty_db.get_columns("bill_payment")}
 
-    assert migrate(empty_db) == [3]
+    assert migrate(empty_db, target=3) == [3]
     for model, names in SCHEMA_3_COLUMNS:
         present = {column.name for column in empty_db.get_columns(model._meta.table_name)}
         assert {model._meta.fields[name].column_name for name in names} <= present
@@ -128,6 +129,26 @@ def test_a_version_2_database_gains_the_real_world_columns_and_keeps_its_data(em
     payment.currency, payment.hold_reason = "CAD", "held"
     payment.save()
     assert BillPayment.get(BillPayment.txn_id == "T-1").currency == "CAD"
+
+
+def test_a_version_3_database_gains_who_ran_each_sync_and_keeps_its_runs(empty_db: Database) -> None:
+    """A database written by the PaySync before schema 4 (sync_run has no actor column)."""
+    migrate(empty_db, target=3)
+    migrator = (
+        PostgresqlMigrator(empty_db) if isinstance(empty_db, PostgresqlDatabase) else SqliteMigrator(empty_db)
+    )
+    run_operations(migrator.drop_column("sync_run", "actor"))
+    empty_db.execute_sql(
+        "INSERT INTO sync_run (trigger, started_at, status, created, updated, voided, flagged, skipped, errors) "
+        "VALUES ('schedule', '2026-11-01 00:00:00', 'ok', 1, 0, 0, 0, 0, 0)"
+    )
+
+    assert migrate(empty_db) == [4]
+    assert "actor" in {column.name for column in empty_db.get_columns("sync_run")}
+    (old,) = SyncRun.select()
+    assert (old.trigger, old.created, old.actor) == ("schedule", 1, None)  # kept; who ran it is unknown
+    SyncRun.create(trigger="cli", actor="jdoe (computer account)", status="failed", message="why")
+    assert SyncRun.get(SyncRun.trigger == "cli").actor == "jdoe (computer account)"
 
 
 def test_a_database_from_a_newer_paysync_is_refused(migrated: Database) -> None:

@@ -83,8 +83,11 @@ def status_json(
 ) -> dict[str, Any]:
     monkeypatch.setenv("PAYSYNC_DATABASE_URL", str(bridge.settings.database_url))
     monkeypatch.setenv("QBWC_FILE_KEY", bridge.settings.qbwc_file_key)
+    monkeypatch.setenv("PROCORE_CLIENT_ID", str(bridge.settings.procore_client_id))
+    monkeypatch.setenv("PROCORE_CLIENT_SECRET", str(bridge.settings.procore_client_secret))
+    monkeypatch.setenv("PROCORE_COMPANY_ID", str(bridge.settings.procore_company_id))
     capsys.readouterr()
-    assert paysync_main(["--env-file", "/nonexistent/.env", "status", "--json"]) == 0
+    assert paysync_main(["--env-file", os.devnull, "status", "--json"]) == 0
     return dict(json.loads(capsys.readouterr().out))
 
 
@@ -357,7 +360,7 @@ class SlowPaymentWrites:
 
 def start_serve(env: dict[str, str]) -> tuple[subprocess.Popen[str], str]:
     process = subprocess.Popen(
-        [sys.executable, "-m", "console", "serve", "--env-file", "/nonexistent/.env"],
+        [sys.executable, "-m", "console", "serve", "--env-file", os.devnull],
         cwd=ROOT,
         env=env,
         stdout=subprocess.PIPE,
@@ -458,7 +461,7 @@ def test_serve_killed_mid_push_and_restarted_ends_with_exact_payments(tmp_path: 
 
         restarted, _ = start_serve(env)
         finish = subprocess.run(
-            [sys.executable, "-m", "console", "sync", "--env-file", "/nonexistent/.env"],
+            [sys.executable, "-m", "console", "sync", "--env-file", os.devnull],
             cwd=ROOT,
             env=env,
             capture_output=True,
@@ -472,7 +475,7 @@ def test_serve_killed_mid_push_and_restarted_ends_with_exact_payments(tmp_path: 
         assert len({p["origin_id"] for p in state.payments()}) == count
         assert all(p["origin_id"] for p in state.payments())
         status = subprocess.run(
-            [sys.executable, "-m", "console", "status", "--json", "--env-file", "/nonexistent/.env"],
+            [sys.executable, "-m", "console", "status", "--json", "--env-file", os.devnull],
             cwd=ROOT,
             env=env,
             capture_output=True,

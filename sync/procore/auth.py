@@ -22,11 +22,21 @@ from storage.fields import utc_now
 from storage.models import ProcoreToken
 from storage.secrets import PREFIX as ENCRYPTED_PREFIX
 from storage.secrets import SecretKeyError
-from sync.procore.errors import ProcoreAuthError, ProcoreError, ProcoreUnavailable, procore_error_messages
+from sync.procore.errors import (
+    ProcoreAuthError,
+    ProcoreError,
+    ProcoreUnavailable,
+    name_resolution_failure,
+    not_procore_message,
+    procore_error_messages,
+    unresolved_host_message,
+)
 
 OOB_REDIRECT_URI = "urn:ietf:wg:oauth:2.0:oob"
 DEFAULT_TOKEN_LIFETIME = 5400  # seconds; Procore's documented access-token lifetime
 LOGIN_AGAIN = "run `paysync login` again to sign in to Procore"
+LOGIN_BASE_EXAMPLE = "https://login.procore.com; a sandbox company uses https://login-sandbox.procore.com"
+API_BASE_EXAMPLE = "https://api.procore.com; a sandbox company uses https://sandbox.procore.com"
 
 
 @dataclass(frozen=True)
@@ -167,6 +177,15 @@ def request_token(
     try:
         response = http.post(url, data=form, headers={"Accept": "application/json"})
     except httpx.TransportError as exc:
+        unresolved = name_resolution_failure(exc)
+        if unresolved is not None:  # a wrong host name: retrying cannot help, so say so at once
+            raise ProcoreError(
+                unresolved_host_message(
+                    "PROCORE_LOGIN_BASE", login_base, httpx.URL(url).host, unresolved, LOGIN_BASE_EXAMPLE
+                ),
+                method="POST",
+                url=url,
+            ) from exc
         raise ProcoreUnavailable(
             f"Could not reach Procore's sign-in server at {login_base} ({type(exc).__name__}: {exc}). "
             "Check the network and PROCORE_LOGIN_BASE.",
@@ -179,13 +198,26 @@ def request_token(
     if status >= 500 or status in (408, 429):
         error = ProcoreUnavailable
         message = f"Procore's sign-in server answered {status}; try again in a few minutes."
+    elif not isinstance(body, dict) and (status < 300 or looks_like_a_web_page(response)):
+        error = ProcoreError
+        message = not_procore_message(
+            "PROCORE_LOGIN_BASE",
+            login_base,
+            f"POST {httpx.URL(url).path} answered {status} with {content_kind(response)}, not JSON",
+            LOGIN_BASE_EXAMPLE,
+        )
     elif status >= 400:
         reason, _ = procore_error_messages(body)
         error = ProcoreAuthError
         message = f"Procore refused the sign-in ({status}{': ' + reason if reason else ''}): {refused_advice}"
     elif not isinstance(body, dict):
         error = ProcoreError
-        message = f"Procore's sign-in server answered {status} without JSON; is PROCORE_LOGIN_BASE right?"
+        message = not_procore_message(
+            "PROCORE_LOGIN_BASE",
+            login_base,
+            f"POST {httpx.URL(url).path} answered {status} with {content_kind(response)}, not a JSON object",
+            LOGIN_BASE_EXAMPLE,
+        )
     else:
         return body
     raise error(message, status=status, method="POST", url=url, body=body)
@@ -242,3 +274,16 @@ def _json_or_text(response: httpx.Response) -> object:
         return response.json()
     except ValueError:
         return response.text[:2000]
+
+
+def looks_like_a_web_page(response: httpx.Response) -> bool:
+    """An HTML answer: a web site (or a proxy's page), not Procore's API, which answers JSON."""
+    kind = response.headers.get("Content-Type", "").lower()
+    return "html" in kind or response.text.lstrip()[:15].lower().startswith(("<!doctype", "<html"))
+
+
+def content_kind(response: httpx.Response) -> str:
+    kind = response.headers.get("Content-Type", "").split(";")[0].strip()
+    if looks_like_a_web_page(response):
+        return "a web page (HTML)"
+    return kind or "no content type"

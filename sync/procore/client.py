@@ -30,11 +30,14 @@ from urllib.parse import parse_qsl
 import httpx
 
 from sync.procore.auth import (
+    API_BASE_EXAMPLE,
     LOGIN_AGAIN,
     OOB_REDIRECT_URI,
     DatabaseTokenStore,
     StoredToken,
     TokenStore,
+    content_kind,
+    looks_like_a_web_page,
     request_token,
     token_from_response,
 )
@@ -44,7 +47,10 @@ from sync.procore.errors import (
     ProcoreRequestError,
     ProcoreUnavailable,
     ProcoreWriteOutcomeUnknown,
+    name_resolution_failure,
+    not_procore_message,
     procore_error_messages,
+    unresolved_host_message,
 )
 from sync.settings import Settings
 
@@ -426,6 +432,21 @@ class ProcoreClient:
                     url=url,
                 ) from exc
             except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
+                unresolved = name_resolution_failure(exc)
+                if unresolved is not None:
+                    # The host name does not resolve (a typo in PROCORE_API_BASE, or no network):
+                    # retrying for seconds cannot help, so say so at once.
+                    raise ProcoreError(
+                        unresolved_host_message(
+                            "PROCORE_API_BASE",
+                            self.api_base,
+                            httpx.URL(url).host,
+                            unresolved,
+                            API_BASE_EXAMPLE,
+                        ),
+                        method=method,
+                        url=url,
+                    ) from exc
                 # The connection never opened (or no pooled connection was free), so no byte of the
                 # request left this machine: even a write is safe to retry.
                 failure = f"{type(exc).__name__}: {exc}"
@@ -605,8 +626,27 @@ class ProcoreClient:
         """The current time by this client's clock (aware UTC)."""
         return datetime.fromtimestamp(self._clock(), UTC)
 
+    def _not_procore(self, response: httpx.Response, expected: str) -> ProcoreError:
+        """An answer that is not Procore's API (a web page, text): PROCORE_API_BASE is wrong."""
+        request = response.request
+        return ProcoreError(
+            not_procore_message(
+                "PROCORE_API_BASE",
+                self.api_base,
+                f"{request.method} {request.url.path} answered {response.status_code} with "
+                f"{content_kind(response)}, not {expected}",
+                API_BASE_EXAMPLE,
+            ),
+            status=response.status_code,
+            method=request.method,
+            url=str(request.url),
+            body=response.text[:2000],
+        )
+
     def _refused(self, response: httpx.Response, method: str, url: str, action: str) -> ProcoreError:
         body = _json_or_text(response)
+        if isinstance(body, str) and looks_like_a_web_page(response):
+            return self._not_procore(response, "JSON")
         reason, field_errors = procore_error_messages(body)
         status = response.status_code
         advice = {
@@ -630,6 +670,8 @@ class ProcoreClient:
         if not response.content:
             return {}
         body = _json_or_text(response)
+        if isinstance(body, str):
+            raise self._not_procore(response, "JSON")
         if not isinstance(body, dict):
             raise ProcoreError(
                 f"Procore answered {response.request.method} {response.request.url.path} with "
@@ -643,6 +685,8 @@ class ProcoreClient:
         body = _json_or_text(response)
         if isinstance(body, dict) and isinstance(body.get("data"), list):
             body = body["data"]  # v2.0 wraps lists in {"data": [...]}
+        if isinstance(body, str):
+            raise self._not_procore(response, "JSON")
         if not isinstance(body, list):
             raise ProcoreError(
                 f"Procore answered {response.request.url.path} with {type(body).__name__}, not a JSON list.",

@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import socket
 from typing import Any
 
 
@@ -67,6 +68,31 @@ class ProcoreUnavailable(ProcoreError):
 
 class ProcoreWriteOutcomeUnknown(ProcoreError):
     """A write may or may not have been applied: reconcile by listing before any retry."""
+
+
+def name_resolution_failure(exc: BaseException) -> socket.gaierror | None:
+    """The DNS error behind a connection failure (httpx.ConnectError caused by socket.gaierror), if
+    that is what it was: the host name does not resolve, so retrying in seconds cannot help."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        if isinstance(current, socket.gaierror):
+            return current
+        seen.add(id(current))
+        current = current.__cause__ or current.__context__
+    return None
+
+
+def unresolved_host_message(key: str, base: str, host: str, failure: socket.gaierror, example: str) -> str:
+    reason = failure.strerror or str(failure)
+    return (
+        f"{key}={base!r}: the host {host} cannot be found ({reason}). Check {key} for a typo (Procore's is "
+        f"{example}) and that this computer can reach the internet."
+    )
+
+
+def not_procore_message(key: str, base: str, what: str, example: str) -> str:
+    return f"{key}={base!r} does not answer as Procore: {what}. Check {key} (Procore's is {example})."
 
 
 def procore_error_messages(body: object) -> tuple[str, dict[str, list[str]]]:

@@ -8,7 +8,7 @@ import httpx
 
 from sync.procore.auth import DatabaseTokenStore, TokenStore, exchange_authorization_code
 from sync.procore.client import ProcoreClient
-from sync.settings import Settings
+from sync.settings import Settings, remember_signed_in_user
 
 
 def sign_in_with_code(
@@ -19,7 +19,8 @@ def sign_in_with_code(
     transport: httpx.BaseTransport | None = None,
 ) -> dict[str, Any]:
     """Trade the pasted code for tokens, save them (DatabaseTokenStore by default) and return
-    who is signed in (`GET /rest/v1.0/me`: id, login, name)."""
+    who is signed in (`GET /rest/v1.0/me`: id, login, name). With the database store, who it is
+    is kept too: the audit trail names that person (sync.settings.acting_person)."""
     settings.require_procore()
     assert settings.procore_client_id and settings.procore_client_secret
     assert settings.procore_company_id is not None
@@ -42,4 +43,7 @@ def sign_in_with_code(
         token_store=store,
         transport=transport,
     ) as client:
-        return client.get_me()
+        me = client.get_me()
+    if isinstance(store, DatabaseTokenStore):
+        remember_signed_in_user(me)
+    return me

@@ -34,6 +34,7 @@ from storage.models import (
     WebConnectorCredential,
     WebConnectorSession,
 )
+from sync.cutoff import record_cutoff_at_first_run
 from sync.ingest import (
     CurrencyResolver,
     IngestCounts,
@@ -496,7 +497,12 @@ class WebConnectorService:
                 return ["", "nvu"]
             company.last_contact_at = now
             company.save()
-            return self._open_session(username, file_key, company, address, now)
+            answer = self._open_session(username, file_key, company, address, now)
+            if answer[0]:
+                # The first Web Connector session is a real run: the cutoff is recorded now, if no
+                # earlier run did (sync.cutoff), before any payment of this session is read.
+                record_cutoff_at_first_run(f"QuickBooks Web Connector ({username})", "web_connector", now)
+            return answer
 
     def _refuse_login(self, username: str, address: str, company: CompanyFile, now: datetime) -> None:
         """Say once per address and window that a login was refused, and from where."""

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from xml.parsers import expat
 from xml.sax.saxutils import escape
 
 from sync.qbxml.errors import MalformedXMLError, UnsafeXMLError
@@ -39,6 +40,10 @@ METHOD_PARAMETERS: dict[str, tuple[str, ...]] = {
     "closeConnection": ("ticket",),
 }
 
+_SEND_AN_ENVELOPE = (
+    "Send a SOAP 1.1 envelope (Content-Type: text/xml) with one Web Connector method in its soap:Body, "
+    "as the QuickBooks Web Connector does; the WSDL at /qbwc?wsdl describes them."
+)
 _PREFIXES = {SOAP_ENV_NS: "soap", SOAP12_ENV_NS: "soap12", QBWC_NS: "qb"}
 _XML_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 
@@ -89,9 +94,12 @@ def parse_soap_request(body: bytes) -> SoapCall:
     except UnsafeXMLError as exc:
         raise SoapFault(f"Refused the request: {exc}") from None
     except MalformedXMLError as exc:
-        raise SoapFault(f"The request is not well-formed XML: {exc}") from None
+        # Speak of the request: the parser's own message is about a QuickBooks response.
+        cause = exc.__cause__
+        detail = str(cause) if isinstance(cause, expat.ExpatError) else "it could not be parsed"
+        raise SoapFault(f"The request is not XML: {detail}. {_SEND_AN_ENVELOPE}") from None
     except (ValueError, TypeError) as exc:  # e.g. an encoding expat cannot read
-        raise SoapFault(f"The request could not be read as XML: {exc}") from None
+        raise SoapFault(f"The request is not XML: {exc}. {_SEND_AN_ENVELOPE}") from None
 
     roots = _child_elements(document)
     if len(roots) != 1 or roots[0][0] != "soap:Envelope":

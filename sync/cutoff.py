@@ -1,0 +1,252 @@
+"""The cutoff: bill payments QuickBooks created before it are pre-existing and never synced.
+
+It is recorded when PaySync first runs for real — configuration valid and Procore reached (the
+first `paysync sync`, the console's first sync, the first successful Procore refresh of `paysync
+serve`), or the Web Connector's first session — never by a run that failed on its configuration:
+a trial run days before go-live must not fix the cutoff, or every payment keyed into Procore by hand
+in those days would be pushed a second time later. PaySync says so when it records it (the
+returned message, an audit entry, the log).
+
+Until the first payment reaches Procore a person may set it (`paysync cutoff --set DATE`) or clear
+it (`paysync cutoff --reset`, so the next real run records it); the stored payments' pre-existing
+flags are then decided again. Afterwards it never changes: moving it would turn synced payments
+pre-existing, or push old ones twice.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+
+from storage import models
+from storage.fields import utc_now
+from storage.queries import procore_push_record
+from sync.engine.plan import NOT_SYNCED, cutoff_reason
+from sync.ingest import WATERMARK_KINDS, is_pre_existing, write_transaction
+from sync.scheduler import SCHEDULE_CUTOFF_KEY, schedule_cutoff
+from sync.workqueue import SESSION_IDLE_TIMEOUT
+
+log = logging.getLogger(__name__)
+
+Setting: Any = models.Setting
+AuditLog: Any = models.AuditLog
+BillPayment: Any = models.BillPayment
+BillPaymentApplication: Any = models.BillPaymentApplication
+PaymentLink: Any = models.PaymentLink
+Watermark: Any = models.Watermark
+WebConnectorSession: Any = models.WebConnectorSession
+
+CUTOFF_SOURCE_KEY = "schedule_cutoff_source"  # JSON: how the cutoff came to be (recorded or set), by whom
+_CHUNK = 500
+
+
+class CutoffLocked(Exception):
+    """The cutoff can no longer change (or not right now); the message says why."""
+
+
+def format_cutoff(moment: datetime) -> str:
+    """2026-12-02 09:14 UTC (seconds shown only when there are some)."""
+    moment = moment.astimezone(UTC)
+    return moment.strftime("%Y-%m-%d %H:%M UTC" if moment.second == 0 else "%Y-%m-%d %H:%M:%S UTC")
+
+
+def recorded_message(cutoff: datetime) -> str:
+    """What PaySync says when it records the cutoff (printed, audited, logged)."""
+    return (
+        f"PaySync recorded the cutoff {format_cutoff(cutoff)}: payments created in QuickBooks before it are "
+        "never synced (they show Not synced, as pre-existing). Until the first payment is pushed to Procore "
+        "it can still change: `paysync cutoff --set DATE` moves it, `paysync cutoff --reset` clears it."
+    )
+
+
+def parse_cutoff(text: str) -> datetime:
+    """An ISO date (its start, 00:00 UTC) or date-time (UTC unless it carries an offset)."""
+    raw = text.strip()
+    try:
+        if len(raw) == 10:
+            return datetime.combine(date.fromisoformat(raw), time(0, 0), tzinfo=UTC)
+        moment = datetime.fromisoformat(raw)
+    except ValueError:
+        raise ValueError(
+            f"{text!r} is not a date PaySync reads: write an ISO date such as 2026-12-01 (meaning its "
+            "start, 00:00 UTC) or a date and time such as 2026-12-01T08:00 (UTC) or 2026-12-01T08:00-05:00."
+        ) from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).replace(microsecond=0)
+
+
+def _put(key: str, value: str, now: datetime) -> None:
+    updated = Setting.update(value=value, updated_at=now).where(Setting.key == key).execute()
+    if not updated:
+        Setting.create(key=key, value=value, updated_at=now)
+
+
+def _audit(actor: str, action: str, detail: dict[str, Any], now: datetime) -> None:
+    AuditLog.create(
+        at=now,
+        actor=actor[:100],
+        action=action,
+        target="cutoff",
+        detail=json.dumps(detail, default=str, sort_keys=True),
+    )
+
+
+def cutoff_source() -> dict[str, Any] | None:
+    """How the cutoff came to be: {"how": "recorded" | "set", "by": actor, "trigger": …, "at": ISO}."""
+    row = Setting.get_or_none(Setting.key == CUTOFF_SOURCE_KEY)
+    if row is None:
+        return None
+    try:
+        value = json.loads(row.value)
+    except ValueError:
+        return None
+    return value if isinstance(value, dict) else None
+
+
+def record_cutoff_at_first_run(actor: str, trigger: str, now: datetime | None = None) -> datetime | None:
+    """Record the cutoff unless there is one: call once a real run has started (Procore reached, or
+    the Web Connector logged in). Returns the cutoff when it was recorded by this call, else None."""
+    now = now or utc_now()
+    with write_transaction():
+        if schedule_cutoff() is not None:
+            return None
+        cutoff = now.astimezone(UTC).replace(microsecond=0)
+        _put(SCHEDULE_CUTOFF_KEY, cutoff.isoformat(), now)
+        source = {"how": "recorded", "by": actor, "trigger": trigger, "at": now.isoformat()}
+        _put(CUTOFF_SOURCE_KEY, json.dumps(source), now)
+        message = recorded_message(cutoff)
+        _audit(
+            actor,
+            "cutoff.recorded",
+            {"cutoff": cutoff.isoformat(), "trigger": trigger, "message": message},
+            now,
+        )
+    log.warning("%s", message)
+    return cutoff
+
+
+def why_locked() -> str | None:
+    """Why the cutoff can no longer change, or None while it still may."""
+    record = procore_push_record()
+    pushed = max(record["payments_in_procore"], record["writes_done"])
+    if pushed:
+        what = "1 payment is" if pushed == 1 else f"{pushed} payments are"
+        if record["payments_in_procore"] == 0:
+            what = "payments were"
+        return (
+            f"{what} already in Procore, so the cutoff can no longer change: moving it would turn synced "
+            "payments into pre-existing ones, or push payments that are already in Procore a second time."
+        )
+    if record["writes_unsettled"]:
+        return (
+            "a write to Procore has not been confirmed yet (it may have arrived), so the cutoff cannot change "
+            "until PaySync has checked it: run `paysync sync`, then try again."
+        )
+    return None
+
+
+@dataclass(frozen=True)
+class CutoffChange:
+    old: datetime | None
+    new: datetime | None
+    pre_existing: int  # stored payments that are pre-existing under the new cutoff
+    to_sync: int  # stored payments created after it (pushed at the next sync once matched)
+    reread_from: datetime | None  # the next Web Connector session reads QuickBooks again from here
+
+
+def _web_connector_busy(now: datetime) -> bool:
+    return bool(
+        WebConnectorSession.select()
+        .where(
+            (WebConnectorSession.state == "open")
+            & (WebConnectorSession.last_seen_at >= now - SESSION_IDLE_TIMEOUT)
+        )
+        .exists()
+    )
+
+
+def recompute_pre_existing(cutoff: datetime | None, now: datetime) -> tuple[int, int]:
+    """Decide every stored payment's pre-existing flag again under `cutoff` (payments already in
+    Procore are never touched) and bring their links' statuses along. Returns (pre-existing, after)."""
+    in_procore = (
+        BillPaymentApplication.select(BillPaymentApplication.payment)
+        .join(PaymentLink, on=(PaymentLink.application == BillPaymentApplication.id))
+        .where(PaymentLink.procore_payment_id.is_null(False))
+    )
+    rows: Any = (
+        BillPayment.select(BillPayment.id, BillPayment.time_created, BillPayment.pre_existing)
+        .where(BillPayment.id.not_in(in_procore))
+        .tuples()
+    )
+    became: dict[bool, list[int]] = {True: [], False: []}
+    counts = {True: 0, False: 0}
+    for payment_id, time_created, pre_existing in rows:
+        try:
+            flag = is_pre_existing(str(time_created), cutoff)
+        except ValueError:  # a time QuickBooks sent that cannot be read: keep the verdict it has
+            flag = bool(pre_existing)
+        counts[flag] += 1
+        if bool(pre_existing) != flag:
+            became[flag].append(int(payment_id))
+    reason = cutoff_reason(cutoff.isoformat() if cutoff else None)
+    for flag, ids in became.items():
+        for start in range(0, len(ids), _CHUNK):
+            chunk = ids[start : start + _CHUNK]
+            BillPayment.update(pre_existing=flag, updated_at=now).where(BillPayment.id.in_(chunk)).execute()
+            applications = BillPaymentApplication.select(BillPaymentApplication.id).where(
+                BillPaymentApplication.payment.in_(chunk)
+            )
+            links = PaymentLink.update(
+                erp_status=NOT_SYNCED if flag else "waiting",
+                status_reason=reason if flag else None,
+                updated_at=now,
+            ).where(PaymentLink.application.in_(applications) & PaymentLink.procore_payment_id.is_null(True))
+            if not flag:  # the next push decides these again; only the pre-existing verdict is lifted
+                links = links.where(PaymentLink.erp_status == NOT_SYNCED)
+            links.execute()
+    return counts[True], counts[False]
+
+
+def change_cutoff(new: datetime | None, actor: str, now: datetime | None = None) -> CutoffChange:
+    """Set the cutoff to `new`, or clear it (None: the next real run records it). Refused with
+    CutoffLocked once a payment reached Procore, or while the Web Connector is in a session."""
+    now = now or utc_now()
+    with write_transaction():
+        locked = why_locked()
+        if locked:
+            raise CutoffLocked(locked[0].upper() + locked[1:])
+        if _web_connector_busy(now):
+            raise CutoffLocked(
+                "The Web Connector is in a session with QuickBooks right now; try again in a minute, when it "
+                "has finished (the cutoff must not change while payments are being stored)."
+            )
+        old = schedule_cutoff()
+        if new is None:
+            Setting.delete().where(Setting.key.in_((SCHEDULE_CUTOFF_KEY, CUTOFF_SOURCE_KEY))).execute()
+        else:
+            _put(SCHEDULE_CUTOFF_KEY, new.isoformat(), now)
+            _put(CUTOFF_SOURCE_KEY, json.dumps({"how": "set", "by": actor, "at": now.isoformat()}), now)
+        pre_existing, to_sync = recompute_pre_existing(new, now)
+        reread_from: datetime | None = None
+        if new is not None and (old is None or new < old):
+            # QuickBooks was read from the old cutoff on: read it again from the new, earlier one
+            # (the Web Connector service starts a day before it, CUTOFF_MARGIN; payments already
+            # stored are matched by EditSequence, so reading some twice changes nothing).
+            Watermark.delete().where(Watermark.kind.in_(WATERMARK_KINDS)).execute()
+            reread_from = new - timedelta(days=1)
+        _audit(
+            actor,
+            "cutoff.set" if new is not None else "cutoff.reset",
+            {
+                "old": old.isoformat() if old else None,
+                "new": new.isoformat() if new else None,
+                "pre_existing": pre_existing,
+                "to_sync": to_sync,
+            },
+            now,
+        )
+    return CutoffChange(old=old, new=new, pre_existing=pre_existing, to_sync=to_sync, reread_from=reread_from)
