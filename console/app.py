@@ -2,27 +2,45 @@
 
 The app owns what outlives a screen: the engine facade, the clock, the background scheduler
 (a self-rescheduling timer, so runs never overlap), the optional in-process Web Connector
-endpoint, and the one error modal every failed worker ends up in. The screens do the rest.
+endpoint, the one error modal every failed worker ends up in, and the person's preferences
+(theme, time zone, keymap: console/preferences.py). The screens do the rest.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from datetime import datetime, tzinfo
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from textual.app import App, SystemCommand
 from textual.binding import Keymap
-from textual.screen import Screen
+from textual.screen import ModalScreen, Screen
+from textual.theme import Theme
 from textual.timer import Timer
 from textual.worker import Worker, WorkerState
 
-from console.bindings import APP_BINDINGS, MAIN_BINDINGS
+from console.bindings import (
+    APP_BINDINGS,
+    MAIN_BINDINGS,
+    PAYMENTS_PANE_BINDINGS,
+    SCREEN_CONTEXTS,
+    all_bindings,
+)
 from console.messages import ProblemReport
+from console.preferences import (
+    Preferences,
+    config_dir,
+    display_zone,
+    load_keymap,
+    load_preferences,
+    without_clashes,
+)
 from console.screens.error import ErrorModal, describe_error
 from console.screens.help import HelpScreen
 from console.screens.log import EventLogScreen
 from console.screens.main import MainScreen
+from console.widgets.status import use_theme
 from storage.fields import utc_now
 from sync.scheduler import parse_schedule
 from sync.settings import ConfigError, Settings, open_settings_database
@@ -37,6 +55,13 @@ Progress = Callable[[int, int, str], None]
 SCHEDULE_RECHECK_SECONDS = 300.0  # re-read the clock at least this often while waiting for a run
 
 
+class _FromPreferences:
+    """The default of `display_tz`: PAYSYNC_DISPLAY_TZ, else console.json, else local time."""
+
+
+FROM_PREFERENCES = _FromPreferences()
+
+
 class PaySyncApp(App[None]):
     TITLE = "PaySync"
     CSS_PATH = "paysync.tcss"
@@ -49,20 +74,31 @@ class PaySyncApp(App[None]):
         service: SyncService,
         *,
         now: Callable[[], datetime] = utc_now,
-        display_tz: tzinfo | None = None,
+        display_tz: tzinfo | None | _FromPreferences = FROM_PREFERENCES,
         environment: DemoEnvironment | None = None,
         run_scheduler: bool = True,
         web_connector_endpoint: WebConnectorEndpoint | None = None,
         refresh_seconds: float | None = 15.0,
         keymap: Keymap | None = None,
+        preferences_folder: Path | None = None,
     ) -> None:
-        """`display_tz`: None shows local time. `web_connector_endpoint`: host the Web Connector
-        endpoint in-process, on the app's event loop."""
+        """`display_tz`: None shows local time; by default PAYSYNC_DISPLAY_TZ or console.json say.
+        `web_connector_endpoint`: host the Web Connector endpoint in-process, on the app's event
+        loop. `preferences_folder`: where console.json and keymap.toml live (default: the user
+        config folder, or PAYSYNC_CONFIG_DIR)."""
         super().__init__()
         self.settings = settings
         self.service = service
         self.now = now
-        self.display_tz = display_tz
+        self.preferences: Preferences = load_preferences(preferences_folder or config_dir())
+        self.setting_problems: list[str] = list(self.preferences.problems)
+        if isinstance(display_tz, _FromPreferences):
+            zone, problem = display_zone(self.preferences)
+            self.display_tz: tzinfo | None = zone
+            if problem:
+                self.setting_problems.append(problem)
+        else:
+            self.display_tz = display_tz
         self.environment = environment
         self.run_scheduler = run_scheduler
         self.refresh_seconds = refresh_seconds
@@ -93,9 +129,10 @@ class PaySyncApp(App[None]):
     # ----------------------------------------------------------------------------------------
 
     def on_mount(self) -> None:
-        if self._keymap:
-            self.set_keymap(self._keymap)
+        self.apply_preferences()
         self.push_screen(self.main_screen)
+        for problem in self.setting_problems:
+            self.notify(problem, title="Console settings", severity="warning", timeout=15)
         if self.run_scheduler:
             self.plan_next_scheduled_run()
         if self.refresh_seconds:
@@ -107,6 +144,63 @@ class PaySyncApp(App[None]):
     def on_unmount(self) -> None:
         if self.web_connector_endpoint is not None:
             self.web_connector_endpoint.stop()
+        if self.environment is not None:
+            self.environment.begin_stop()
+
+    async def action_quit(self) -> None:
+        # The demo's servers start winding down now, in their own threads, while the console closes.
+        if self.environment is not None:
+            self.environment.begin_stop()
+        await super().action_quit()
+
+    # ----------------------------------------------------------------------------------------
+    # Preferences: the theme (kept between runs), the user's keymap, the status colours
+
+    def apply_preferences(self) -> None:
+        theme = self.preferences.theme
+        if theme is not None:
+            if theme in self.available_themes:
+                self.theme = theme
+            else:
+                self.setting_problems.append(
+                    f"{self.preferences.settings_path}: there is no theme {theme!r}; using {self.theme}. "
+                    "Pick one with ctrl+p → Change theme."
+                )
+        use_theme(self.current_theme)
+        known = {binding.id: binding.description for binding in all_bindings() if binding.id}
+        from_file, problems = load_keymap(self.preferences, known)
+        self.setting_problems.extend(problems)
+        # Keys active together on one screen must stay distinct (a move onto `q` would lose Quit).
+        contexts = [[*APP_BINDINGS, *MAIN_BINDINGS, *PAYMENTS_PANE_BINDINGS], *SCREEN_CONTEXTS]
+        from_file, clashes = without_clashes(from_file, contexts, normalise=self._normalize_keymap)
+        self.setting_problems.extend(clashes)
+        keymap = {**from_file, **self._keymap}
+        if keymap:
+            self.set_keymap(keymap)
+        self.theme_changed_signal.subscribe(self, self.theme_changed)
+
+    def theme_changed(self, theme: Theme) -> None:
+        use_theme(theme)
+        if theme.name != self.preferences.theme:
+            problem = self.preferences.remember("theme", theme.name)
+            if problem:
+                self.notify(problem, title="Theme not saved", severity="warning", timeout=10)
+        for screen in self.screen_stack:
+            restyle = getattr(screen, "restyle", None)
+            if callable(restyle):
+                restyle()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """App keys that make no sense on the screen in front are hidden from its footer and do nothing."""
+        screen = self.screen
+        if action == "event_log":
+            return isinstance(screen, MainScreen)
+        if action == "help":
+            return not isinstance(screen, HelpScreen)
+        if action == "quit":
+            # A dialog is closed first (esc); the log and the preview have their own q (close).
+            return not isinstance(screen, ModalScreen) and not isinstance(screen, EventLogScreen)
+        return True
 
     def action_help(self) -> None:
         if not isinstance(self.screen, HelpScreen):
@@ -118,7 +212,7 @@ class PaySyncApp(App[None]):
 
     def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
-        for binding in MAIN_BINDINGS:
+        for binding in [*MAIN_BINDINGS, *PAYMENTS_PANE_BINDINGS]:
             if binding.action in ("open_detail", "clear_filter"):
                 continue
             action = binding.action
@@ -225,19 +319,23 @@ def run_console(settings: Settings, *, with_web_connector: bool = False, new_dat
     """`paysync`: the console against the configured Procore and Web Connector."""
     from console.endpoint import WebConnectorEndpoint
     from sync.qbwc.app import check_tls_settings, create_qbwc_app
-    from sync.scheduler import record_schedule_configured
+    from sync.scheduler import remember_schedule
     from sync.service import BackgroundPusher, SyncService
+    from sync.settings import acting_person
 
     schedule = parse_schedule(settings.schedule)
     settings.require_procore()
     open_settings_database(settings, new_database=new_database)
-    record_schedule_configured(schedule.expression)
-    service = SyncService(settings, actor="console")
+    # The cutoff is not recorded here: only when a real run starts (the first sync that reaches
+    # Procore, or the Web Connector's first session; sync.cutoff).
+    remember_schedule(schedule.expression)
+    actor = acting_person("console")  # the Procore user signed in, else this computer's account
+    service = SyncService(settings, actor=actor)
     endpoint = None
     if with_web_connector:
         check_tls_settings(settings)
         settings.require_qbwc_password()
-        pusher = BackgroundPusher(SyncService(settings, actor="console (after Web Connector)"))
+        pusher = BackgroundPusher(SyncService(settings, actor=actor))
         qbwc_app = create_qbwc_app(
             settings, on_session_closed=lambda file_key: pusher.request("web_connector")
         )

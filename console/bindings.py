@@ -1,7 +1,11 @@
 """Every key the console answers to, as data (Posting's pattern).
 
-Each binding has an `id` (so a keymap can move it: `App.set_keymap({"sync-now": "ctrl+s"})`),
-a short description for the footer and a tooltip that the help screen shows in full.
+Each binding has an `id`, so a keymap can move it: `App.set_keymap({"sync-now": "ctrl+s"})`, or
+the user's keymap file (keymap.toml in the console's config folder, see console/settings.py). Each
+has a short description for the footer and a tooltip that the help screen shows in full.
+
+`FOOTER_PRIORITY` says which keys the footer keeps when the terminal is too narrow for all of
+them: the lowest numbers stay; Quit and Help always do.
 """
 
 from __future__ import annotations
@@ -13,10 +17,9 @@ APP_BINDINGS: list[Binding] = [
         "q", "quit", "Quit", tooltip="Stop the console (and, in the demo, the sandbox servers).", id="quit"
     ),
     Binding(
-        "f1,question_mark",
+        "question_mark,f1",
         "help",
         "Help",
-        key_display="?",
         tooltip="This list of keys and what each ERP status means.",
         id="help",
     ),
@@ -52,7 +55,7 @@ MAIN_BINDINGS: list[Binding] = [
         "a",
         "add_attachment",
         "Attach",
-        tooltip="Attach a file (a check image, a remittance) to the selected payment in Procore.",
+        tooltip="Attach a file (a check image, a remittance; up to 25 MB) to the selected payment in Procore.",
         id="add-attachment",
     ),
     Binding(
@@ -66,7 +69,6 @@ MAIN_BINDINGS: list[Binding] = [
         "slash",
         "filter",
         "Filter",
-        key_display="/",
         tooltip="Filter commitments by number, title, vendor, project or status word.",
         id="filter",
     ),
@@ -74,8 +76,18 @@ MAIN_BINDINGS: list[Binding] = [
         "o",
         "toggle_sort",
         "Sort",
-        tooltip="Sort commitments by number, or most urgent status first.",
+        tooltip=(
+            "Sort the focused list: commitments by number or most urgent first, payments by date, "
+            "status or amount. A click on a column header sorts by that column (again: reverse)."
+        ),
         id="sort",
+    ),
+    Binding(
+        "w",
+        "export_csv",
+        "Export",
+        tooltip="Write the payments listed to a CSV file (amounts as plain decimals); asks where, says where.",
+        id="export-csv",
     ),
     Binding("r", "reload", "Reload", tooltip="Read everything again from the database.", id="reload"),
     Binding(
@@ -96,6 +108,17 @@ MAIN_BINDINGS: list[Binding] = [
     ),
 ]
 
+# Keys of the Payments pane (shown in the footer while it has the focus).
+PAYMENTS_PANE_BINDINGS: list[Binding] = [
+    Binding(
+        "c",
+        "screen.copy_payment",
+        "Copy",
+        tooltip="Copy the selected payment's details to the clipboard (as text, one fact a line).",
+        id="copy-payment",
+    ),
+]
+
 PREVIEW_BINDINGS: list[Binding] = [
     Binding(
         "escape,q", "close", "Close", tooltip="Back to the main screen, nothing written.", id="preview-close"
@@ -105,18 +128,40 @@ PREVIEW_BINDINGS: list[Binding] = [
 
 LOG_BINDINGS: list[Binding] = [
     Binding("escape,q", "close", "Close", tooltip="Back to the main screen.", id="log-close"),
+    Binding("e", "show_tab('errors-tab')", "Errors", tooltip="The errors tab.", id="log-errors"),
+    Binding("a", "show_tab('audit-tab')", "Audit", tooltip="The audit log tab: every write.", id="log-audit"),
+    Binding(
+        "slash",
+        "filter",
+        "Filter",
+        tooltip="Filter the audit log by text (esc in the filter clears it).",
+        id="log-filter",
+    ),
     Binding("r", "reload", "Reload", tooltip="Read the log again.", id="log-reload"),
     Binding(
-        "slash", "filter", "Filter", key_display="/", tooltip="Filter the audit log by text.", id="log-filter"
+        "enter", "open_entry", "Details", show=False, tooltip="The whole entry, readably.", id="log-details"
     ),
 ]
 
 MODAL_BINDINGS: list[Binding] = [
-    Binding("escape", "close", "Close", tooltip="Close this window.", id="modal-close"),
+    Binding("escape,q", "close", "Close", tooltip="Close this window.", id="modal-close"),
+]
+
+DETAIL_BINDINGS: list[Binding] = [
+    *MODAL_BINDINGS,
+    Binding("c", "copy", "Copy", tooltip="Copy this payment's details to the clipboard.", id="detail-copy"),
+]
+
+# The other screens' keys, each list active together (with the app's, on the event log).
+SCREEN_CONTEXTS: list[list[Binding]] = [
+    [*APP_BINDINGS, *LOG_BINDINGS],
+    PREVIEW_BINDINGS,
+    DETAIL_BINDINGS,
 ]
 
 HELP_SECTIONS: list[tuple[str, list[Binding]]] = [
     ("Main screen", MAIN_BINDINGS),
+    ("Payments pane", PAYMENTS_PANE_BINDINGS),
     ("Everywhere", APP_BINDINGS),
     ("Preview", PREVIEW_BINDINGS),
     ("Event log", LOG_BINDINGS),
@@ -124,6 +169,54 @@ HELP_SECTIONS: list[tuple[str, list[Binding]]] = [
 
 NAVIGATION_HELP: list[tuple[str, str]] = [
     ("tab / shift+tab", "Move between Commitments, Invoices and Payments."),
-    ("↑ ↓ pgup pgdn", "Move in a list; the panes to the right follow the selection."),
-    ("ctrl+p", "Command palette: every action by name."),
+    ("↑ ↓ pgup pgdn", "Move in a list; the panes below follow the selection."),
+    ("click a header", "Sort that list by the column; click again to reverse."),
+    ("ctrl+p", "Command palette: every action by name, and the themes (the one you pick is kept)."),
 ]
+
+# Lower stays longer when the footer is too narrow for every key. Unlisted ids rank 50.
+FOOTER_PRIORITY: dict[str, int] = {
+    "quit": 0,
+    "help": 0,
+    "prompt-cancel": 0,
+    "log-filter-clear": 0,
+    "confirm-yes": 0,
+    "confirm-no": 0,
+    "preview-close": 0,
+    "log-close": 0,
+    "modal-close": 0,
+    "sync-now": 1,
+    "preview-sync": 1,
+    "filter": 2,
+    "log-filter": 2,
+    "log-errors": 3,
+    "log-audit": 3,
+    "copy-payment": 3,
+    "detail-copy": 3,
+    "edit-payment-number": 4,
+    "add-attachment": 5,
+    "retract": 6,
+    "preview": 7,
+    "event-log": 8,
+    "export-csv": 9,
+    "sort": 10,
+    "reload": 11,
+    "log-reload": 11,
+}
+
+
+def all_bindings() -> list[Binding]:
+    """Every binding with an id, once: what a keymap may move."""
+    seen: dict[str, Binding] = {}
+    for group in (
+        APP_BINDINGS,
+        MAIN_BINDINGS,
+        PAYMENTS_PANE_BINDINGS,
+        PREVIEW_BINDINGS,
+        LOG_BINDINGS,
+        DETAIL_BINDINGS,
+    ):
+        for binding in group:
+            if binding.id:
+                seen.setdefault(binding.id, binding)
+    return list(seen.values())

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import shutil
 import tempfile
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -81,6 +82,8 @@ class DemoEnvironment:
     last_report: SessionReport | None = None
     startup_seconds: float = 0.0
     _stopped: bool = False
+    _stoppers: list[threading.Thread] = field(default_factory=list)
+    _stop_lock: threading.Lock = field(default_factory=threading.Lock)
 
     @property
     def qbwc_url(self) -> str:
@@ -107,12 +110,29 @@ class DemoEnvironment:
         )
         return combined, note
 
+    def begin_stop(self) -> None:
+        """Ask both servers to stop, without waiting: the console calls this when `q` is pressed,
+        so the servers wind down (up to one uvicorn tick, 0.1 s, each, side by side) while the
+        console closes, and nothing waits for them on the UI thread."""
+        with self._stop_lock:
+            if self._stoppers:
+                return
+            self._stoppers = [
+                threading.Thread(target=server.stop, name=f"paysync-demo-stop-{name}", daemon=True)
+                for name, server in (("qbwc", self.qbwc_server), ("procore", self.procore_server))
+            ]
+            for stopper in self._stoppers:
+                stopper.start()
+
     def stop(self) -> None:
+        """Stop the servers (if `begin_stop` has not already), wait for them, close the database and
+        remove the temporary folder."""
         if self._stopped:
             return
         self._stopped = True
-        for server in (self.qbwc_server, self.procore_server):
-            server.stop()
+        self.begin_stop()
+        for stopper in self._stoppers:
+            stopper.join()
         close_database()
         shutil.rmtree(self.folder, ignore_errors=True)
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
+from pathlib import Path
 
 from textual.message import Message
 
@@ -87,11 +88,21 @@ class PreviewReady(Message):
 
 
 class PaymentChanged(Message):
-    """A user edit went through (payment number, attachment, retraction)."""
+    """A user edit went through (payment number, attachment, retraction), or changed nothing."""
 
-    def __init__(self, text: str) -> None:
+    def __init__(self, text: str, *, changed: bool = True) -> None:
         super().__init__()
         self.text = text
+        self.changed = changed
+
+
+class ExportWritten(Message):
+    """The listed payments were written to a CSV file."""
+
+    def __init__(self, path: Path, count: int) -> None:
+        super().__init__()
+        self.path = path
+        self.count = count
 
 
 @dataclass(frozen=True)

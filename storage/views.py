@@ -12,8 +12,10 @@ Its ERP status is the link's `erp_status` when the engine has linked it; before 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
-from dataclasses import dataclass, field
+import re
+from collections import defaultdict
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, Literal
@@ -37,6 +39,7 @@ Invoice: Any = models.Invoice
 PaymentAttachment: Any = models.PaymentAttachment
 PaymentLink: Any = models.PaymentLink
 ProcoreProject: Any = models.ProcoreProject
+ProcoreVendor: Any = models.ProcoreVendor
 ProcoreWrite: Any = models.ProcoreWrite
 Setting: Any = models.Setting
 SyncRun: Any = models.SyncRun
@@ -81,7 +84,27 @@ SCHEDULE_CUTOFF_KEY = "schedule_cutoff"
 # Written by the Procore client from the X-Rate-Limit-* headers, when it has seen any.
 RATE_LIMIT_KEYS = ("procore_rate_limit_limit", "procore_rate_limit_remaining", "procore_rate_limit_reset")
 
-SortOrder = Literal["number", "status"]
+# How a list may be sorted: the column key, and the direction it sorts in first.
+SortOrder = Literal["number", "status", "title", "vendor", "kind", "payments", "project"]
+COMMITMENT_SORTS: dict[str, bool] = {  # key -> descending by default
+    "number": False,
+    "status": True,  # most urgent first
+    "title": False,
+    "vendor": False,
+    "kind": False,
+    "payments": True,  # most payments first
+    "project": False,
+}
+PaymentSort = Literal["date", "status", "method", "check", "payment_number", "amount", "invoice"]
+PAYMENT_SORTS: dict[str, bool] = {
+    "date": True,  # newest first
+    "status": True,
+    "method": False,
+    "check": False,
+    "payment_number": False,
+    "amount": True,
+    "invoice": False,
+}
 
 
 def status_label(status: str) -> str:
@@ -263,6 +286,10 @@ class PaymentRow:
     # Set for a record QuickBooks sent that PaySync could not read (its application_id is then the
     # negative HeldRecord id: it has no application).
     held: bool = False
+    procore_payment_id: int | None = None  # None: not in Procore (nothing to attach to or retract)
+    # Set when PaySync has not linked the payment to a commitment but its bill matches a Procore
+    # invoice (a pre-existing payment, say): it is listed under that invoice, and says so.
+    matched_by_bill: bool = False
 
     @property
     def amount_text(self) -> str:
@@ -330,14 +357,17 @@ class AuditRow:
     actor: str
     action: str
     target: str | None
-    detail: str | None
+    detail: str | None  # JSON, as written
+    # The payment the target names, as people know it ("Check 1042 · Summit Framing Co. · 48,500.00"),
+    # when the target is a payment's origin id.
+    subject: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class ErrorRow:
     at: datetime
     where: str
-    message: str
+    message: str  # payments' origin ids replaced by the check and vendor
     detail: str | None
 
 
@@ -411,7 +441,257 @@ def overview(*, errors_since: datetime | None = None) -> Overview:
     )
 
 
-def _commitment_filter(text: str) -> Any:
+def _contains(column: Any, text: str) -> Any:
+    """`column` contains `text`, case-insensitively; `%` and `_` the user typed are taken literally."""
+    return fn.LOWER(fn.COALESCE(column, "")).contains(text.lower())
+
+
+def natural_key(text: str | None) -> tuple[tuple[int, int, str], ...]:
+    """Numbers as people sort them: SC-2 before SC-10 (digit runs compare as numbers)."""
+    parts = re.split(r"(\d+)", (text or "").strip().casefold())
+    return tuple((1, int(part), "") if part.isdigit() else (0, 0, part) for part in parts if part)
+
+
+def _chunks(items: Sequence[Any], size: int = 500) -> Iterator[Sequence[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+# --------------------------------------------------------------------------------------------
+# Payments the engine has not placed on a commitment, placed by their bill (DESIGN rule 7)
+#
+# A pre-existing payment is never linked to an invoice (it is never synced), yet it paid a bill
+# that matches a Procore invoice: it belongs under that invoice, Not synced, rather than in the
+# unmatched group. The rule is the engine's (sync/engine/matching.py), approximated on the tables:
+# the invoice whose origin_id is the bill's TxnID; else the one invoice whose number is the bill's
+# RefNumber on a commitment of the payment's vendor (by the Procore vendor's origin_id = ListID,
+# else by name). A payment the engine judged (needs mapping, failed) stays where the engine put it.
+# --------------------------------------------------------------------------------------------
+
+_PLACEABLE_STATUSES = (NOT_SYNCED, WAITING, DELETED_IN_QUICKBOOKS)
+
+
+@dataclass(frozen=True, slots=True)
+class _BillMatch:
+    invoice_id: int
+    commitment_id: int
+    invoice_number: str
+    how: str
+
+
+@dataclass(frozen=True, slots=True)
+class _Bill:
+    txn_id: str
+    ref_number: str | None
+    vendor_list_id: str | None
+    vendor_name: str | None
+
+
+def _name_key(text: str | None) -> str:
+    return " ".join((text or "").split()).casefold()
+
+
+def _number_key(text: str | None) -> str:
+    return (text or "").strip().casefold()
+
+
+def _match_bills(bills: Iterable[_Bill]) -> dict[str, _BillMatch]:
+    """The Procore invoice each bill belongs to (bill TxnID -> match), when exactly one qualifies."""
+    wanted = {bill.txn_id: bill for bill in bills}
+    if not wanted:
+        return {}
+    by_origin: dict[str, list[tuple[int, int, str]]] = defaultdict(list)
+    for chunk in _chunks(sorted(wanted)):
+        for iid, cid, number, origin in (
+            Invoice.select(Invoice.id, Invoice.commitment, Invoice.invoice_number, Invoice.origin_id)
+            .where(Invoice.origin_id.in_(list(chunk)))
+            .tuples()
+        ):
+            by_origin[str(origin).strip()].append((int(iid), int(cid), str(number or "")))
+    numbers = sorted({_number_key(b.ref_number) for b in wanted.values() if _number_key(b.ref_number)})
+    by_number: dict[str, list[tuple[int, int, str, int | None, str]]] = defaultdict(list)
+    for chunk in _chunks(numbers):
+        for iid, cid, number, vendor_id, vendor_name in (
+            Invoice.select(
+                Invoice.id,
+                Invoice.commitment,
+                Invoice.invoice_number,
+                Commitment.vendor_id,
+                Commitment.vendor_name,
+            )
+            .join(Commitment)
+            .where(fn.LOWER(fn.TRIM(Invoice.invoice_number)).in_(list(chunk)))
+            .tuples()
+        ):
+            by_number[_number_key(number)].append(
+                (
+                    int(iid),
+                    int(cid),
+                    str(number or ""),
+                    int(vendor_id) if vendor_id is not None else None,
+                    str(vendor_name or ""),
+                )
+            )
+    vendors_by_list: dict[str, set[int]] = defaultdict(set)
+    vendors_by_name: dict[str, set[int]] = defaultdict(set)
+    list_ids = sorted(
+        {b.vendor_list_id.strip() for b in wanted.values() if b.vendor_list_id and b.vendor_list_id.strip()}
+    )
+    for chunk in _chunks(list_ids):
+        for vid, origin in (
+            ProcoreVendor.select(ProcoreVendor.id, ProcoreVendor.origin_id)
+            .where(ProcoreVendor.origin_id.in_(list(chunk)))
+            .tuples()
+        ):
+            vendors_by_list[str(origin).strip()].add(int(vid))
+    names = sorted({_name_key(b.vendor_name) for b in wanted.values() if _name_key(b.vendor_name)})
+    for chunk in _chunks(names):
+        for vid, name in (
+            ProcoreVendor.select(ProcoreVendor.id, ProcoreVendor.name)
+            .where(fn.LOWER(ProcoreVendor.name).in_(list(chunk)))
+            .tuples()
+        ):
+            vendors_by_name[_name_key(name)].add(int(vid))
+    matches: dict[str, _BillMatch] = {}
+    for txn_id, bill in wanted.items():
+        found = by_origin.get(txn_id.strip(), [])
+        if len(found) == 1:
+            iid, cid, number = found[0]
+            matches[txn_id] = _BillMatch(
+                iid, cid, number, f"the invoice's origin id is the bill's TxnID {txn_id}"
+            )
+            continue
+        number_key = _number_key(bill.ref_number)
+        if found or not number_key:
+            continue  # several invoices claim the bill, or the bill has no number: no guess
+        vendor_ids = vendors_by_list.get((bill.vendor_list_id or "").strip()) or vendors_by_name.get(
+            _name_key(bill.vendor_name)
+        )
+        candidates = [
+            candidate
+            for candidate in by_number.get(number_key, [])
+            if (
+                candidate[3] in vendor_ids
+                if vendor_ids
+                else _name_key(candidate[4]) == _name_key(bill.vendor_name)
+            )
+        ]
+        if len(candidates) == 1:
+            iid, cid, number, _, vendor_name = candidates[0]
+            matches[txn_id] = _BillMatch(
+                iid,
+                cid,
+                number,
+                f"invoice number {number} equals bill number {(bill.ref_number or '').strip()} "
+                f"on a commitment of {vendor_name or bill.vendor_name}",
+            )
+    return matches
+
+
+@dataclass(frozen=True, slots=True)
+class _Unplaced:
+    """One payment application with no commitment from the engine."""
+
+    application_id: int
+    bill: _Bill
+    status: str
+    placeable: bool
+
+
+def _unplaced_query(extra_condition: Any = None) -> Any:
+    status = _effective_status()
+    query = (
+        BillPaymentApplication.select(
+            BillPaymentApplication.id,
+            BillPaymentApplication.bill_txn_id,
+            BillPaymentApplication.bill_ref_number,
+            BillPayment.vendor_list_id,
+            BillPayment.vendor_name,
+            status,
+            PaymentLink.id,
+            PaymentLink.erp_status,
+            BillPayment.hold_reason,
+        )
+        .join(BillPayment)
+        .switch(BillPaymentApplication)
+        .join(PaymentLink, JOIN.LEFT_OUTER, on=(PaymentLink.application == BillPaymentApplication.id))
+        .where(_unmatched_condition())
+    )
+    if extra_condition is not None:
+        query = query.where(extra_condition)
+    return query
+
+
+def _unplaced(extra_condition: Any = None) -> list[_Unplaced]:
+    rows = []
+    for app_id, txn_id, ref, list_id, vendor, status, link_id, link_status, hold in _unplaced_query(
+        extra_condition
+    ).tuples():
+        placeable = not hold and (link_id is None or str(link_status) in _PLACEABLE_STATUSES)
+        rows.append(
+            _Unplaced(
+                int(app_id),
+                _Bill(str(txn_id), str(ref) if ref else None, list_id, vendor),
+                str(status),
+                placeable,
+            )
+        )
+    return rows
+
+
+@dataclass(frozen=True, slots=True)
+class _Placement:
+    placed: dict[int, tuple[_BillMatch, str]]  # application id -> (match, status)
+    unmatched: list[_Unplaced]
+
+
+def _placement(extra_condition: Any = None) -> _Placement:
+    rows = _unplaced(extra_condition)
+    matches = _match_bills(row.bill for row in rows if row.placeable)
+    placed: dict[int, tuple[_BillMatch, str]] = {}
+    unmatched: list[_Unplaced] = []
+    for row in rows:
+        match = matches.get(row.bill.txn_id) if row.placeable else None
+        if match is not None:
+            placed[row.application_id] = (match, row.status)
+        else:
+            unmatched.append(row)
+    return _Placement(placed, unmatched)
+
+
+def _placed_on(commitment_id: int, invoice_id: int | None = None) -> dict[int, _BillMatch]:
+    """Applications placed on one commitment (or invoice) by their bill: application id -> match."""
+    invoices = list(
+        Invoice.select(Invoice.id, Invoice.invoice_number, Invoice.origin_id)
+        .where(Invoice.commitment == commitment_id)
+        .tuples()
+    )
+    if invoice_id is not None:
+        invoices = [i for i in invoices if int(i[0]) == invoice_id]
+    origins = sorted({str(o).strip() for _, _, o in invoices if o and str(o).strip()})
+    numbers = sorted({_number_key(n) for _, n, _ in invoices if _number_key(n)})
+    if not origins and not numbers:
+        return {}
+    condition = BillPaymentApplication.bill_txn_id.in_(origins) if origins else None
+    if numbers:
+        by_number = fn.LOWER(fn.TRIM(BillPaymentApplication.bill_ref_number)).in_(numbers)
+        condition = by_number if condition is None else (condition | by_number)
+    placement = _placement(condition)
+    return {
+        app_id: match
+        for app_id, (match, _) in placement.placed.items()
+        if match.commitment_id == commitment_id and (invoice_id is None or match.invoice_id == invoice_id)
+    }
+
+
+def _unmatched_text_match(row: _Unplaced, text: str) -> bool:
+    wanted = text.strip().casefold()
+    return (
+        wanted in (row.bill.vendor_name or "").casefold() or wanted in (row.bill.ref_number or "").casefold()
+    )
+
+
+def _commitment_filter(text: str, placement: _Placement) -> Any:
     """Match the filter text against number, title, vendor and project; or, if it names a status,
     keep the commitments with at least one payment in that status."""
     text = text.strip()
@@ -420,13 +700,16 @@ def _commitment_filter(text: str) -> Any:
     wanted_status = status_from_text(text)
     if wanted_status is not None:
         having = PaymentLink.select(PaymentLink.commitment).where(PaymentLink.erp_status == wanted_status)
-        return Commitment.id.in_(having)
-    pattern = f"%{text.lower()}%"
+        placed = sorted(
+            {m.commitment_id for m, status in placement.placed.values() if status == wanted_status}
+        )
+        condition = Commitment.id.in_(having)
+        return condition | Commitment.id.in_(placed) if placed else condition
     return (
-        (fn.LOWER(fn.COALESCE(Commitment.number, "")) ** pattern)
-        | (fn.LOWER(fn.COALESCE(Commitment.title, "")) ** pattern)
-        | (fn.LOWER(fn.COALESCE(Commitment.vendor_name, "")) ** pattern)
-        | (fn.LOWER(ProcoreProject.name) ** pattern)
+        _contains(Commitment.number, text)
+        | _contains(Commitment.title, text)
+        | _contains(Commitment.vendor_name, text)
+        | _contains(ProcoreProject.name, text)
     )
 
 
@@ -434,30 +717,34 @@ def _unmatched_condition() -> Any:
     return PaymentLink.id.is_null(True) | PaymentLink.commitment.is_null(True)
 
 
-def _unmatched_row(text: str) -> CommitmentRow | None:
-    """Payments not (yet) matched to a commitment, shown as one pseudo-commitment."""
-    status = _effective_status()
-    rank = _rank_of(status)
-    attention = fn.SUM(Case(None, ((rank >= _STATUS_RANK[NEEDS_ATTENTION], 1),), 0))
-    query = (
-        BillPaymentApplication.select(fn.COUNT(BillPaymentApplication.id), fn.MAX(rank), attention)
-        .join(BillPayment)
-        .switch(BillPaymentApplication)
-        .join(PaymentLink, JOIN.LEFT_OUTER, on=(PaymentLink.application == BillPaymentApplication.id))
-        .where(_unmatched_condition())
-    )
+def _unmatched_in_scope(placement: _Placement, text: str) -> list[_Unplaced] | None:
+    """The unmatched payments the filter keeps; None when the filter leaves the group out."""
+    text = text.strip()
     wanted_status = status_from_text(text)
     if wanted_status is not None:
-        query = query.where(status == wanted_status)
-    elif text.strip() and text.strip().lower() not in "unmatched":
+        return [row for row in placement.unmatched if row.status == wanted_status]
+    if not text or text.lower() in "(unmatched)":
+        return placement.unmatched
+    return [row for row in placement.unmatched if _unmatched_text_match(row, text)]
+
+
+def _unmatched_row(text: str, placement: _Placement) -> CommitmentRow | None:
+    """Payments not (yet) matched to a commitment, shown as one pseudo-commitment."""
+    rows = _unmatched_in_scope(placement, text)
+    if rows is None:
         return None
-    count, max_rank, attention_count = query.tuples().get()
-    if wanted_status in (None, NEEDS_ATTENTION):
+    count = len(rows)
+    ranks = [_STATUS_RANK.get(row.status, 0) for row in rows]
+    attention_count = sum(1 for rank in ranks if rank >= _STATUS_RANK[NEEDS_ATTENTION])
+    max_rank = max(ranks, default=0)
+    wanted_status = status_from_text(text)
+    plain = not text.strip() or text.strip().lower() in "(unmatched)"
+    if wanted_status == NEEDS_ATTENTION or (wanted_status is None and plain):
         held = int(held_payments_not_stored().count())  # unreadable payments: on no commitment
         if held:
-            count = int(count or 0) + held
-            attention_count = int(attention_count or 0) + held
-            max_rank = max(int(max_rank or 0), _STATUS_RANK[NEEDS_ATTENTION])
+            count += held
+            attention_count += held
+            max_rank = max(max_rank, _STATUS_RANK[NEEDS_ATTENTION])
     if not count:
         return None
     return CommitmentRow(
@@ -469,20 +756,48 @@ def _unmatched_row(text: str) -> CommitmentRow | None:
         vendor_name="",
         kind="unmatched",
         payments_count=int(count),
-        attention_count=int(attention_count or 0),
-        status=_rank_to_status(max_rank),
+        attention_count=int(attention_count),
+        status=_rank_to_status(max_rank or None),
     )
 
 
-def list_commitments(
-    *, text: str = "", limit: int = 500, offset: int = 0, sort: SortOrder = "number"
-) -> CommitmentPage:
-    """One page of commitments with their payment counts and most urgent status, aggregated in SQL.
+def _commitment_sort_key(sort: str) -> Any:
+    def key(row: CommitmentRow) -> Any:
+        number = natural_key(row.number)
+        if sort == "status":
+            return (_STATUS_RANK.get(row.status, 0), number)
+        if sort == "payments":
+            return (row.payments_count, number)
+        if sort == "title":
+            return (row.title.casefold(), number)
+        if sort == "vendor":
+            return (row.vendor_name.casefold(), number)
+        if sort == "kind":
+            return (row.kind_label.casefold(), number)
+        if sort == "project":
+            return (row.project_name.casefold(), number)
+        return (number, row.project_name.casefold(), row.id or 0)
 
-    The unmatched group (if any) comes first on the first page.
+    return key
+
+
+def list_commitments(
+    *,
+    text: str = "",
+    limit: int = 500,
+    offset: int = 0,
+    sort: SortOrder | str = "number",
+    descending: bool | None = None,
+) -> CommitmentPage:
+    """One page of commitments with their payment counts and most urgent status.
+
+    Counted in SQL; sorted by `sort` (numbers in natural order: SC-2 before SC-10), in its usual
+    direction unless `descending` says otherwise. The unmatched group (if any) comes first on the
+    first page. Payments the engine has not placed but whose bill matches an invoice count on that
+    invoice's commitment.
     """
+    placement = _placement()
     rank = _rank_of(PaymentLink.erp_status)
-    max_rank = fn.MAX(rank)
     attention = fn.SUM(Case(None, ((rank >= _STATUS_RANK[NEEDS_ATTENTION], 1),), 0))
     base = (
         Commitment.select(
@@ -495,47 +810,53 @@ def list_commitments(
             Commitment.kind,
             fn.COUNT(PaymentLink.id),
             attention,
-            max_rank,
+            fn.MAX(rank),
         )
         .join(ProcoreProject)
         .switch(Commitment)
         .join(PaymentLink, JOIN.LEFT_OUTER, on=(PaymentLink.commitment == Commitment.id))
         .group_by(Commitment.id, ProcoreProject.name)
     )
-    condition = _commitment_filter(text)
-    counted = Commitment.select().join(ProcoreProject)
+    condition = _commitment_filter(text, placement)
     if condition is not None:
         base = base.where(condition)
-        counted = counted.where(condition)
-    if sort == "status":
-        base = base.order_by(fn.COALESCE(max_rank, 0).desc(), ProcoreProject.name, Commitment.number)
-    else:
-        base = base.order_by(ProcoreProject.name, Commitment.number, Commitment.id)
+    extra_count: dict[int, int] = defaultdict(int)
+    extra_attention: dict[int, int] = defaultdict(int)
+    extra_rank: dict[int, int] = defaultdict(int)
+    for match, status in placement.placed.values():
+        status_rank = _STATUS_RANK.get(status, 0)
+        extra_count[match.commitment_id] += 1
+        extra_attention[match.commitment_id] += status_rank >= _STATUS_RANK[NEEDS_ATTENTION]
+        extra_rank[match.commitment_id] = max(extra_rank[match.commitment_id], status_rank)
     rows: list[CommitmentRow] = []
-    if offset == 0:
-        unmatched = _unmatched_row(text)
-        if unmatched is not None:
-            rows.append(unmatched)
-    for cid, project_id, project_name, number, title, vendor, kind, count, att, mrank in (
-        base.limit(limit).offset(offset).tuples()
-    ):
+    for cid, project_id, project_name, number, title, vendor, kind, count, att, mrank in base.tuples():
+        cid = int(cid)
+        max_rank = max(int(mrank or 0), extra_rank.get(cid, 0))
         rows.append(
             CommitmentRow(
-                id=int(cid),
+                id=cid,
                 project_id=int(project_id),
                 project_name=str(project_name),
                 number=str(number or ""),
                 title=str(title or ""),
                 vendor_name=str(vendor or ""),
                 kind=str(kind),
-                payments_count=int(count),
-                attention_count=int(att or 0),
-                status=_rank_to_status(mrank),
+                payments_count=int(count) + extra_count.get(cid, 0),
+                attention_count=int(att or 0) + extra_attention.get(cid, 0),
+                status=_rank_to_status(max_rank or None),
             )
         )
-    return CommitmentPage(
-        rows=tuple(rows), total=int(counted.count()), overall=int(Commitment.select().count())
+    default_descending = COMMITMENT_SORTS.get(sort, False)
+    rows.sort(
+        key=_commitment_sort_key(sort), reverse=default_descending if descending is None else descending
     )
+    total = len(rows)
+    page = rows[offset : offset + limit]
+    if offset == 0:
+        unmatched = _unmatched_row(text, placement)
+        if unmatched is not None:
+            page.insert(0, unmatched)
+    return CommitmentPage(rows=tuple(page), total=total, overall=int(Commitment.select().count()))
 
 
 def list_invoices(commitment_id: int) -> tuple[InvoiceRow, ...]:
@@ -579,19 +900,44 @@ def list_invoices(commitment_id: int) -> tuple[InvoiceRow, ...]:
         ):
             if ref:
                 bill_refs[str(txn_id)] = str(ref)
+    # Payments placed here by their bill (not synced): counted on their invoice too.
+    placed = _placed_on(commitment_id)
+    placed_count: dict[int, int] = defaultdict(int)
+    placed_rank: dict[int, int] = defaultdict(int)
+    placed_ref: dict[int, str] = {}
+    if placed:
+        status = _effective_status()
+        for app_id, ref, app_status in (
+            BillPaymentApplication.select(
+                BillPaymentApplication.id, BillPaymentApplication.bill_ref_number, status
+            )
+            .join(BillPayment)
+            .switch(BillPaymentApplication)
+            .join(PaymentLink, JOIN.LEFT_OUTER, on=(PaymentLink.application == BillPaymentApplication.id))
+            .where(BillPaymentApplication.id.in_(sorted(placed)))
+            .tuples()
+        ):
+            invoice_id = placed[int(app_id)].invoice_id
+            placed_count[invoice_id] += 1
+            placed_rank[invoice_id] = max(placed_rank[invoice_id], _STATUS_RANK.get(str(app_status), 0))
+            if ref:
+                placed_ref.setdefault(invoice_id, str(ref))
     rows = []
     for iid, invoice_number, draw, amount, billing_date, origin_id, count, mrank, applied_ref in raw:
+        iid = int(iid)
         rows.append(
             InvoiceRow(
-                id=int(iid),
+                id=iid,
                 commitment_id=commitment_id,
                 invoice_number=str(invoice_number or ""),
-                bill_ref_number=bill_refs.get(str(origin_id)) or (str(applied_ref) if applied_ref else None),
+                bill_ref_number=bill_refs.get(str(origin_id))
+                or (str(applied_ref) if applied_ref else None)
+                or placed_ref.get(iid),
                 draw_number=int(draw) if draw is not None else None,
                 amount=_money(amount),
                 billing_date=billing_date,
-                payments_count=int(count),
-                status=_rank_to_status(mrank),
+                payments_count=int(count) + placed_count.get(iid, 0),
+                status=_rank_to_status(max(int(mrank or 0), placed_rank.get(iid, 0)) or None),
                 currency=shown_currency,
             )
         )
@@ -658,6 +1004,7 @@ def _payment_query(extra: Iterable[Any] = ()) -> Any:
             BillPayment.currency_name,
             CompanyFile.home_currency,
             BillPayment.hold_reason,
+            PaymentLink.procore_payment_id,
             *extra,
         )
         .join(BillPayment)
@@ -691,6 +1038,7 @@ def _payment_row(raw: tuple[Any, ...]) -> PaymentRow:
         currency_name,
         home_currency,
         hold_reason,
+        procore_payment_id,
     ) = raw[:_PAYMENT_COLUMNS]
     if hold_reason and str(status) == NEEDS_ATTENTION and not reason:
         reason = hold_reason
@@ -717,10 +1065,11 @@ def _payment_row(raw: tuple[Any, ...]) -> PaymentRow:
         invoice_number=str(invoice_number) if invoice_number else None,
         is_void=bool(is_void),
         currency=str(shown_currency) if shown_currency else None,
+        procore_payment_id=int(procore_payment_id) if procore_payment_id is not None else None,
     )
 
 
-_PAYMENT_COLUMNS = 21  # the columns _payment_query selects before any `extra`
+_PAYMENT_COLUMNS = 22  # the columns _payment_query selects before any `extra`
 
 
 def _held_rows(limit: int) -> list[PaymentRow]:
@@ -751,32 +1100,115 @@ def _held_rows(limit: int) -> list[PaymentRow]:
     return rows
 
 
-def list_payments(
-    commitment_id: int | None, *, invoice_id: int | None = None, limit: int = 500, offset: int = 0
-) -> PaymentPage:
-    """The payments of one commitment (or of one of its invoices), newest first.
-
-    `commitment_id=None` lists the unmatched group.
-    """
-    query = _payment_query()
-    if commitment_id is None:
-        query = query.where(_unmatched_condition())
+def _payment_order(sort: str, descending: bool) -> list[Any]:
+    """ORDER BY for a payment list; ties newest first."""
+    if sort == "status":
+        column: Any = _rank_of(_effective_status())
+    elif sort == "method":
+        column = BillPayment.kind
+    elif sort == "check":
+        # Natural order for check numbers: shorter numbers first, then by text (99 before 100).
+        length = fn.LENGTH(fn.COALESCE(BillPayment.ref_number, ""))
+        return [
+            length.desc() if descending else length.asc(),
+            BillPayment.ref_number.desc() if descending else BillPayment.ref_number.asc(),
+            BillPaymentApplication.id.desc(),
+        ]
+    elif sort == "payment_number":
+        column = PaymentLink.payment_number
+    elif sort == "amount":
+        column = BillPaymentApplication.amount
+    elif sort == "invoice":
+        column = fn.COALESCE(Invoice.invoice_number, BillPaymentApplication.bill_ref_number)
     else:
-        query = query.where(PaymentLink.commitment == commitment_id)
-    if invoice_id is not None:
-        query = query.where(PaymentLink.invoice == invoice_id)
-    total = int(query.count())
-    page = (
-        query.order_by(BillPayment.txn_date.desc(), BillPaymentApplication.id.desc())
-        .limit(limit)
-        .offset(offset)
+        column = BillPayment.txn_date
+    return [column.desc() if descending else column.asc(), BillPaymentApplication.id.desc()]
+
+
+def _payment_python_key(sort: str) -> Any:
+    def key(row: PaymentRow) -> Any:
+        if sort == "status":
+            return (_STATUS_RANK.get(row.status, 0), row.application_id)
+        if sort == "method":
+            return (row.kind, row.application_id)
+        if sort == "check":
+            return (natural_key(row.check_number), row.application_id)
+        if sort == "payment_number":
+            return (row.payment_number or 0, row.application_id)
+        if sort == "amount":
+            return (row.amount, row.application_id)
+        if sort == "invoice":
+            return (natural_key(row.invoice_number or row.bill_ref_number), row.application_id)
+        return (row.txn_date, row.application_id)
+
+    return key
+
+
+def _with_match(row: PaymentRow, match: _BillMatch | None) -> PaymentRow:
+    if match is None:
+        return row
+    return replace(
+        row, invoice_id=match.invoice_id, invoice_number=match.invoice_number, matched_by_bill=True
     )
-    rows = [_payment_row(r) for r in page.tuples()]
-    if commitment_id is None and invoice_id is None and offset == 0:
-        held = _held_rows(limit)
-        rows = held + rows
-        total += len(held)
+
+
+def list_payments(
+    commitment_id: int | None,
+    *,
+    invoice_id: int | None = None,
+    limit: int = 500,
+    offset: int = 0,
+    sort: PaymentSort | str = "date",
+    descending: bool | None = None,
+    text: str = "",
+) -> PaymentPage:
+    """The payments of one commitment (or of one of its invoices), newest first unless `sort` says
+    otherwise. A payment PaySync has not linked whose bill matches one of the commitment's invoices
+    is listed there (Not synced, for a pre-existing one).
+
+    `commitment_id=None` lists the unmatched group; `text` (a commitment filter) keeps the
+    unmatched payments of the vendors (or bill numbers) it names.
+    """
+    down = PAYMENT_SORTS.get(sort, True) if descending is None else descending
+    if commitment_id is None:
+        return _unmatched_payments(invoice_id is None, limit, offset, sort, down, text)
+    placed = _placed_on(commitment_id, invoice_id)
+    query = _payment_query()
+    condition = PaymentLink.commitment == commitment_id
+    if invoice_id is not None:
+        condition &= PaymentLink.invoice == invoice_id
+    if placed:
+        condition |= BillPaymentApplication.id.in_(sorted(placed))
+    query = query.where(condition)
+    total = int(query.count())
+    page = query.order_by(*_payment_order(sort, down)).limit(limit).offset(offset)
+    rows = [_with_match(_payment_row(r), placed.get(int(r[0]))) for r in page.tuples()]
     return PaymentPage(rows=tuple(rows), total=total, limit=limit)
+
+
+def _unmatched_payments(
+    with_held: bool, limit: int, offset: int, sort: str, descending: bool, text: str
+) -> PaymentPage:
+    placement = _placement()
+    scope = _unmatched_in_scope(placement, text)
+    wanted = {row.application_id for row in scope or ()}
+    rows: list[PaymentRow] = []
+    ids = sorted(wanted)
+    for chunk in _chunks(ids):
+        rows.extend(
+            _payment_row(r)
+            for r in _payment_query().where(BillPaymentApplication.id.in_(list(chunk))).tuples()
+        )
+    rows.sort(key=_payment_python_key(sort), reverse=descending)
+    total = len(rows)
+    page = rows[offset : offset + limit]
+    plain = not text.strip() or text.strip().lower() in "(unmatched)"
+    wanted_status = status_from_text(text)
+    if with_held and offset == 0 and (wanted_status == NEEDS_ATTENTION or (wanted_status is None and plain)):
+        held = _held_rows(limit)
+        page = held + page
+        total += len(held)
+    return PaymentPage(rows=tuple(page), total=total, limit=limit)
 
 
 def payment_detail(application_id: int) -> PaymentDetail | None:
@@ -858,6 +1290,13 @@ def payment_detail(application_id: int) -> PaymentDetail | None:
     commitment_label = None
     if commitment_number is not None or commitment_title is not None:
         commitment_label = " ".join(str(p) for p in (commitment_number, commitment_title) if p)
+    else:
+        placed = _placement(BillPaymentApplication.id == application_id).placed.get(application_id)
+        if placed is not None:
+            match = placed[0]
+            row = _with_match(row, match)
+            commitment_label = commitment_labels([match.commitment_id]).get(match.commitment_id)
+            match_reason = f"{match.how} (listed there by its bill; PaySync has not linked it)"
     pre_existing, deleted_at = bool(raw[15]), raw[16]
     return PaymentDetail(
         exchange_rate=str(exchange_rate) if exchange_rate else None,
@@ -941,25 +1380,142 @@ def _held_detail(held_id: int) -> PaymentDetail | None:
     )
 
 
+ORIGIN_ID_PATTERN = re.compile(r"qbd:[\w.-]+:[\w-]+:[\w-]+")
+
+
+def payment_names(origin_ids: Iterable[str]) -> dict[str, str]:
+    """Each payment origin id as people know the payment: "Check 1042 · Summit Framing Co. · 48,500.00"."""
+    wanted = sorted({str(o) for o in origin_ids if o})
+    names: dict[str, str] = {}
+    for chunk in _chunks(wanted):
+        for origin_id, kind, ref, vendor, amount, currency in (
+            PaymentLink.select(
+                PaymentLink.origin_id,
+                BillPayment.kind,
+                BillPayment.ref_number,
+                BillPayment.vendor_name,
+                BillPaymentApplication.amount,
+                BillPayment.currency,
+            )
+            .join(BillPaymentApplication, on=(PaymentLink.application == BillPaymentApplication.id))
+            .join(BillPayment)
+            .where(PaymentLink.origin_id.in_(list(chunk)))
+            .tuples()
+        ):
+            method = {"check": "Check", "credit_card": "Credit card"}.get(str(kind), str(kind))
+            what = f"{method} {ref}" if ref else method
+            money = _money(amount)
+            parts = [what, str(vendor or "(no vendor)")]
+            if money is not None:
+                parts.append(
+                    f"{money:,.2f}" + (f" {currency}" if currency and currency != home_currency() else "")
+                )
+            names[str(origin_id)] = " · ".join(parts)
+    return names
+
+
+def _named(message: str, names: dict[str, str]) -> str:
+    return ORIGIN_ID_PATTERN.sub(lambda m: names.get(m.group(0), m.group(0)), message)
+
+
 def recent_audit(*, limit: int = 200, text: str = "") -> tuple[AuditRow, ...]:
+    """The audit log, newest first; `text` matches the action, target, detail, actor, or the vendor
+    and check number of the payment the target names (taken literally: `%` and `_` are characters)."""
     query = AuditLog.select().order_by(AuditLog.at.desc(), AuditLog.id.desc())
-    if text.strip():
-        pattern = f"%{text.strip().lower()}%"
-        query = query.where(
-            (fn.LOWER(AuditLog.action) ** pattern)
-            | (fn.LOWER(fn.COALESCE(AuditLog.target, "")) ** pattern)
-            | (fn.LOWER(fn.COALESCE(AuditLog.detail, "")) ** pattern)
-            | (fn.LOWER(AuditLog.actor) ** pattern)
+    text = text.strip()
+    if text:
+        by_payment = (
+            PaymentLink.select(PaymentLink.origin_id)
+            .join(BillPaymentApplication, on=(PaymentLink.application == BillPaymentApplication.id))
+            .join(BillPayment)
+            .where(_contains(BillPayment.vendor_name, text) | _contains(BillPayment.ref_number, text))
         )
+        query = query.where(
+            _contains(AuditLog.action, text)
+            | _contains(AuditLog.target, text)
+            | _contains(AuditLog.detail, text)
+            | _contains(AuditLog.actor, text)
+            | AuditLog.target.in_(by_payment)
+        )
+    rows = list(query.limit(limit))
+    names = payment_names(a.target for a in rows if a.target and ORIGIN_ID_PATTERN.fullmatch(a.target))
     return tuple(
-        AuditRow(at=a.at, actor=a.actor, action=a.action, target=a.target, detail=a.detail)
-        for a in query.limit(limit)
+        AuditRow(
+            at=a.at,
+            actor=a.actor,
+            action=a.action,
+            target=a.target,
+            detail=a.detail,
+            subject=names.get(a.target or ""),
+        )
+        for a in rows
     )
 
 
+FAILED_RUN_WHERE = "sync run"
+
+
 def recent_errors(*, limit: int = 200) -> tuple[ErrorRow, ...]:
-    query = ErrorEvent.select().order_by(ErrorEvent.at.desc(), ErrorEvent.id.desc()).limit(limit)
-    return tuple(ErrorRow(at=e.at, where=e.where, message=e.message, detail=e.detail) for e in query)
+    """Errors a person should see, newest first: the error events, and every sync run that failed
+    (unless an error event at the same time already says the same)."""
+    events = list(ErrorEvent.select().order_by(ErrorEvent.at.desc(), ErrorEvent.id.desc()).limit(limit))
+    runs = list(
+        SyncRun.select()
+        .where(SyncRun.status == "failed")
+        .order_by(SyncRun.started_at.desc(), SyncRun.id.desc())
+        .limit(limit)
+    )
+    found = [str(e.message) for e in events]
+    found += [str(r.message) for r in runs if r.message]
+    names = payment_names(m.group(0) for text in found for m in ORIGIN_ID_PATTERN.finditer(text))
+    rows = [
+        ErrorRow(at=e.at, where=e.where, message=_named(str(e.message), names), detail=e.detail)
+        for e in events
+    ]
+    for run in runs:
+        at = run.finished_at or run.started_at
+        message = str(run.message or "").strip()
+        if message and any(
+            message in str(e.message) and abs((e.at - at).total_seconds()) <= 120 for e in events
+        ):
+            continue  # the error event says it already
+        if not message:
+            problems = int(run.errors or 0)
+            message = (
+                f"{problems} payment{'s' if problems != 1 else ''} need attention or failed (see the Reason column)"
+                if problems
+                else "no reason was recorded"
+            )
+        rows.append(
+            ErrorRow(
+                at=at,
+                where=FAILED_RUN_WHERE,
+                message=f"Sync ({run.trigger}) failed: {_named(message, names)}",
+                detail=None,
+            )
+        )
+    rows.sort(key=lambda row: row.at, reverse=True)
+    return tuple(rows[:limit])
+
+
+def attachment_on_payment(link_id: int, filename: str, size: int) -> bool:
+    """Whether this file (same name and size) is already uploaded to the payment in Procore."""
+    return bool(
+        PaymentAttachment.select()
+        .where(
+            (PaymentAttachment.link == link_id)
+            & (PaymentAttachment.filename == filename)
+            & (PaymentAttachment.size == size)
+            & (PaymentAttachment.status == "uploaded")
+        )
+        .exists()
+    )
+
+
+def payment_number_of(link_id: int) -> int | None:
+    """The payment number stored for a payment now (to tell an edit that changes nothing)."""
+    value = PaymentLink.select(PaymentLink.payment_number).where(PaymentLink.id == link_id).scalar()
+    return int(value) if value is not None else None
 
 
 def commitment_labels(ids: Iterable[int]) -> dict[int, str]:

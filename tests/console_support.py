@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 from textual.pilot import Pilot
 from textual.worker import WorkerCancelled, WorkerFailed
@@ -223,6 +224,7 @@ def seed_console_data(settings: Settings) -> None:
     b3 = bill("BILL-3", "BLE-220", "Bright Line Electric", "31000.00")
     b4 = bill("BILL-4", "KS-7781", "Keystone Steel Supply", "88400.00")
     b5 = bill("BILL-5", "ZZ-999", "Summit Framing Co.", "7300.00")
+    b6 = bill("BILL-6", "GC-01", "Granite Concrete", "12000.00")
 
     summit, bright, keystone = "Summit Framing Co.", "Bright Line Electric", "Keystone Steel Supply"
     p1 = _payment(cf, 1, kind="check", day=date(2026, 11, 10), amount="48500.00", ref="1042", vendor=summit)
@@ -305,6 +307,38 @@ def seed_console_data(settings: Settings) -> None:
     )
     _apply(p9, b2, "2250.00", status="waiting", invoice=inv2, reason="Waiting for the next push to Procore.")
 
+    # Pre-existing payments PaySync never links to an invoice: their bills still say where they
+    # belong. One has the engine's not-synced link without a commitment (its bill's TxnID is the
+    # invoice's origin_id); one has no link at all (its bill number is an invoice number of the vendor).
+    p10 = _payment(
+        cf,
+        10,
+        kind="check",
+        day=date(2026, 10, 20),
+        amount="6000.00",
+        ref="0985",
+        vendor=bright,
+        pre_existing=True,
+    )
+    _apply(
+        p10,
+        b3,
+        "6000.00",
+        status="not_synced",
+        reason="Created in QuickBooks before the sync schedule was configured (2026-11-01): pre-existing.",
+    )
+    p11 = _payment(
+        cf,
+        11,
+        kind="check",
+        day=date(2026, 10, 15),
+        amount="4000.00",
+        ref="0977",
+        vendor="Granite Concrete",
+        pre_existing=True,
+    )
+    _apply(p11, b6, "4000.00", status=None)
+
     SyncRun.create(
         trigger="schedule",
         started_at=NOW - timedelta(minutes=58),
@@ -322,6 +356,10 @@ def seed_console_data(settings: Settings) -> None:
         actor="paysync",
         action="procore.create",
         target="qbd:main:PAY-3:BILL-3",
+        detail=(
+            '{"contract_id": 2002, "fields": {"amount": "25000.00", "check_number": "1044", '
+            '"origin_id": "qbd:main:PAY-3:BILL-3"}, "procore_payment_id": 9003, "status": "done", "write_id": 3}'
+        ),
     )
     AuditLog.create(
         at=NOW - timedelta(minutes=3), actor="web-connector", action="qbwc.session", target="main"
@@ -331,18 +369,26 @@ def seed_console_data(settings: Settings) -> None:
         where="procore",
         message="Procore refused the payment on PO-001: the purchase order is not approved.",
     )
+    ErrorEvent.create(
+        at=NOW - timedelta(minutes=56),
+        where="procore",
+        message="qbd:main:PAY-4:BILL-4: Procore refused 5000.00 on PO-001: the purchase order is not approved.",
+    )
 
 
-def make_fixed_app(tmp_path: Path) -> PaySyncApp:
-    """The console over the fixed data set, with a frozen clock, UTC times and no background refresh."""
+def make_fixed_app(tmp_path: Path, **options: Any) -> PaySyncApp:
+    """The console over the fixed data set, with a frozen clock, UTC times, no background refresh,
+    and its preferences (console.json, keymap.toml) in tmp_path/config, never the user's own."""
     settings = fixed_settings(tmp_path)
     seed_console_data(settings)
+    options.setdefault("display_tz", UTC)
+    options.setdefault("preferences_folder", tmp_path / "config")
     return PaySyncApp(
         settings,
         SyncService(settings, actor="console test"),
         now=frozen_now,
-        display_tz=UTC,
         refresh_seconds=None,
+        **options,
     )
 
 

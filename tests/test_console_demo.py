@@ -4,12 +4,14 @@ sandbox Procore and to our Web Connector endpoint, a simulated Web Connector, SQ
 from __future__ import annotations
 
 import re
+import threading
+import time
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from textual.widgets import DataTable
+from textual.widgets import DataTable, Static
 
 from console.app import PaySyncApp
 from console.demo import DemoEnvironment, start_demo
@@ -37,7 +39,11 @@ def demo(tmp_path: Path) -> Iterator[DemoEnvironment]:
 
 def demo_app(env: DemoEnvironment) -> PaySyncApp:
     return PaySyncApp(
-        env.settings, SyncService(env.settings, actor="demo test"), environment=env, refresh_seconds=None
+        env.settings,
+        SyncService(env.settings, actor="demo test"),
+        environment=env,
+        refresh_seconds=None,
+        preferences_folder=env.folder / "config",
     )
 
 
@@ -137,6 +143,10 @@ async def test_a_user_without_erp_admin_gets_one_error_modal_saying_how_to_fix_i
         await pilot.press("escape")
         assert isinstance(app.screen, MainScreen)
         assert not app.main_screen.sync_running
+        # The refused sync is a failed run: the top bar says so, with the reason, until one succeeds.
+        await settle(pilot)
+        activity = app.main_screen.query_one(TopBar).plain.splitlines()[1]
+        assert activity.startswith(" ✖ Last sync failed ") and "may not sync" in activity, activity
 
 
 async def test_the_schedule_runs_a_sync_when_due_and_then_plans_the_next_run(demo: DemoEnvironment) -> None:
@@ -147,6 +157,7 @@ async def test_the_schedule_runs_a_sync_when_due_and_then_plans_the_next_run(dem
         environment=demo,
         now=lambda: clock["now"],
         refresh_seconds=None,
+        preferences_folder=demo.folder / "config",
     )
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
@@ -192,3 +203,63 @@ async def test_retracting_a_payment_deleted_in_quickbooks_removes_it_from_procor
         assert isinstance(app.screen, MainScreen)
         assert len(demo.procore_state.payments()) == before - 1
         assert any("retracted" in n.message for n in app._notifications)
+
+
+async def test_quitting_the_demo_takes_under_half_a_second_and_never_waits_on_the_ui_thread(
+    demo: DemoEnvironment, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """q asks the sandbox servers to stop in their own threads and the console closes meanwhile;
+    `paysync demo` then waits for them (demo.stop()) once the console is gone."""
+    joined_on_ui: list[str] = []
+    real_join = threading.Thread.join
+
+    def watching_join(self: threading.Thread, timeout: float | None = None) -> None:
+        if threading.current_thread() is threading.main_thread():
+            joined_on_ui.append(self.name)
+        real_join(self, timeout)
+
+    app = demo_app(demo)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        monkeypatch.setattr(threading.Thread, "join", watching_join)
+        started = time.perf_counter()
+        await pilot.press("q")
+    closed = time.perf_counter() - started
+    assert not [name for name in joined_on_ui if "uvicorn" in name or "demo-stop" in name], joined_on_ui
+    demo.stop()  # what run_demo does after the console has closed
+    total = time.perf_counter() - started
+    # Measured here: about 0.07 s to close the console and 0.2 s in all (uvicorn notices a stop
+    # request within its 0.1 s tick; both servers stop side by side). Half a second is the promise
+    # to the user, and leaves more than twice the measured time for a slow machine.
+    assert total < 0.5, f"closing took {closed:.2f} s, stopping the sandbox {total - closed:.2f} s more"
+    assert not demo.folder.exists()
+
+
+async def test_after_retracting_under_the_deleted_filter_the_panes_follow_the_list(
+    demo: DemoEnvironment,
+) -> None:
+    app = demo_app(demo)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("slash", *"deleted", "enter")
+        await settle(pilot)
+        screen = app.main_screen
+        commitments = screen.query_one("#commitments", DataTable)
+        payments = screen.query_one("#payments", DataTable)
+        assert commitments.row_count == 1 and payments.row_count == 1
+        payments.focus()
+        await settle(pilot)
+        await pilot.press("x")
+        await settle(pilot)
+        await pilot.press("y")
+        await settle(pilot, rounds=10)
+
+        # The only deleted payment is gone from Procore: the filtered list is empty, and so is
+        # everything that showed it.
+        assert commitments.row_count == 0
+        assert payments.row_count == 0 and str(payments.border_title) == "Payments"
+        invoices = screen.query_one("#invoices", DataTable)
+        assert invoices.row_count == 0 and str(invoices.border_title) == "Invoices"
+        detail = screen.query_one("#detail", Static)
+        assert "Select a payment" in str(detail.render())
+        assert screen.current_payment is None

@@ -59,19 +59,40 @@ class Terminal:
         return None
 
 
-@pytest.fixture
-def terminal(tmp_path: Path) -> Iterator[Terminal]:
+def start_terminal(tmp_path: Path, width: int, height: int) -> Terminal:
     socket = str(tmp_path / "tmux.sock")  # a private tmux server, removed with tmp_path
     term = Terminal(socket, "demo")
-    # COLUMNS/LINES from the test run would override the terminal size the app sees.
+    # COLUMNS/LINES from the test run would override the terminal size the app sees; the console's
+    # settings (theme, keymap) go to a folder of the test's, never the user's own.
     status = shlex.quote(str(tmp_path / "exit-status"))
-    command = f"cd {shlex.quote(str(ROOT))} && unset COLUMNS LINES && TMPDIR={shlex.quote(str(tmp_path))} {shlex.quote(sys.executable)} -m console demo; echo $? > {status}"
+    folder = shlex.quote(str(tmp_path))
+    config = shlex.quote(str(tmp_path / "config"))
+    command = (
+        f"cd {shlex.quote(str(ROOT))} && unset COLUMNS LINES PAYSYNC_DISPLAY_TZ && TMPDIR={folder} "
+        f"PAYSYNC_CONFIG_DIR={config} {shlex.quote(sys.executable)} -m console demo; echo $? > {status}"
+    )
     assert TMUX is not None
     subprocess.run(
-        [TMUX, "-S", socket, "new-session", "-d", "-s", "demo", "-x", "160", "-y", "45", command], check=True
+        [TMUX, "-S", socket, "new-session", "-d", "-s", "demo", "-x", str(width), "-y", str(height), command],
+        check=True,
     )
     # Keep the pane after the demo exits, to read its last words.
     term.tmux("set-option", "-t", "demo", "remain-on-exit", "on")
+    return term
+
+
+@pytest.fixture
+def terminal(tmp_path: Path) -> Iterator[Terminal]:
+    term = start_terminal(tmp_path, 160, 45)
+    try:
+        yield term
+    finally:
+        term.tmux("kill-server")
+
+
+@pytest.fixture
+def small_terminal(tmp_path: Path) -> Iterator[Terminal]:
+    term = start_terminal(tmp_path, 80, 24)
     try:
         yield term
     finally:
@@ -101,3 +122,19 @@ def test_paysync_demo_runs_syncs_on_s_and_stops_cleanly_on_q(terminal: Terminal,
     screen = terminal.wait_for("the demo to stop", lambda s: "PaySync demo stopped" in s, timeout=30)
     assert terminal.exit_status(tmp_path / "exit-status") == 0
     assert not any(tmp_path.glob("paysync-demo-*")), "the demo left its temporary folder behind"
+
+
+def test_at_80_by_24_the_payments_list_quit_and_help_are_on_screen(
+    small_terminal: Terminal, tmp_path: Path
+) -> None:
+    screen = small_terminal.wait_for("the demo's main screen", lambda s: "Payments of" in s and "Quit" in s)
+    lines = screen.splitlines()
+    assert len(lines) <= 24 and all(len(line) <= 80 for line in lines)
+    footer = lines[-1]
+    assert "q Quit" in footer and "? Help" in footer, footer
+    assert "Commitments" in screen and "Invoices" in screen
+    assert "4,200.00" in screen  # the needs-mapping payment's amount, whole
+    small_terminal.press("q")
+    small_terminal.wait_for("the demo to stop", lambda s: "PaySync demo stopped" in s, timeout=30)
+    assert small_terminal.exit_status(tmp_path / "exit-status") == 0
+    assert not (tmp_path / "config" / "console.json").exists()  # nothing chosen, nothing written

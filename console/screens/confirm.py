@@ -8,11 +8,13 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Static
 
+from console.widgets.footer import KeyFooter
+
 
 class ConfirmModal(ModalScreen[bool]):
     BINDINGS = [
-        Binding("escape,n", "answer(False)", "Cancel", id="confirm-no"),
         Binding("y", "answer(True)", "Yes", id="confirm-yes"),
+        Binding("n,escape", "answer(False)", "Cancel", id="confirm-no"),
     ]
 
     def __init__(self, title: str, question: str, *, yes_label: str = "Yes") -> None:
@@ -28,6 +30,7 @@ class ConfirmModal(ModalScreen[bool]):
             with Horizontal(classes="dialog-buttons"):
                 yield Button(f"{self.yes_label} (y)", id="yes", variant="error")
                 yield Button("Cancel (n)", id="no", variant="primary")
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         # The safe answer has the focus, so a stray Enter cancels.

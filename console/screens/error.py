@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import httpx
+import peewee
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
@@ -10,6 +11,7 @@ from textual.widgets import Button, Label, Static
 
 from console.bindings import MODAL_BINDINGS
 from console.messages import ProblemReport
+from console.widgets.footer import KeyFooter
 from storage.db import DatabaseConfigError
 from sync.procore.errors import (
     ProcoreAuthError,
@@ -27,18 +29,25 @@ def describe_error(error: BaseException, *, doing: str) -> ProblemReport:
     name = type(error).__name__
     message = str(error) or name
     if isinstance(error, PermissionDenied):
+        need = "Retracting a payment" if "retract" in doing else "Syncing on demand"
         return ProblemReport(
             f"Not allowed to {doing}",
             message,
-            "On-demand sync and retracting payments need 'Admin' on the project's ERP Integrations "
-            "tool in Procore. Ask a Procore company admin for it, or to add your Procore login to "
-            "PAYSYNC_ACCOUNTING_APPROVERS.",
+            f"{need} needs 'Admin' on the ERP Integrations tool of the project in Procore. Ask a Procore "
+            "company admin for it, or to add your Procore login to PAYSYNC_ACCOUNTING_APPROVERS.",
         )
-    if isinstance(error, ConfigError | DatabaseConfigError):
+    if isinstance(error, DatabaseConfigError):
+        return ProblemReport(
+            "Database problem",
+            message,
+            "Check PAYSYNC_DATABASE_URL in .env (see .env.example): the database it names must exist and "
+            "be reachable, as the message says. Then start PaySync again.",
+        )
+    if isinstance(error, ConfigError):
         return ProblemReport(
             "Configuration problem",
             message,
-            "Fix the key named above in .env (see .env.example), then start PaySync again.",
+            "Fix the setting the message names in .env (see .env.example), then start PaySync again.",
         )
     if isinstance(error, ProcoreAuthError):
         return ProblemReport(
@@ -68,19 +77,59 @@ def describe_error(error: BaseException, *, doing: str) -> ProblemReport:
         )
     if isinstance(error, ProcoreError):
         return ProblemReport("Procore error", message, "See the event log (l) for details, then try again.")
-    if isinstance(error, ValueError):
+    if isinstance(error, peewee.DatabaseError):
         return ProblemReport(
-            f"Could not {doing}", message, "Correct the value and try again; nothing was stored."
+            f"Could not {doing}",
+            f"The database answered: {message}",
+            "Make sure the database is reachable (PostgreSQL running, or the SQLite file and its folder "
+            "present and writable); another PaySync may be busy with it. Then press r to read again.",
         )
-    if isinstance(error, FileNotFoundError | IsADirectoryError | PermissionError):
+    if isinstance(error, ValueError):
+        return ProblemReport(f"Could not {doing}", message, _value_fix(message, doing))
+    if isinstance(error, FileNotFoundError | IsADirectoryError | PermissionError | FileExistsError):
+        if "CSV" in doing:
+            return ProblemReport(
+                f"Could not {doing}",
+                message,
+                "Choose a file name in a folder you may write to (the current folder, or your Documents), "
+                "then press w again. Nothing was written.",
+            )
         return ProblemReport(
             f"Could not {doing}", message, "Check the path and that PaySync may read the file."
+        )
+    if isinstance(error, OSError):
+        return ProblemReport(
+            f"Could not {doing}",
+            message,
+            "The computer refused the file operation (the disk may be full or the file in use). "
+            "Free the file or choose another place, then try again.",
         )
     return ProblemReport(
         f"Could not {doing}",
         f"{name}: {message}",
         "This is unexpected. The event log (l) has what PaySync recorded; please report it with the log.",
     )
+
+
+def _value_fix(message: str, doing: str) -> str:
+    """How to fix a refusal (ValueError), from what was refused."""
+    said = message.lower()
+    if "payment number" in doing:
+        return (
+            "Type a whole number from 1 to 2,147,483,647 with the digits 0–9, or leave it empty to clear "
+            "it. Nothing was stored."
+        )
+    if "not in procore yet" in said:
+        return (
+            "Wait for the next sync to create the payment in Procore (it then shows Synced), then try again."
+        )
+    if "try again when" in said or "is running" in said or "push is running" in said:
+        return "Wait until the other sync or push has finished (the top bar shows it), then try again. Nothing was changed."
+    if "refresh" in said:
+        return "Press s to sync: it refreshes PaySync's copy of Procore first. Then try again. Nothing was changed."
+    if "attach" in doing:
+        return "Pick an existing PDF, image or Office file of at most 25 MB, then press a again. Nothing was attached."
+    return "Nothing was stored. Do what the message says, then try again."
 
 
 class ErrorModal(ModalScreen[None]):
@@ -99,6 +148,7 @@ class ErrorModal(ModalScreen[None]):
                 yield Static(self.problem.how_to_fix, id="error-how-to-fix", markup=False)
             with Horizontal(classes="dialog-buttons"):
                 yield Button("Close", id="close", variant="error")
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         self.query_one(Button).focus()

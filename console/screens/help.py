@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
@@ -11,24 +13,28 @@ from textual.screen import ModalScreen
 from textual.widgets import Static
 
 from console.bindings import HELP_SECTIONS, MODAL_BINDINGS, NAVIGATION_HELP
+from console.widgets.footer import KeyFooter
 from console.widgets.status import STATUS_MEANINGS, status_text
 from storage.views import ERP_STATUSES
 
-
-def _key_label(binding: Binding) -> str:
-    if binding.key_display:
-        return binding.key_display
-    return " / ".join(k.strip() for k in binding.key.split(","))
+_NAMES = {"question_mark": "?", "slash": "/", "escape": "esc", "enter": "enter"}
 
 
-def keys_table(title: str, bindings: list[Binding]) -> Table:
+def key_label(binding: Binding, keymap: Mapping[str, str] | None = None) -> str:
+    """The keys of a binding as the user has them (their keymap.toml moves them)."""
+    keys = (keymap or {}).get(binding.id or "", binding.key)
+    return " / ".join(_NAMES.get(k.strip(), k.strip()) for k in keys.split(",") if k.strip())
+
+
+def keys_table(title: str, bindings: list[Binding], keymap: Mapping[str, str] | None = None) -> Table:
     table = Table(
         title=title, title_justify="left", title_style="bold", box=None, expand=True, show_header=False
     )
     table.add_column("key", style="bold", width=16, no_wrap=True)
     table.add_column("what it does", ratio=1)
+    table.add_column("id", style="dim", no_wrap=True, width=22)
     for binding in bindings:
-        table.add_row(binding.key_display or _key_label(binding), binding.tooltip or binding.description)
+        table.add_row(key_label(binding, keymap), binding.tooltip or binding.description, binding.id or "")
     return table
 
 
@@ -67,19 +73,35 @@ WEB_CONNECTOR_NOTE = Text(
 )
 
 
+def settings_note(folder: str) -> Text:
+    text = Text("Your settings: ", style="bold")
+    text.append(
+        f"{folder} holds console.json (the theme you pick with ctrl+p is kept there; "
+        '"display_tz": "America/Chicago" shows times in that zone, as PAYSYNC_DISPLAY_TZ does) and '
+        'keymap.toml (your keys: a binding id from the right-hand column = "key", for example '
+        'sync-now = "ctrl+s").'
+    )
+    return text
+
+
 class HelpScreen(ModalScreen[None]):
-    BINDINGS = [*MODAL_BINDINGS, Binding("q,f1,question_mark", "close", "Close", show=False)]
+    BINDINGS = [*MODAL_BINDINGS, Binding("f1,question_mark", "close", "Close", show=False)]
 
     def compose(self) -> ComposeResult:
+        keymap = getattr(self.app, "_keymap", {})
+        preferences = getattr(self.app, "preferences", None)
         with Vertical(id="help-dialog", classes="dialog") as dialog:
             dialog.border_title = "PaySync help"
             dialog.border_subtitle = "esc to close"
             with VerticalScroll(id="help-body"):
                 for title, bindings in HELP_SECTIONS:
-                    yield Static(keys_table(title, bindings), classes="help-section")
+                    yield Static(keys_table(title, bindings, keymap), classes="help-section")
                 yield Static(navigation_table(), classes="help-section")
                 yield Static(status_legend(), classes="help-section")
                 yield Static(WEB_CONNECTOR_NOTE, classes="help-section")
+                if preferences is not None:
+                    yield Static(settings_note(str(preferences.folder)), classes="help-section")
+        yield KeyFooter()
 
     def action_close(self) -> None:
         self.dismiss(None)

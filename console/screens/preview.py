@@ -10,27 +10,28 @@ from textual import on
 from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.screen import ModalScreen
-from textual.widgets import DataTable, Footer, Static
+from textual.widgets import DataTable, Static
 
 from console.bindings import PREVIEW_BINDINGS
 from console.messages import PreviewLine
-from console.widgets.status import BLUE, GREEN, GREY, RED, YELLOW
-from console.widgets.tables import KeyedTable, format_money
+from console.widgets.footer import KeyFooter
+from console.widgets.status import palette
+from console.widgets.tables import ColumnSpec, KeyedTable, format_money, with_thousands
 
 ACTION_LOOK: dict[str, tuple[str, str]] = {
-    "create": ("+ Create", GREEN),
-    "update": ("~ Update", BLUE),
-    "void": ("∅ Void", YELLOW),
-    "flag_deleted": ("⊘ Flag deleted", RED),
-    "retract": ("✖ Retract", RED),
-    "skip": ("· Skip", GREY),
+    "create": ("+ Create", "green"),
+    "update": ("~ Update", "blue"),
+    "void": ("∅ Void", "yellow"),
+    "flag_deleted": ("⊘ Flag deleted", "red"),
+    "retract": ("✖ Retract", "red"),
+    "skip": ("· Skip", "grey"),
 }
 ACTION_ORDER = ("create", "update", "void", "flag_deleted", "retract", "skip")
 
 
 def action_text(action: str) -> Text:
-    label, colour = ACTION_LOOK.get(action, (action, GREY))
-    return Text(label, style=colour)
+    label, colour = ACTION_LOOK.get(action, (action, "grey"))
+    return Text(label, style=getattr(palette(), colour))
 
 
 def plan_summary(lines: Sequence[PreviewLine]) -> Text:
@@ -49,14 +50,13 @@ def plan_summary(lines: Sequence[PreviewLine]) -> Text:
 
 
 class PreviewTable(KeyedTable):
-    FLEX_COLUMNS = ("reason", "commitment")
-
-    def on_mount(self) -> None:
-        self.add_column("Action", key="action")
-        self.add_column("Commitment", key="commitment")
-        self.add_column("Invoice #", key="invoice")
-        self.add_column("Amount", key="amount")
-        self.add_column("Reason", key="reason")
+    COLUMNS = (
+        ColumnSpec("action", "Action"),
+        ColumnSpec("commitment", "Commitment", flex=True),
+        ColumnSpec("invoice", "Invoice #"),
+        ColumnSpec("amount", "Amount", right=True, money=True),
+        ColumnSpec("reason", "Reason", flex=True),
+    )
 
     def show(self, lines: Sequence[PreviewLine]) -> None:
         order = {a: i for i, a in enumerate(ACTION_ORDER)}
@@ -70,7 +70,7 @@ class PreviewTable(KeyedTable):
                         line.commitment,
                         line.invoice,
                         Text(format_money(line.amount), justify="right"),
-                        line.reason,
+                        with_thousands(line.reason),
                     ),
                 )
                 for line in ordered
@@ -95,7 +95,7 @@ class PreviewScreen(ModalScreen[bool]):
             yield Static(plan_summary(self.lines), id="preview-summary")
             yield PreviewTable(id="preview-table")
             yield Static("", id="preview-reason")
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         table = self.query_one(PreviewTable)
@@ -106,7 +106,7 @@ class PreviewScreen(ModalScreen[bool]):
     def show_full_reason(self, event: DataTable.RowHighlighted) -> None:
         line = self._by_key.get(str(event.row_key.value))
         text = Text("Reason: ", style="bold")
-        text.append(line.reason if line else "")
+        text.append(with_thousands(line.reason) if line else "")
         self.query_one("#preview-reason", Static).update(text)
 
     def action_close(self) -> None:

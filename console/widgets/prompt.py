@@ -1,6 +1,8 @@
 """The inline prompt under the panes (k9s's command line): the filter, a payment number, a file path.
 
-Bad input is answered right there, in words, and the prompt stays open; nothing is stored.
+What is asked stands on the line above the field, and bad input is answered on the line under
+it, in words; the prompt stays open and nothing is stored. The field takes the whole width, so
+its placeholder is not cut (down to 80 columns).
 """
 
 from __future__ import annotations
@@ -9,14 +11,14 @@ from collections.abc import Callable
 
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal
+from textual.containers import Vertical
 from textual.message import Message
 from textual.widgets import Input, Label
 
 Validator = Callable[[str], str | None]  # returns an error message, or None when the text is fine
 
 
-class PromptBar(Horizontal):
+class PromptBar(Vertical):
     BINDINGS = [Binding("escape", "cancel", "Cancel", id="prompt-cancel")]
 
     class Submitted(Message):
@@ -62,7 +64,7 @@ class PromptBar(Horizontal):
         self.mode = mode
         self._validate = validate
         self.query_one("#prompt-label", Label).update(label)
-        self.query_one("#prompt-error", Label).update("")
+        self.show_error("")
         field = self.query_one(Input)
         field.placeholder = placeholder
         field.value = value
@@ -75,7 +77,9 @@ class PromptBar(Horizontal):
         self.mode = ""
 
     def show_error(self, message: str) -> None:
-        self.query_one("#prompt-error", Label).update(message)
+        error = self.query_one("#prompt-error", Label)
+        error.update(message)
+        error.set_class(bool(message), "-shown")
 
     def on_input_changed(self, event: Input.Changed) -> None:
         event.stop()

@@ -2,39 +2,93 @@
 
 Each table is filled from the read models in storage/views.py and keeps the cursor on the same
 row (by key) across reloads, so a background refresh never moves the user's selection.
+
+Columns are laid out to the pane's width (`KeyedTable._layout`): money columns never shrink; when
+the pane is too narrow, the flexible text columns shrink first (their cells end in "…"), then
+the status words get shorter ("▲ Attention"), then the least needed columns are hidden. A click on
+a column header asks the screen to sort by that column (`DataTable.HeaderSelected`); the sorted
+column's header carries an arrow.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 from decimal import Decimal
+from typing import TypeAlias
 
 from rich.cells import cell_len
 from rich.text import Text
+from textual.binding import Binding
 from textual.widgets import DataTable
 
+from console.bindings import PAYMENTS_PANE_BINDINGS
 from console.widgets.status import status_text
-from storage.views import CommitmentRow, InvoiceRow, PaymentRow
+from storage.views import CommitmentRow, InvoiceRow, PaymentRow, natural_key
 
 UNMATCHED_KEY = "unmatched"
+FLEX_MIN_WIDTH = 8
 
 
 def format_money(amount: Decimal | None) -> str:
     return "" if amount is None else f"{amount:,.2f}"
 
 
+_AMOUNT = re.compile(r"(?<![\w.,:-])(\d{4,})(\.\d{2})(?![\d.])")
+
+
+def with_thousands(text: str) -> str:
+    """Amounts written without separators in a message ("48500.00") get them ("48,500.00")."""
+    return _AMOUNT.sub(lambda m: f"{Decimal(m.group(1) + m.group(2)):,.2f}", text)
+
+
 def _right(text: str) -> Text:
     return Text(text, justify="right")
+
+
+@dataclass(frozen=True)
+class StatusCell:
+    """An ERP status, drawn as glyph and word (a short word where the pane is narrow)."""
+
+    status: str
+
+
+Cell: TypeAlias = str | Text | StatusCell
+Row: TypeAlias = tuple[str, tuple[Cell, ...]]
+
+
+@dataclass(frozen=True)
+class ColumnSpec:
+    key: str
+    label: str
+    right: bool = False
+    money: bool = False  # never shrinks: an amount is never cut
+    flex: bool = False  # shrinks first, down to FLEX_MIN_WIDTH
+    drop: int = 0  # > 0: hidden when the pane is too narrow, lowest number first
+    sort: str | None = None  # the sort a click on the header asks for
+    wrap: bool = False  # a flexible column whose text wraps onto more lines instead of ending in "…"
+
+
+def arrow(descending: bool) -> str:
+    return "↓" if descending else "↑"
 
 
 class KeyedTable(DataTable[str | Text]):
     """A row-cursor DataTable that restores the highlighted row by key after a refill."""
 
-    FLEX_COLUMNS: tuple[str, ...] = ()
+    COLUMNS: tuple[ColumnSpec, ...] = ()
 
     def __init__(self, *, id: str) -> None:  # noqa: A002 - Textual's name
         super().__init__(id=id, cursor_type="row", zebra_stripes=True)
-        self._last_rows: list[tuple[str, tuple[str | Text, ...]]] = []
+        self._last_rows: list[Row] = []
+        self._shown_columns: tuple[str, ...] = ()
+        self._shown_short = False
+        self.sort_key: str | None = None
+        self.sort_descending = False
+
+    def on_mount(self) -> None:
+        self._set_columns(list(self.COLUMNS), [cell_len(c.label) for c in self.COLUMNS])
 
     @property
     def highlighted_key(self) -> str | None:
@@ -46,54 +100,149 @@ class KeyedTable(DataTable[str | Text]):
             return None
         return key
 
-    def _fit_columns(self, rows: Sequence[tuple[str, tuple[str | Text, ...]]]) -> list[int]:
-        """Size every column to its widest cell before the rows go in; return the widths.
+    @property
+    def visible_columns(self) -> tuple[str, ...]:
+        """The keys of the columns shown now (narrow panes hide some)."""
+        return self._shown_columns
 
-        DataTable measures auto-width columns only when idle, and a row it renders earlier keeps its
-        too-narrow cells in a cache (Textual 8.2.8), so the widths are set up front instead. When
-        the table is wider than the pane, the FLEX_COLUMNS give way (their cells end in "…").
-        """
-        columns = self.ordered_columns
+    @property
+    def short_status(self) -> bool:
+        return self._shown_short
+
+    def column_for_sort(self, sort: str) -> ColumnSpec | None:
+        return next((c for c in self.COLUMNS if c.sort == sort), None)
+
+    def spec(self, key: str) -> ColumnSpec | None:
+        return next((c for c in self.COLUMNS if c.key == key), None)
+
+    # -- layout --------------------------------------------------------------------------------
+
+    def _header(self, column: ColumnSpec) -> str:
+        if column.sort is not None and column.sort == self.sort_key:
+            return f"{column.label} {arrow(self.sort_descending)}"
+        return column.label
+
+    @staticmethod
+    def _plain(cell: Cell, short: bool) -> str:
+        if isinstance(cell, StatusCell):
+            return status_text(cell.status, short=short).plain
+        return cell.plain if isinstance(cell, Text) else str(cell)
+
+    def _natural_widths(self, columns: list[ColumnSpec], rows: Sequence[Row], short: bool) -> list[int]:
+        index = {c.key: i for i, c in enumerate(self.COLUMNS)}
         widths = []
-        for index, column in enumerate(columns):
-            widest = cell_len(column.label.plain)
+        for column in columns:
+            widest = cell_len(self._header(column))
+            at = index[column.key]
             for _, cells in rows:
-                cell = cells[index]
-                widest = max(widest, cell_len(cell.plain if isinstance(cell, Text) else str(cell)))
+                widest = max(widest, cell_len(self._plain(cells[at], short)))
             widths.append(widest)
-        available = self.scrollable_content_region.width or self.size.width
-        padding = 2 * self.cell_padding * len(columns) + 1
-        flexible = [i for i, c in enumerate(columns) if c.key.value in self.FLEX_COLUMNS]
-        excess = sum(widths) + padding - available
-        if flexible and available and excess > 0:
-            # Shrink the flexible columns in proportion to their width, none below 10 cells.
-            room = sum(widths[i] for i in flexible)
-            for i in flexible:
-                widths[i] = max(10, widths[i] - -(-excess * widths[i] // room))
-        for column, width in zip(columns, widths, strict=True):
-            column.width = width
-            column.auto_width = False
         return widths
 
-    def _refill(self, rows: Sequence[tuple[str, tuple[str | Text, ...]]], keep: str | None) -> None:
+    def _available(self) -> int:
+        # One cell is kept for the vertical scrollbar, which appears once the rows overflow.
+        return max(0, self.size.width - 1)
+
+    def _fit(
+        self, columns: list[ColumnSpec], widths: list[int], available: int, *, force: bool
+    ) -> list[int] | None:
+        """The widths once the flexible columns gave way, or None when they cannot give enough."""
+        padding = 2 * self.cell_padding * len(columns)
+        excess = sum(widths) + padding - available
+        if excess <= 0:
+            return widths
+        flexible = [i for i, c in enumerate(columns) if (c.flex or c.wrap) and widths[i] > FLEX_MIN_WIDTH]
+        room = sum(widths[i] - FLEX_MIN_WIDTH for i in flexible)
+        if room < excess and not force:
+            return None
+        fitted = list(widths)
+        if room <= excess:
+            for i in flexible:
+                fitted[i] = FLEX_MIN_WIDTH
+            return fitted
+        # Shrink each flexible column in proportion to what it can give, the last one takes the rest.
+        left = excess
+        for n, i in enumerate(flexible):
+            give = (
+                left
+                if n == len(flexible) - 1
+                else min(left, -(-excess * (widths[i] - FLEX_MIN_WIDTH) // room))
+            )
+            fitted[i] = widths[i] - give
+            left -= give
+        return fitted
+
+    def _layout(self, rows: Sequence[Row]) -> tuple[list[ColumnSpec], list[int], bool]:
+        available = self._available()
+        columns = list(self.COLUMNS)
+        if available <= 0:
+            return columns, self._natural_widths(columns, rows, False), False
+        droppable = sorted((c for c in self.COLUMNS if c.drop), key=lambda c: c.drop)
+        hidden: set[str] = set()
+        attempts = [False, True]
+        while True:
+            visible = [c for c in columns if c.key not in hidden]
+            for short in attempts:
+                fitted = self._fit(
+                    visible, self._natural_widths(visible, rows, short), available, force=False
+                )
+                if fitted is not None:
+                    return visible, fitted, short
+            attempts = [True]  # once the words are short, they stay short while columns go
+            if not droppable:
+                widths = self._natural_widths(visible, rows, True)
+                return visible, self._fit(visible, widths, available, force=True) or widths, True
+            hidden.add(droppable.pop(0).key)
+
+    def _set_columns(self, columns: list[ColumnSpec], widths: list[int]) -> None:
+        self.clear(columns=True)
+        for column, width in zip(columns, widths, strict=True):
+            label = self._header(column)
+            self.add_column(
+                Text(label, justify="right") if column.right else label, key=column.key, width=width
+            )
+        self._shown_columns = tuple(c.key for c in columns)
+
+    def _refill(self, rows: Sequence[Row], keep: str | None) -> None:
         self._last_rows = list(rows)
-        self.clear()
-        widths = self._fit_columns(rows)
+        columns, widths, short = self._layout(rows)
+        self._set_columns(columns, widths)
+        self._shown_short = short
+        index = {c.key: i for i, c in enumerate(self.COLUMNS)}
+        wraps = any(c.wrap for c in columns)
         for key, cells in rows:
-            self.add_row(*(_clip(cell, width) for cell, width in zip(cells, widths, strict=True)), key=key)
+            shown: list[str | Text] = []
+            for column, width in zip(columns, widths, strict=True):
+                cell = cells[index[column.key]]
+                if isinstance(cell, StatusCell):
+                    cell = status_text(cell.status, short=short)
+                if column.wrap:
+                    text = cell.copy() if isinstance(cell, Text) else Text(str(cell))
+                    text.no_wrap, text.overflow = False, "fold"
+                    shown.append(text)
+                else:
+                    shown.append(cell if column.money else _clip(cell, width))
+            self.add_row(*shown, key=key, height=None if wraps else 1)
         if not rows:
             return
-        index = 0
+        position = 0
         if keep is not None:
             for i, (key, _) in enumerate(rows):
                 if key == keep:
-                    index = i
+                    position = i
                     break
-        self.move_cursor(row=index, animate=False, scroll=True)
+        self.move_cursor(row=position, animate=False, scroll=True)
+
+    def restyle(self) -> None:
+        """Draw the rows again (after a theme change: the status colours are the theme's)."""
+        self._refill(self._last_rows, self.highlighted_key)
 
     def on_resize(self) -> None:
-        if self._last_rows:
-            self._refill(self._last_rows, self.highlighted_key)
+        self._refill(self._last_rows, self.highlighted_key)
+
+    def set_sort(self, key: str | None, descending: bool) -> None:
+        self.sort_key = key
+        self.sort_descending = descending
 
 
 def _clip(cell: str | Text, width: int) -> str | Text:
@@ -106,16 +255,15 @@ def _clip(cell: str | Text, width: int) -> str | Text:
 
 
 class CommitmentsTable(KeyedTable):
-    FLEX_COLUMNS = ("title", "project", "vendor")
-
-    def on_mount(self) -> None:
-        self.add_column("Status", key="status", width=23)
-        self.add_column("Number", key="number")
-        self.add_column("Title", key="title")
-        self.add_column("Vendor", key="vendor")
-        self.add_column("Kind", key="kind")
-        self.add_column("Payments", key="payments")
-        self.add_column("Project", key="project")
+    COLUMNS = (
+        ColumnSpec("status", "Status", sort="status"),
+        ColumnSpec("number", "Number", sort="number"),
+        ColumnSpec("title", "Title", flex=True, sort="title"),
+        ColumnSpec("vendor", "Vendor", flex=True, sort="vendor"),
+        ColumnSpec("kind", "Kind", drop=1, sort="kind"),
+        ColumnSpec("payments", "Payments", right=True, drop=3, sort="payments"),
+        ColumnSpec("project", "Project", flex=True, drop=2, sort="project"),
+    )
 
     def show(self, rows: Sequence[CommitmentRow]) -> None:
         keep = self.highlighted_key
@@ -124,7 +272,7 @@ class CommitmentsTable(KeyedTable):
                 (
                     commitment_key(row.id),
                     (
-                        status_text(row.status),
+                        StatusCell(row.status),
                         row.number,
                         row.title,
                         row.vendor_name,
@@ -147,22 +295,67 @@ def commitment_id_of(key: str) -> int | None:
     return None if key == UNMATCHED_KEY else int(key)
 
 
+_URGENCY = {
+    "failed": 6,
+    "deleted_in_quickbooks": 5,
+    "needs_attention": 4,
+    "waiting": 3,
+    "synced": 2,
+    "not_synced": 1,
+}
+
+
+def invoice_sort_key(sort: str) -> object:
+    def key(row: InvoiceRow) -> object:
+        if sort == "status":
+            return (_URGENCY.get(row.status, 0), row.id)
+        if sort == "invoice":
+            return (natural_key(row.invoice_number), row.id)
+        if sort == "bill":
+            return (natural_key(row.bill_ref_number), row.id)
+        if sort == "amount":
+            return (row.amount or Decimal(0), row.id)
+        if sort == "payments":
+            return (row.payments_count, row.id)
+        return (row.draw_number or 0, row.id)
+
+    return key
+
+
+INVOICE_SORTS: dict[str, bool] = {
+    "draw": False,
+    "status": True,
+    "invoice": False,
+    "bill": False,
+    "amount": True,
+    "payments": True,
+}
+
+
 class InvoicesTable(KeyedTable):
-    def on_mount(self) -> None:
-        self.add_column("Status", key="status", width=23)
-        self.add_column("Invoice #", key="invoice")
-        self.add_column("QB bill #", key="bill")
-        self.add_column("Draw", key="draw")
-        self.add_column("Amount", key="amount")
-        self.add_column("Payments", key="payments")
+    COLUMNS = (
+        ColumnSpec("status", "Status", sort="status"),
+        ColumnSpec("invoice", "Invoice #", sort="invoice"),
+        ColumnSpec("bill", "QB bill #", flex=True, sort="bill"),
+        ColumnSpec("draw", "Draw", right=True, drop=1, sort="draw"),
+        ColumnSpec("amount", "Amount", right=True, money=True, sort="amount"),
+        ColumnSpec("payments", "Payments", right=True, drop=2, sort="payments"),
+    )
+
+    def __init__(self, *, id: str) -> None:  # noqa: A002 - Textual's name
+        super().__init__(id=id)
+        self.sort_key = "draw"
 
     def show(self, rows: Sequence[InvoiceRow]) -> None:
+        sort = self.sort_key or "draw"
+        descending = self.sort_descending
+        ordered = sorted(rows, key=invoice_sort_key(sort), reverse=descending)  # type: ignore[arg-type]
         self._refill(
             [
                 (
                     str(row.id),
                     (
-                        status_text(row.status),
+                        StatusCell(row.status),
                         row.invoice_number,
                         row.bill_ref_number or Text("not matched", style="italic dim"),
                         _right("" if row.draw_number is None else str(row.draw_number)),
@@ -170,24 +363,29 @@ class InvoicesTable(KeyedTable):
                         _right(str(row.payments_count)),
                     ),
                 )
-                for row in rows
+                for row in ordered
             ],
-            None,
+            self.highlighted_key if self._last_rows else None,
         )
 
 
 class PaymentsTable(KeyedTable):
-    FLEX_COLUMNS = ("reason",)
+    BINDINGS: list[Binding] = [*PAYMENTS_PANE_BINDINGS]  # type: ignore[assignment]
+    COLUMNS = (
+        ColumnSpec("status", "Status", sort="status"),
+        ColumnSpec("date", "Date", sort="date"),
+        ColumnSpec("method", "Method", drop=1, sort="method"),
+        ColumnSpec("check", "Check #", sort="check"),
+        ColumnSpec("payment_number", "Pay #", right=True, drop=2, sort="payment_number"),
+        ColumnSpec("amount", "Amount", right=True, money=True, sort="amount"),
+        ColumnSpec("invoice", "Invoice #", sort="invoice"),
+        ColumnSpec("reason", "Reason", flex=True, drop=3),
+    )
 
-    def on_mount(self) -> None:
-        self.add_column("Status", key="status", width=23)
-        self.add_column("Date", key="date")
-        self.add_column("Method", key="method")
-        self.add_column("Check #", key="check")
-        self.add_column("Pay #", key="payment_number")
-        self.add_column("Amount", key="amount")
-        self.add_column("Invoice #", key="invoice")
-        self.add_column("Reason", key="reason")
+    def __init__(self, *, id: str) -> None:  # noqa: A002 - Textual's name
+        super().__init__(id=id)
+        self.sort_key = "date"
+        self.sort_descending = True
 
     def show(self, rows: Sequence[PaymentRow]) -> None:
         keep = self.highlighted_key
@@ -196,14 +394,14 @@ class PaymentsTable(KeyedTable):
                 (
                     str(row.application_id),
                     (
-                        status_text(row.status),
+                        StatusCell(row.status),
                         row.txn_date.isoformat(),
                         row.method_label,
                         row.check_number or "",
                         _right("" if row.payment_number is None else str(row.payment_number)),
                         _right(row.amount_text),
                         row.invoice_number or row.bill_ref_number or "",
-                        Text(_reason(row), style="italic"),
+                        Text(payment_reason(row), style="italic"),
                     ),
                 )
                 for row in rows
@@ -212,9 +410,12 @@ class PaymentsTable(KeyedTable):
         )
 
 
-def _reason(row: PaymentRow) -> str:
+def payment_reason(row: PaymentRow) -> str:
     if row.is_void and not row.reason:
         return "Voided in QuickBooks"
     if row.status in ("synced",) and not row.is_void:
         return ""
-    return row.reason or ""
+    reason = row.reason or ""
+    if row.matched_by_bill and row.status == "not_synced":
+        reason = f"Listed by its bill; never synced. {reason}".strip()
+    return reason

@@ -1,4 +1,8 @@
-"""Times as people read them: "3 min ago", "in 42 min", "18:00 UTC"."""
+"""Times as people read them: "3 min ago", "in 42 min", "18:00 UTC".
+
+They are shown in the display time zone (the computer's local zone unless PAYSYNC_DISPLAY_TZ or
+console.json say otherwise); the database and the logs keep UTC.
+"""
 
 from __future__ import annotations
 
@@ -32,10 +36,12 @@ def until(moment: datetime, now: datetime) -> str:
     return "now" if seconds < 1 else f"in {_span(seconds)}"
 
 
-def clock(moment: datetime, tz: tzinfo | None) -> str:
-    """HH:MM in the display time zone, with the date when it is not today there."""
+def clock(moment: datetime, tz: tzinfo | None, *, now: datetime | None = None) -> str:
+    """HH:MM and the zone in the display time zone, with the date when it is not today there."""
     local = moment.astimezone(tz)
     label = local.strftime("%H:%M")
+    if now is not None and now.astimezone(tz).date() != local.date():
+        label = f"{local:%Y-%m-%d} {label}"
     zone = local.tzname() or ""
     return f"{label} {zone}".strip()
 

@@ -1,5 +1,6 @@
 """The top bar (Dolphie's TopBar): Web Connector contact, company file, Procore budget,
-schedule and next run, and how many payments are in each ERP status."""
+schedule and next run, the last sync (in red with its reason when it failed), and how many
+payments are in each ERP status."""
 
 from __future__ import annotations
 
@@ -10,11 +11,28 @@ from rich.console import Group
 from rich.text import Text
 from textual.widgets import Static
 
-from console.widgets.status import GREEN, GREY, RED, YELLOW, status_text
+from console.widgets.status import palette, status_text
 from console.widgets.timefmt import ago, clock, until
-from storage.views import ERP_STATUSES, Overview
+from storage.views import ERP_STATUSES, LastSync, Overview
 
-SEPARATOR = (" │ ", GREY)
+REASON_LIMIT = 60  # characters of a failed sync's reason shown in the bar; the log (l) has it all
+
+
+def separator() -> tuple[str, str]:
+    return (" │ ", palette().grey)
+
+
+def shorten(text: str, limit: int) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= limit else flat[: limit - 1].rstrip() + "…"
+
+
+def failed_sync_reason(last: LastSync) -> str:
+    if last.message:
+        return shorten(last.message, REASON_LIMIT)
+    if last.errors:
+        return f"{last.errors} payment{'s' if last.errors != 1 else ''} need attention or failed"
+    return "see the log (l)"
 
 
 @dataclass(frozen=True)
@@ -32,85 +50,119 @@ class BarState:
 
 def identity_line(state: BarState) -> Text:
     line = Text(no_wrap=True, overflow="ellipsis")
+    colours = palette()
     line.append(" PaySync ", style="bold reverse")
     if state.mode_label:
-        line.append(f" {state.mode_label} ", style=f"bold reverse {YELLOW}")
+        line.append(f" {state.mode_label} ", style=f"bold reverse {colours.yellow}")
     overview = state.overview
     if overview and overview.company_files:
         cf = overview.company_files[0]
         line.append(f"  {cf.company_name or cf.file_key}", style="bold")
         if cf.country:
-            line.append(f" ({cf.country})", style=f"bold {RED}" if cf.country != "US" else "")
+            line.append(f" ({cf.country})", style=f"bold {colours.red}" if cf.country != "US" else "")
     else:
-        line.append("  no QuickBooks company file yet", style=GREY)
-    line.append(*SEPARATOR)
+        line.append("  no QuickBooks company file yet", style=colours.grey)
+    line.append(*separator())
     line.append("Web Connector ", style="bold")
     last = overview.last_contact_at if overview else None
     if last is None:
-        line.append("○ never polled", style=GREY)
+        line.append("○ never polled", style=colours.grey)
     else:
         minutes = (state.now - last).total_seconds() / 60
-        line.append(f"● last contact {ago(last, state.now)}", style=GREEN if minutes < 90 else YELLOW)
+        line.append(
+            f"● last contact {ago(last, state.now)}", style=colours.green if minutes < 90 else colours.yellow
+        )
     if state.web_connector_note:
         line.append(f" ({state.web_connector_note})", style="italic")
     if overview and overview.company_files and overview.company_files[0].last_error:
-        line.append("  ▲ last poll failed: see the log (l)", style=f"bold {YELLOW}")
+        line.append("  ▲ last poll failed: see the log (l)", style=f"bold {colours.yellow}")
     if state.endpoint_url:
-        line.append(f"  · endpoint {state.endpoint_url}", style=GREY)
+        line.append(f"  · endpoint {state.endpoint_url}", style=colours.grey)
     return line
 
 
-def activity_line(state: BarState) -> Text:
-    line = Text(" ", no_wrap=True, overflow="ellipsis")
-    line.append("Procore budget ", style="bold")
-    rate = state.overview.rate_limit if state.overview else None
-    if rate is None:
-        line.append("unknown", style=GREY)
-    else:
-        line.append(
-            f"{rate.remaining:,}/{rate.limit:,}", style=GREEN if rate.remaining > rate.limit // 10 else YELLOW
-        )
-    line.append(*SEPARATOR)
-    line.append("Schedule ", style="bold")
-    line.append(state.schedule_expression)
-    if state.next_run is not None:
-        line.append(f" · next {clock(state.next_run, state.tz)} ({until(state.next_run, state.now)})")
-    elif state.schedule_expression == "never":
-        line.append(" · on demand only", style=GREY)
-    line.append(*SEPARATOR)
-    last = state.overview.last_sync if state.overview else None
+def _last_sync_part(line: Text, state: BarState, last: LastSync | None) -> None:
+    colours = palette()
     if state.busy:
-        line.append(state.busy, style=f"bold {YELLOW}")
+        line.append(state.busy, style=f"bold {colours.yellow}")
     elif last is None:
-        line.append("No sync yet", style=GREY)
+        line.append("No sync yet", style=colours.grey)
+    elif last.status == "failed":
+        when = clock(last.finished_at or last.started_at, state.tz, now=state.now)
+        line.append(f"✖ Last sync failed {when}: {failed_sync_reason(last)}", style=f"bold {colours.red}")
     else:
         line.append("Last sync ", style="bold")
         line.append(f"{ago(last.finished_at or last.started_at, state.now)}: ")
         line.append(f"{last.created} created · {last.updated} updated · {last.voided} voided")
         if last.errors:
-            line.append(f" · {last.errors} problem{'s' if last.errors != 1 else ''}", style=f"bold {RED}")
+            line.append(
+                f" · {last.errors} problem{'s' if last.errors != 1 else ''}", style=f"bold {colours.red}"
+            )
+
+
+def activity_line(state: BarState) -> Text:
+    """The last sync first (so a narrow terminal never cuts a failure off), the schedule, the budget."""
+    colours = palette()
+    line = Text(" ", no_wrap=True, overflow="ellipsis")
+    last = state.overview.last_sync if state.overview else None
+    _last_sync_part(line, state, last)
+    line.append(*separator())
+    line.append("Schedule ", style="bold")
+    line.append(state.schedule_expression)
+    if state.next_run is not None:
+        line.append(
+            f" · next {clock(state.next_run, state.tz, now=state.now)} ({until(state.next_run, state.now)})"
+        )
+    elif state.schedule_expression == "never":
+        line.append(" · on demand only", style=colours.grey)
+    line.append(*separator())
+    line.append("Procore budget ", style="bold")
+    rate = state.overview.rate_limit if state.overview else None
+    if rate is None:
+        line.append("unknown", style=colours.grey)
+    else:
+        line.append(
+            f"{rate.remaining:,}/{rate.limit:,}",
+            style=colours.green if rate.remaining > rate.limit // 10 else colours.yellow,
+        )
     return line
 
 
-def counts_line(state: BarState) -> Text:
-    line = Text(" ", no_wrap=True, overflow="ellipsis")
+def counts_line(state: BarState, width: int = 0) -> Text:
+    """How many payments are in each status; on a narrow bar the words get short, then zeros go."""
     overview = state.overview
     if overview is None:
-        line.append("Loading…", style="italic")
-        return line
+        return Text(" Loading…", style="italic")
     counts = overview.counts.as_dict()
-    line.append("Payments ", style="bold")
-    for i, status in enumerate(ERP_STATUSES):
-        if i:
-            line.append("   ")
-        line.append_text(status_text(status, count=counts[status]))
+    for short, gap, label, zeros in (
+        (False, "   ", "Payments ", True),
+        (True, "  ", "", True),
+        (True, "  ", "", False),
+    ):
+        line = Text(" ", no_wrap=True, overflow="ellipsis")
+        if label:
+            line.append(label, style="bold")
+        shown = [status for status in ERP_STATUSES if zeros or counts[status]]
+        for i, status in enumerate(shown):
+            if i:
+                line.append(gap)
+            line.append_text(status_text(status, count=counts[status], short=short))
+        if not width or line.cell_len <= width:
+            return line
     return line
 
 
 class TopBar(Static):
     plain = ""  # what the bar says, without styles (for tests and screen readers' logs)
+    _state: BarState | None = None
 
     def show(self, state: BarState) -> None:
-        lines = (identity_line(state), activity_line(state), counts_line(state))
+        self._state = state
+        width = self.size.width
+        lines = (identity_line(state), activity_line(state), counts_line(state, width))
         self.plain = "\n".join(line.plain for line in lines)
         self.update(Group(*lines))
+
+    def on_resize(self) -> None:
+        if self._state is not None:
+            self.show(self._state)
