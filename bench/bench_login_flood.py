@@ -29,9 +29,9 @@ from sandbox.quickbooks import SandboxCompanyFile  # noqa: E402
 from sandbox.servers import run_asgi_in_thread  # noqa: E402
 from sandbox.webconnector import WebConnectorEmulator, soap_envelope  # noqa: E402
 from storage.db import close_database, open_database  # noqa: E402
-from sync.qbwc.app import create_qbwc_app  # noqa: E402
+from sync.quickbooks.webconnector.app import create_qbwc_app  # noqa: E402
+from sync.quickbooks.workqueue import queue_quickbooks_refresh  # noqa: E402
 from sync.settings import Settings  # noqa: E402
-from sync.workqueue import queue_quickbooks_refresh  # noqa: E402
 
 PASSWORD = "bench password 123"
 

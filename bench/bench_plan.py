@@ -50,9 +50,9 @@ from storage.models import (  # noqa: E402
 )
 from sync.engine.desired import canonical_json  # noqa: E402
 from sync.engine.plan import compute_plan  # noqa: E402
+from sync.engine.service import SyncService  # noqa: E402
 from sync.engine.snapshot import load_snapshot  # noqa: E402
 from sync.procore.client import RateLimitState  # noqa: E402
-from sync.service import SyncService  # noqa: E402
 from sync.settings import Settings  # noqa: E402
 
 CHUNK = 1000

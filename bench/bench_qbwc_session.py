@@ -27,10 +27,10 @@ from sandbox.servers import run_asgi_in_thread  # noqa: E402
 from sandbox.webconnector import WebConnectorEmulator  # noqa: E402
 from storage.db import close_database, open_database  # noqa: E402
 from storage.models import BillPayment  # noqa: E402
-from sync.qbwc.app import create_qbwc_app  # noqa: E402
-from sync.scheduler import record_schedule_configured  # noqa: E402
+from sync.quickbooks.webconnector.app import create_qbwc_app  # noqa: E402
+from sync.quickbooks.workqueue import queue_quickbooks_refresh  # noqa: E402
+from sync.runtime.scheduler import record_schedule_configured  # noqa: E402
 from sync.settings import settings_from_mapping  # noqa: E402
-from sync.workqueue import queue_quickbooks_refresh  # noqa: E402
 
 PASSWORD = "bench password"
 

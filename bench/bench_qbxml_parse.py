@@ -1,4 +1,4 @@
-"""Speed and peak memory of sync.qbxml.parse_response on a large BillPaymentCheckQueryRs.
+"""Speed and peak memory of sync.quickbooks.qbxml.parse_response on a large BillPaymentCheckQueryRs.
 
 Generates a ~30 MB response (20,000 payments with 2 applications each by default), then:
   1. times parse_response without tracing (tracemalloc slows Python down a lot);
@@ -22,7 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import xmltodict  # noqa: E402
 
-from sync.qbxml import BillPaymentRecord, parse_response  # noqa: E402
+from sync.quickbooks.qbxml import BillPaymentRecord, parse_response  # noqa: E402
 
 MB = 1024 * 1024
 

@@ -42,14 +42,15 @@ from console.screens.log import EventLogScreen
 from console.screens.main import MainScreen
 from console.widgets.status import use_theme
 from storage.fields import utc_now
-from sync.scheduler import parse_schedule
+from sync.quickbooks.workqueue import queue_quickbooks_refresh
+from sync.runtime.scheduler import parse_schedule
 from sync.settings import ConfigError, Settings, open_settings_database
-from sync.workqueue import queue_quickbooks_refresh
 
 if TYPE_CHECKING:
     from console.demo import DemoEnvironment
     from console.endpoint import WebConnectorEndpoint
-    from sync.service import SyncService, SyncSummary
+    from sync.engine.service import SyncService
+    from sync.engine.summary import SyncSummary
 
 Progress = Callable[[int, int, str], None]
 SCHEDULE_RECHECK_SECONDS = 300.0  # re-read the clock at least this often while waiting for a run
@@ -318,9 +319,10 @@ class PaySyncApp(App[None]):
 def run_console(settings: Settings, *, with_web_connector: bool = False, new_database: bool = False) -> int:
     """`paysync`: the console against the configured Procore and Web Connector."""
     from console.endpoint import WebConnectorEndpoint
-    from sync.qbwc.app import check_tls_settings, create_qbwc_app
-    from sync.scheduler import remember_schedule
-    from sync.service import BackgroundPusher, SyncService
+    from sync.engine.service import SyncService
+    from sync.quickbooks.webconnector.app import check_tls_settings, create_qbwc_app
+    from sync.runtime.pusher import BackgroundPusher
+    from sync.runtime.scheduler import remember_schedule
     from sync.settings import acting_person
 
     schedule = parse_schedule(settings.schedule)

@@ -32,26 +32,31 @@ from platformdirs import user_log_dir
 from storage import models
 from storage.db import DatabaseConfigError, close_database, open_database, sqlite_path
 from storage.fields import utc_now
+from storage.leases import ScheduleLease
 from storage.migrations import SchemaTooNewError
 from storage.queries import last_web_connector_contact, pending_work_kinds
 from storage.secrets import KeySource, SecretKeyError
-from sync.cutoff import (
-    CutoffLocked,
-    change_cutoff,
-    cutoff_source,
-    format_cutoff,
-    parse_cutoff,
-    why_locked,
-)
-from sync.engine.lease import ScheduleLease
+from sync.engine.runs import record_failed_run
+from sync.engine.service import SyncService
 from sync.procore.auth import authorization_url
 from sync.procore.errors import ProcoreError
 from sync.procore.login import sign_in_with_code
-from sync.qbwc.app import check_tls_settings, create_qbwc_app, is_loopback_host
-from sync.qbwc.qwc import build_qwc
-from sync.runs import record_failed_run
-from sync.scheduler import Schedule, SchedulerLoop, parse_schedule, remember_schedule, schedule_cutoff
-from sync.service import BackgroundPusher, PermissionDenied, SyncService
+from sync.procore.permissions import PermissionDenied
+from sync.quickbooks.cutoff import cutoff_source, format_cutoff, schedule_cutoff
+from sync.quickbooks.steps import WORK_LABELS
+from sync.quickbooks.webconnector.app import check_tls_settings, create_qbwc_app, is_loopback_host
+from sync.quickbooks.webconnector.qwc import build_qwc
+from sync.quickbooks.workqueue import queue_quickbooks_refresh
+from sync.runtime.cutoff import CutoffLocked, change_cutoff, parse_cutoff, why_locked
+from sync.runtime.pusher import BackgroundPusher
+from sync.runtime.scheduler import Schedule, SchedulerLoop, parse_schedule, remember_schedule
+from sync.runtime.status import (
+    collect_status,
+    configuration_facts,
+    format_status_text,
+    iso_utc,
+    status_exit_code,
+)
 from sync.settings import (
     DEFAULT_ENV_FILE,
     ConfigError,
@@ -61,14 +66,6 @@ from sync.settings import (
     load_settings,
     open_settings_database,
 )
-from sync.status import (
-    collect_status,
-    configuration_facts,
-    format_status_text,
-    iso_utc,
-    status_exit_code,
-)
-from sync.workqueue import queue_quickbooks_refresh
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -88,13 +85,7 @@ class CouldNotRun(Exception):
     """The command could not do its job (exit status 2); the message says why and what to do."""
 
 
-_KIND_LABELS = {
-    "host": "company-file check",
-    "payments_check": "check bill payments",
-    "payments_credit_card": "credit card bill payments",
-    "deleted": "deleted payments",
-    "bills": "bills",
-}
+_KIND_LABELS = WORK_LABELS
 
 
 def _warn(message: str) -> None:

@@ -33,11 +33,12 @@ from sandbox.servers import RunningServer, run_asgi_in_thread
 from sandbox.webconnector import SessionReport, WebConnectorEmulator
 from storage.db import close_database, open_database
 from storage.fields import utc_now
-from sync.qbwc.app import create_qbwc_app
-from sync.scheduler import record_schedule_configured
-from sync.service import SyncService, SyncSummary
+from sync.engine.service import SyncService
+from sync.engine.summary import SyncSummary
+from sync.quickbooks.webconnector.app import create_qbwc_app
+from sync.quickbooks.workqueue import queue_quickbooks_refresh
+from sync.runtime.scheduler import record_schedule_configured
 from sync.settings import Settings
-from sync.workqueue import queue_quickbooks_refresh
 
 Progress = Callable[[int, int, str], None]
 

@@ -13,7 +13,7 @@ from pathlib import Path
 from textual.message import Message
 
 from storage.views import AuditRow, CommitmentPage, ErrorRow, InvoiceRow, Overview, PaymentDetail, PaymentPage
-from sync.service import SyncSummary
+from sync.engine.summary import SyncSummary
 
 
 class OverviewLoaded(Message):

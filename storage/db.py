@@ -1,4 +1,5 @@
-"""Opening the database: SQLite by default, PostgreSQL by URL.
+"""Opening the database: SQLite by default, PostgreSQL by URL; and `write_transaction()`, the
+transaction every writer that reads first takes.
 
 Nothing stored is ever silently lost: a SQLite file that is empty, corrupt or not PaySync's is
 refused with a message naming the file and the way out (restore a backup, or start fresh on
@@ -10,8 +11,11 @@ folder created 0700 (DESIGN rule 12).
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 from urllib.parse import unquote, urlparse
 
 from peewee import (
@@ -303,3 +307,19 @@ def close_database() -> None:
     db = database_proxy.obj
     if db is not None and not db.is_closed():
         db.close()
+
+
+@contextmanager
+def write_transaction() -> Iterator[Any]:
+    """A transaction that takes SQLite's write lock at BEGIN.
+
+    A deferred SQLite transaction that reads and then writes fails at once with "database is
+    locked" when another connection wrote in between; BEGIN IMMEDIATE waits (busy_timeout) instead.
+    PostgreSQL needs nothing special. Nested, it is a savepoint.
+    """
+    db = database_proxy.obj
+    if db is None:
+        raise RuntimeError("the database is not open; call storage.db.open_database() first")
+    context = db.atomic("IMMEDIATE") if isinstance(db, SqliteDatabase) else db.atomic()
+    with context as transaction:
+        yield transaction

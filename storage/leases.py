@@ -5,6 +5,10 @@ on one database would both run the schedule. A lease is a `Setting` row taken by
 (an UPDATE that matches the old value), so it works the same on SQLite and PostgreSQL. A lease whose
 holder died (a killed `paysync serve`) is taken over once it expires, or at once when the holder was
 a process on this machine that no longer runs.
+
+The lease lives here, beside the settings store, because both sides of the house take one: the
+engine's facade (sync.engine.service) takes the push lease, and the runtime (`paysync serve`) the
+schedule lease; the engine never imports the runtime.
 """
 
 from __future__ import annotations
@@ -19,13 +23,12 @@ from typing import Any
 
 from storage import models
 from storage.fields import utc_now
+from storage.settings_store import PUSH_LEASE, SCHEDULE_LEASE
 
 Setting: Any = models.Setting
 
-LEASE_KEY = "sync_push_lease"
 LEASE_TTL = timedelta(minutes=15)
 RENEW_AFTER_SECONDS = 60.0
-SCHEDULE_LEASE_KEY = "schedule_lease"
 SCHEDULE_LEASE_TTL = timedelta(minutes=2)  # renewed every 30 s by the process that holds it
 
 
@@ -44,7 +47,7 @@ def _process_alive(pid: int) -> bool:
 class Lease:
     """A named lease row; `PushLease` and `ScheduleLease` are the two PaySync takes."""
 
-    key = LEASE_KEY
+    key = PUSH_LEASE
 
     def __init__(self, owner: str, *, ttl: timedelta = LEASE_TTL) -> None:
         self.owner = owner
@@ -157,7 +160,7 @@ PushLease = Lease
 class ScheduleLease(Lease):
     """Held by the one process that runs the schedule on a database (`paysync serve`)."""
 
-    key = SCHEDULE_LEASE_KEY
+    key = SCHEDULE_LEASE
 
     def __init__(self, owner: str) -> None:
         super().__init__(owner, ttl=SCHEDULE_LEASE_TTL)

@@ -6,6 +6,12 @@ runs, the audit log). Version 2 adds the Procore side (projects, commitments, in
 one-Procore-payment-per-application links and the intent journal of Procore writes). Version 3 adds
 currencies and records held aside; version 4 names who ran each sync (SyncRun.actor).
 See storage/migrations.py for how a database moves between versions.
+
+Long because every table is declared here, in the order of the schema versions that added it, so
+the whole schema reads in one place (migrations.py reads these tuples by version).
+
+The kinds of QuickBooks work (QuickBooksWork.kind) and the ERP statuses (PaymentLink.erp_status)
+are storage/vocabulary.py's words, stored as text: a new kind needs no change here.
 """
 
 from __future__ import annotations
@@ -23,6 +29,7 @@ from peewee import (
 )
 
 from storage.fields import EncryptedTextField, MoneyField, UtcDateTimeField, utc_now
+from storage.vocabulary import ErpStatus
 
 database_proxy = DatabaseProxy()
 
@@ -115,7 +122,7 @@ class WebConnectorSession(BaseModel):
 class QuickBooksWork(BaseModel):
     """A query waiting for (or being run through) the Web Connector.
 
-    kind: host | payments_check | payments_credit_card | deleted | bills | vendors | currencies
+    kind: a storage.vocabulary.WorkKind, stored as its text (sync/quickbooks/steps has one step each)
     status: queued | in_progress | done | failed | cancelled
     """
 
@@ -163,7 +170,7 @@ class BillPayment(BaseModel):
     memo = TextField(null=True)
     account_name = TextField(null=True)
     # Schema 3: the transaction currency as QuickBooks names it (absent = the home currency), its ISO
-    # code once known (sync.qbxml.currency), and the home-currency figures QuickBooks computed:
+    # code once known (sync.quickbooks.qbxml.currency), and the home-currency figures QuickBooks computed:
     # shown, never used to convert.
     currency_list_id = CharField(max_length=36, null=True)
     currency_name = TextField(null=True)
@@ -378,7 +385,7 @@ class Invoice(BaseModel):
 class PaymentLink(BaseModel):
     """One bill payment application and the one Procore payment that mirrors it.
 
-    erp_status: synced | waiting | needs_attention | failed | deleted_in_quickbooks | not_synced
+    erp_status: a storage.vocabulary.ErpStatus, stored as its text
     """
 
     application = ForeignKeyField(BillPaymentApplication, unique=True, backref="links", on_delete="CASCADE")
@@ -386,7 +393,7 @@ class PaymentLink(BaseModel):
     invoice = ForeignKeyField(Invoice, null=True, backref="payment_links", on_delete="SET NULL")
     commitment = ForeignKeyField(Commitment, null=True, backref="payment_links", on_delete="SET NULL")
     match_reason = TextField(null=True)
-    erp_status = CharField(max_length=32, default="waiting", index=True)
+    erp_status = CharField(max_length=32, default=ErpStatus.WAITING.value, index=True)
     status_reason = TextField(null=True)
     procore_payment_id = BigIntegerField(null=True)
     pushed_fingerprint = TextField(null=True)

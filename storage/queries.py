@@ -12,6 +12,8 @@ from typing import Any
 from peewee import JOIN, Case, fn
 
 from storage import models
+from storage.settings_store import PROCORE_RATE_LIMIT, get_setting
+from storage.vocabulary import ErpStatus
 
 # peewee's type hints do not know the implicit `id` columns; the models are used untyped here.
 BillPayment: Any = models.BillPayment
@@ -22,17 +24,7 @@ HeldRecord: Any = models.HeldRecord
 PaymentLink: Any = models.PaymentLink
 ProcoreWrite: Any = models.ProcoreWrite
 QuickBooksWork: Any = models.QuickBooksWork
-Setting: Any = models.Setting
 SyncRun: Any = models.SyncRun
-
-ERP_STATUS_KEYS: tuple[str, ...] = (
-    "synced",
-    "waiting",
-    "needs_attention",
-    "failed",
-    "deleted_in_quickbooks",
-    "not_synced",
-)
 
 
 def application_status_expression() -> Any:
@@ -40,20 +32,21 @@ def application_status_expression() -> Any:
 
     The engine's link decides once it exists, except that a payment held because QuickBooks sent a
     version PaySync cannot read (or figures that do not add up) needs attention at once. Before a
-    link exists: a pre-existing payment is "not_synced" (it never will be), a payment deleted in
-    QuickBooks is "deleted_in_quickbooks", and anything else is "waiting" for the next push.
+    link exists: a pre-existing payment is not synced (it never will be), a payment deleted in
+    QuickBooks is deleted in QuickBooks, and anything else is waiting for the next push.
     """
+    final = (ErpStatus.DELETED_IN_QUICKBOOKS.value, ErpStatus.NOT_SYNCED.value)
     return Case(
         None,
         (
-            (PaymentLink.erp_status.in_(("deleted_in_quickbooks", "not_synced")), PaymentLink.erp_status),
-            ((BillPayment.pre_existing == True) & PaymentLink.id.is_null(True), "not_synced"),  # noqa: E712
-            (BillPayment.hold_reason.is_null(False), "needs_attention"),
+            (PaymentLink.erp_status.in_(final), PaymentLink.erp_status),
+            ((BillPayment.pre_existing == True) & PaymentLink.id.is_null(True), ErpStatus.NOT_SYNCED.value),  # noqa: E712
+            (BillPayment.hold_reason.is_null(False), ErpStatus.NEEDS_ATTENTION.value),
             (PaymentLink.id.is_null(False), PaymentLink.erp_status),
-            (BillPayment.pre_existing == True, "not_synced"),  # noqa: E712 - SQL, not Python
-            (BillPayment.deleted_at.is_null(False), "deleted_in_quickbooks"),
+            (BillPayment.pre_existing == True, ErpStatus.NOT_SYNCED.value),  # noqa: E712 - SQL, not Python
+            (BillPayment.deleted_at.is_null(False), ErpStatus.DELETED_IN_QUICKBOOKS.value),
         ),
-        "waiting",
+        ErpStatus.WAITING.value,
     )
 
 
@@ -98,12 +91,12 @@ def payment_status_counts() -> dict[str, int]:
         .group_by(status)
         .tuples()
     )
-    counts = dict.fromkeys(ERP_STATUS_KEYS, 0)
+    counts = {status.value: 0 for status in ErpStatus}
     for name, number in query:
         if name in counts:
             counts[str(name)] += int(number)
     # A payment held unread has no applications yet: it counts once, as needing attention.
-    counts["needs_attention"] += int(held_payments_not_stored().count())
+    counts[ErpStatus.NEEDS_ATTENTION.value] += int(held_payments_not_stored().count())
     return counts
 
 
@@ -209,19 +202,9 @@ def latest_errors(limit: int = 20) -> list[dict[str, Any]]:
     return [{"at": row.at, "where": str(row.where), "message": str(row.message)} for row in rows]
 
 
-def setting_value(key: str) -> str | None:
-    row = Setting.get_or_none(Setting.key == key)
-    return None if row is None else str(row.value)
-
-
 def procore_rate_limit() -> dict[str, Any] | None:
     """The last X-Rate-Limit-* figures Procore sent (stored by the sync service), if any."""
-    limit = setting_value("procore_rate_limit_limit")
-    remaining = setting_value("procore_rate_limit_remaining")
+    limit, remaining, reset_at = (get_setting(key) for key in PROCORE_RATE_LIMIT)
     if not limit or not remaining:
         return None
-    return {
-        "limit": int(limit),
-        "remaining": int(remaining),
-        "reset_at": setting_value("procore_rate_limit_reset") or None,
-    }
+    return {"limit": int(limit), "remaining": int(remaining), "reset_at": reset_at or None}

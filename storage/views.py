@@ -24,6 +24,9 @@ from peewee import JOIN, Case, fn
 
 from storage import models
 from storage.queries import application_status_expression, held_payments_not_stored, payment_status_counts
+from storage.settings_store import PROCORE_RATE_LIMIT, SCHEDULE_CUTOFF, SCHEDULE_EXPRESSION, get_setting
+from storage.vocabulary import STATUS_LABELS as ERP_STATUS_LABELS
+from storage.vocabulary import STATUS_URGENCY, ErpStatus, StatusCounts
 
 # peewee's bundled type hints know neither the auto-created `id` columns nor tuple rows, so the
 # models are used untyped here; the dataclasses below are what callers see (and what is typed).
@@ -41,48 +44,22 @@ PaymentLink: Any = models.PaymentLink
 ProcoreProject: Any = models.ProcoreProject
 ProcoreVendor: Any = models.ProcoreVendor
 ProcoreWrite: Any = models.ProcoreWrite
-Setting: Any = models.Setting
 SyncRun: Any = models.SyncRun
 
 # --------------------------------------------------------------------------------------------
-# ERP status vocabulary (DESIGN "ERP status")
+# ERP status vocabulary (DESIGN "ERP status"): storage/vocabulary.py, plus "no payments yet"
 # --------------------------------------------------------------------------------------------
 
-SYNCED = "synced"
-WAITING = "waiting"
-NEEDS_ATTENTION = "needs_attention"
-FAILED = "failed"
-DELETED_IN_QUICKBOOKS = "deleted_in_quickbooks"
-NOT_SYNCED = "not_synced"
 NO_PAYMENTS = "none"  # a commitment or invoice with no payment yet: nothing to show a status for
 
-ERP_STATUSES: tuple[str, ...] = (SYNCED, WAITING, NEEDS_ATTENTION, FAILED, DELETED_IN_QUICKBOOKS, NOT_SYNCED)
-
+ERP_STATUSES: tuple[ErpStatus, ...] = tuple(ErpStatus)
 STATUS_LABELS: dict[str, str] = {
-    SYNCED: "Synced",
-    WAITING: "Waiting",
-    NEEDS_ATTENTION: "Needs attention",
-    FAILED: "Failed",
-    DELETED_IN_QUICKBOOKS: "Deleted in QuickBooks",
-    NOT_SYNCED: "Not synced",
+    **{str(s): label for s, label in ERP_STATUS_LABELS.items()},
     NO_PAYMENTS: "No payments",
 }
-
-# A commitment or invoice shows the most urgent status among its payments.
-_STATUS_RANK: dict[str, int] = {
-    NOT_SYNCED: 1,
-    SYNCED: 2,
-    WAITING: 3,
-    NEEDS_ATTENTION: 4,
-    DELETED_IN_QUICKBOOKS: 5,
-    FAILED: 6,
-}
+# A commitment or invoice shows the most urgent status among its payments (higher is more urgent).
+_STATUS_RANK: dict[str, int] = {str(status): rank for status, rank in STATUS_URGENCY.items()}
 _RANK_STATUS: dict[int, str] = {rank: status for status, rank in _STATUS_RANK.items()}
-
-SCHEDULE_EXPRESSION_KEY = "schedule_expression"
-SCHEDULE_CUTOFF_KEY = "schedule_cutoff"
-# Written by the Procore client from the X-Rate-Limit-* headers, when it has seen any.
-RATE_LIMIT_KEYS = ("procore_rate_limit_limit", "procore_rate_limit_remaining", "procore_rate_limit_reset")
 
 # How a list may be sorted: the column key, and the direction it sorts in first.
 SortOrder = Literal["number", "status", "title", "vendor", "kind", "payments", "project"]
@@ -145,23 +122,6 @@ def _rank_of(status_expression: Any) -> Any:
 # --------------------------------------------------------------------------------------------
 # The dataclasses the console shows
 # --------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class StatusCounts:
-    synced: int = 0
-    waiting: int = 0
-    needs_attention: int = 0
-    failed: int = 0
-    deleted_in_quickbooks: int = 0
-    not_synced: int = 0
-
-    @property
-    def total(self) -> int:
-        return sum(self.as_dict().values())
-
-    def as_dict(self) -> dict[str, int]:
-        return {status: int(getattr(self, status)) for status in ERP_STATUSES}
 
 
 @dataclass(frozen=True, slots=True)
@@ -381,13 +341,8 @@ def status_counts() -> StatusCounts:
     return StatusCounts(**payment_status_counts())
 
 
-def _setting(key: str) -> str | None:
-    row = Setting.get_or_none(Setting.key == key)
-    return str(row.value) if row is not None else None
-
-
 def _rate_limit() -> RateLimit | None:
-    limit, remaining, reset = (_setting(key) for key in RATE_LIMIT_KEYS)
+    limit, remaining, reset = (get_setting(key) for key in PROCORE_RATE_LIMIT)
     if not limit or not remaining:
         return None
     try:
@@ -433,8 +388,8 @@ def overview(*, errors_since: datetime | None = None) -> Overview:
     return Overview(
         company_files=files,
         counts=status_counts(),
-        schedule_expression=_setting(SCHEDULE_EXPRESSION_KEY),
-        schedule_cutoff=_setting(SCHEDULE_CUTOFF_KEY),
+        schedule_expression=get_setting(SCHEDULE_EXPRESSION),
+        schedule_cutoff=get_setting(SCHEDULE_CUTOFF),
         last_sync=last_sync,
         rate_limit=_rate_limit(),
         recent_errors=int(errors.count()),
@@ -468,7 +423,7 @@ def _chunks(items: Sequence[Any], size: int = 500) -> Iterator[Sequence[Any]]:
 # else by name). A payment the engine judged (needs mapping, failed) stays where the engine put it.
 # --------------------------------------------------------------------------------------------
 
-_PLACEABLE_STATUSES = (NOT_SYNCED, WAITING, DELETED_IN_QUICKBOOKS)
+_PLACEABLE_STATUSES = (ErpStatus.NOT_SYNCED, ErpStatus.WAITING, ErpStatus.DELETED_IN_QUICKBOOKS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -735,16 +690,16 @@ def _unmatched_row(text: str, placement: _Placement) -> CommitmentRow | None:
         return None
     count = len(rows)
     ranks = [_STATUS_RANK.get(row.status, 0) for row in rows]
-    attention_count = sum(1 for rank in ranks if rank >= _STATUS_RANK[NEEDS_ATTENTION])
+    attention_count = sum(1 for rank in ranks if rank >= _STATUS_RANK[ErpStatus.NEEDS_ATTENTION])
     max_rank = max(ranks, default=0)
     wanted_status = status_from_text(text)
     plain = not text.strip() or text.strip().lower() in "(unmatched)"
-    if wanted_status == NEEDS_ATTENTION or (wanted_status is None and plain):
+    if wanted_status == ErpStatus.NEEDS_ATTENTION or (wanted_status is None and plain):
         held = int(held_payments_not_stored().count())  # unreadable payments: on no commitment
         if held:
             count += held
             attention_count += held
-            max_rank = max(max_rank, _STATUS_RANK[NEEDS_ATTENTION])
+            max_rank = max(max_rank, _STATUS_RANK[ErpStatus.NEEDS_ATTENTION])
     if not count:
         return None
     return CommitmentRow(
@@ -798,7 +753,7 @@ def list_commitments(
     """
     placement = _placement()
     rank = _rank_of(PaymentLink.erp_status)
-    attention = fn.SUM(Case(None, ((rank >= _STATUS_RANK[NEEDS_ATTENTION], 1),), 0))
+    attention = fn.SUM(Case(None, ((rank >= _STATUS_RANK[ErpStatus.NEEDS_ATTENTION], 1),), 0))
     base = (
         Commitment.select(
             Commitment.id,
@@ -826,7 +781,7 @@ def list_commitments(
     for match, status in placement.placed.values():
         status_rank = _STATUS_RANK.get(status, 0)
         extra_count[match.commitment_id] += 1
-        extra_attention[match.commitment_id] += status_rank >= _STATUS_RANK[NEEDS_ATTENTION]
+        extra_attention[match.commitment_id] += status_rank >= _STATUS_RANK[ErpStatus.NEEDS_ATTENTION]
         extra_rank[match.commitment_id] = max(extra_rank[match.commitment_id], status_rank)
     rows: list[CommitmentRow] = []
     for cid, project_id, project_name, number, title, vendor, kind, count, att, mrank in base.tuples():
@@ -1040,7 +995,7 @@ def _payment_row(raw: tuple[Any, ...]) -> PaymentRow:
         hold_reason,
         procore_payment_id,
     ) = raw[:_PAYMENT_COLUMNS]
-    if hold_reason and str(status) == NEEDS_ATTENTION and not reason:
+    if hold_reason and str(status) == ErpStatus.NEEDS_ATTENTION and not reason:
         reason = hold_reason
     if link_id is None and not reason:
         reason = _unlinked_reason(bool(pre_existing), deleted_at is not None)
@@ -1087,7 +1042,7 @@ def _held_rows(limit: int) -> list[PaymentRow]:
                 check_number=None,
                 payment_number=None,
                 amount=Decimal("0.00"),
-                status=NEEDS_ATTENTION,
+                status=ErpStatus.NEEDS_ATTENTION,
                 reason=str(held.reason),
                 vendor_name=None,
                 bill_ref_number=None,
@@ -1204,7 +1159,11 @@ def _unmatched_payments(
     page = rows[offset : offset + limit]
     plain = not text.strip() or text.strip().lower() in "(unmatched)"
     wanted_status = status_from_text(text)
-    if with_held and offset == 0 and (wanted_status == NEEDS_ATTENTION or (wanted_status is None and plain)):
+    if (
+        with_held
+        and offset == 0
+        and (wanted_status == ErpStatus.NEEDS_ATTENTION or (wanted_status is None and plain))
+    ):
         held = _held_rows(limit)
         page = held + page
         total += len(held)

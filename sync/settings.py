@@ -29,8 +29,8 @@ from peewee import Database
 
 from storage import models
 from storage.db import open_database
-from storage.fields import utc_now
 from storage.secrets import KeySource
+from storage.settings_store import PROCORE_SIGNED_IN_USER, get_setting, set_setting
 
 log = logging.getLogger(__name__)
 
@@ -64,8 +64,6 @@ KNOWN_KEYS: tuple[str, ...] = (
 )
 _OUR_PREFIXES = ("PAYSYNC_", "PROCORE_", "QBWC_")
 
-# Who is acting (acting_person): the Procore user `paysync login` signed in, kept in this Setting.
-SIGNED_IN_USER_KEY = "procore_signed_in_user"
 SERVICE_ACTOR = "paysync serve"
 _INTERFACE_FALLBACK = {"console": "the PaySync console", "cli": "the paysync command", "serve": SERVICE_ACTOR}
 ACTOR_MAX_LENGTH = 100  # AuditLog.actor, SyncRun.actor
@@ -383,11 +381,7 @@ def open_settings_database(settings: Settings, *, new_database: bool = False) ->
 def remember_signed_in_user(me: Mapping[str, Any]) -> None:
     """Keep who `paysync login` signed in (Procore's /me: id, login, name); the database must be open."""
     value = json.dumps({"id": me.get("id"), "login": me.get("login"), "name": me.get("name")}, default=str)
-    now = utc_now()
-    setting: Any = models.Setting
-    setting.insert(key=SIGNED_IN_USER_KEY, value=value, updated_at=now).on_conflict(
-        conflict_target=[setting.key], update={setting.value: value, setting.updated_at: now}
-    ).execute()
+    set_setting(PROCORE_SIGNED_IN_USER, value)
 
 
 def signed_in_procore_user() -> str | None:
@@ -396,12 +390,11 @@ def signed_in_procore_user() -> str | None:
     if models.database_proxy.obj is None:
         return None
     token: Any = models.ProcoreToken
-    setting: Any = models.Setting
     try:
         grant = token.select(token.grant_type).where(token.name == "default").scalar()
         if grant != "authorization_code":
             return None
-        raw = setting.select(setting.value).where(setting.key == SIGNED_IN_USER_KEY).scalar()
+        raw = get_setting(PROCORE_SIGNED_IN_USER)
     except Exception:  # an unreadable database is reported elsewhere; naming the actor must not fail
         log.debug("could not read the signed-in Procore user", exc_info=True)
         return None

@@ -28,7 +28,7 @@ from storage.models import (
     Setting,
     SyncRun,
 )
-from sync.service import SyncService
+from sync.engine.service import SyncService
 from sync.settings import Settings
 
 NOW = datetime(2026, 11, 25, 17, 0, 0, tzinfo=UTC)

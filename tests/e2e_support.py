@@ -16,10 +16,11 @@ from sandbox.quickbooks import SandboxCompanyFile
 from sandbox.servers import RunningServer, run_asgi_in_thread
 from sandbox.webconnector import SessionReport, WebConnectorEmulator
 from storage.db import close_database
-from sync.qbwc.app import create_qbwc_app
-from sync.service import SyncService, SyncSummary
+from sync.engine.service import SyncService
+from sync.engine.summary import SyncSummary
+from sync.quickbooks.webconnector.app import create_qbwc_app
+from sync.quickbooks.workqueue import queue_quickbooks_refresh
 from sync.settings import Settings
-from sync.workqueue import queue_quickbooks_refresh
 from tests.engine_support import ProcoreWorld, new_procore_state, open_test_database
 
 QBWC_PASSWORD = "correct horse battery"

@@ -21,10 +21,10 @@ from sandbox.servers import RunningServer, run_asgi_in_thread
 from sandbox.webconnector import SessionReport, WebConnectorEmulator
 from storage.db import close_database, open_database
 from storage.models import ALL_MODELS, BillPayment, BillPaymentApplication
-from sync.qbwc.app import create_qbwc_app
-from sync.scheduler import record_schedule_configured
+from sync.quickbooks.webconnector.app import create_qbwc_app
+from sync.quickbooks.workqueue import queue_quickbooks_refresh
+from sync.runtime.scheduler import record_schedule_configured
 from sync.settings import Settings, settings_from_mapping
-from sync.workqueue import queue_quickbooks_refresh
 
 PASSWORD = "correct horse battery staple"
 USERNAME = "paysync"

@@ -15,7 +15,7 @@ from peewee import Database
 from console.cli import automatic_pusher, main, scheduled_sync, session_closed_hook
 from storage.db import close_database, open_database
 from storage.models import ErrorEvent, QuickBooksWork, SyncRun
-from sync.service import BackgroundPusher
+from sync.runtime.pusher import BackgroundPusher
 from sync.settings import Settings, computer_user
 
 NOT_SET = (

@@ -23,7 +23,7 @@ from console.cli import main
 from sandbox.quickbooks import SandboxCompanyFile
 from sandbox.webconnector import WebConnectorEmulator
 from storage.db import close_database, open_database
-from sync.workqueue import queue_quickbooks_refresh
+from sync.quickbooks.workqueue import queue_quickbooks_refresh
 
 ROOT = Path(__file__).resolve().parents[1]
 PASSWORD = "serve-test-password"

@@ -23,7 +23,7 @@ from storage.models import (
     SyncRun,
 )
 from storage.queries import payment_status_counts
-from sync.scheduler import record_schedule_configured
+from sync.runtime.scheduler import record_schedule_configured
 
 CUTOFF = datetime(2026, 11, 20, 9, 30, tzinfo=UTC)
 PROCORE = {"PROCORE_CLIENT_ID": "app-id", "PROCORE_CLIENT_SECRET": "app-secret", "PROCORE_COMPANY_ID": "42"}

@@ -36,7 +36,8 @@ from console.widgets.topbar import TopBar, activity_line
 from storage.db import DatabaseConfigError
 from storage.models import AuditLog, PaymentAttachment, PaymentLink, SyncRun
 from storage.views import STATUS_LABELS
-from sync.service import MAX_ATTACHMENT_BYTES, PermissionDenied
+from sync.procore.attachments import MAX_ATTACHMENT_BYTES
+from sync.procore.permissions import PermissionDenied
 from tests.console_support import NOW, make_fixed_app, settle
 
 SIZE = (140, 40)

@@ -22,7 +22,7 @@ from console.screens.preview import PreviewScreen
 from console.widgets.topbar import TopBar
 from storage import views
 from storage.fields import utc_now
-from sync.service import SyncService
+from sync.engine.service import SyncService
 from tests.console_support import settle
 
 SIZE = (140, 40)

@@ -15,7 +15,7 @@ from textual.pilot import Pilot
 from textual.widgets import DataTable
 
 from console.screens.error import describe_error
-from sync.service import PermissionDenied
+from sync.procore.permissions import PermissionDenied
 from tests.console_support import make_fixed_app, settle
 
 SIZE = (140, 40)

@@ -10,7 +10,7 @@ import pytest
 
 from storage import views
 from storage.models import Bill, BillPayment, BillPaymentApplication, Commitment, SyncRun
-from storage.views import StatusCounts
+from storage.vocabulary import StatusCounts
 from tests.console_support import NOW, fixed_settings, seed_console_data
 
 

@@ -12,10 +12,10 @@ import pytest
 
 from sandbox.procore import create_procore_app
 from storage.db import close_database
+from storage.leases import PushLease
 from storage.models import PaymentLink, ProcoreWrite
-from sync.engine.lease import PushLease
+from sync.engine.service import SyncService
 from sync.procore.client import ProcoreClient
-from sync.service import SyncService
 from tests.engine_support import (
     QB,
     ProcoreWorld,

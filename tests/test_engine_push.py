@@ -15,7 +15,7 @@ import pytest
 from sandbox.procore import create_procore_app
 from storage.db import close_database
 from storage.models import AuditLog, ErrorEvent, PaymentLink, ProcoreWrite, SyncRun
-from sync.service import SyncService
+from sync.engine.service import SyncService
 from tests.engine_support import (
     QB,
     ProcoreWorld,

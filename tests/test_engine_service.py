@@ -13,7 +13,8 @@ import pytest
 from sandbox.procore import create_procore_app
 from storage.db import close_database
 from storage.models import ALL_MODELS, AuditLog, PaymentAttachment, PaymentLink, SyncRun
-from sync.service import PermissionDenied, SyncService
+from sync.engine.service import SyncService
+from sync.procore.permissions import PermissionDenied
 from tests.engine_support import (
     QB,
     ProcoreWorld,
@@ -254,7 +255,7 @@ def test_pushes_asked_for_while_one_runs_are_coalesced_into_one_more() -> None:
     import threading
     import time
 
-    from sync.service import BackgroundPusher
+    from sync.runtime.pusher import BackgroundPusher
 
     started, release = threading.Event(), threading.Event()
     triggers: list[str] = []

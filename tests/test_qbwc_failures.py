@@ -23,7 +23,7 @@ from storage.models import (
     Watermark,
     WebConnectorSession,
 )
-from sync.qbwc.service import UNKNOWN_TICKET_MESSAGE
+from sync.quickbooks.webconnector.sessions import UNKNOWN_TICKET_MESSAGE
 from tests.conftest import RunningFactory
 from tests.qbwc_support import PASSWORD, USERNAME, add_vendor_with_bills, qbwc_world
 
@@ -118,8 +118,8 @@ def test_repeated_wrong_passwords_pause_logins_from_that_address(tmp_path: Path)
 
 def test_the_stored_password_is_a_salted_hash_refreshed_when_the_setting_changes(tmp_path: Path) -> None:
     from storage.models import WebConnectorCredential
-    from sync.qbwc.app import create_qbwc_app
-    from sync.qbwc.passwords import verify_password
+    from sync.quickbooks.webconnector.app import create_qbwc_app
+    from sync.quickbooks.webconnector.passwords import verify_password
 
     with qbwc_world(tmp_path) as world:
         stored = WebConnectorCredential.get(WebConnectorCredential.username == USERNAME).password_hash

@@ -11,9 +11,9 @@ import pytest
 from lxml import etree
 
 from storage.models import BillPayment, ErrorEvent, QuickBooksWork
-from sync.qbwc.app import create_qbwc_app
-from sync.qbwc.service import paysync_version
-from sync.qbwc.soap import SoapFault, parse_soap_request
+from sync.quickbooks.webconnector.app import create_qbwc_app
+from sync.quickbooks.webconnector.service import paysync_version
+from sync.quickbooks.webconnector.soap import SoapFault, parse_soap_request
 from tests.conftest import RunningFactory
 from tests.qbwc_support import PASSWORD, TEST_ITERATIONS, USERNAME, make_settings, qbwc_world
 from tests.shared_reference import intuit_wsdl_path

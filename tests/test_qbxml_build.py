@@ -9,7 +9,7 @@ from typing import Any, get_args
 
 import pytest
 
-from sync.qbxml import (
+from sync.quickbooks.qbxml import (
     IteratorMode,
     PaymentKind,
     build_bill_payment_query,

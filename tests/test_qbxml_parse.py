@@ -11,7 +11,7 @@ from decimal import Decimal
 
 import pytest
 
-from sync.qbxml import (
+from sync.quickbooks.qbxml import (
     AppliedBill,
     BillPaymentRecord,
     BillRecord,
@@ -28,7 +28,7 @@ from sync.qbxml import (
     parse_response,
     raise_for_status,
 )
-from sync.qbxml.records import (
+from sync.quickbooks.qbxml.records import (
     CurrencyRecord,
     LinkedCredit,
     PreferencesInfo,

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from sync.qbxml import (
+from sync.quickbooks.qbxml import (
     MalformedXMLError,
     QbXMLError,
     UnsafeXMLError,

@@ -30,7 +30,7 @@ from storage.models import (
     QuickBooksVendor,
     Watermark,
 )
-from sync.workqueue import queue_quickbooks_refresh
+from sync.quickbooks.workqueue import queue_quickbooks_refresh
 from tests.e2e_support import QBWC_PASSWORD, Bridge, Servers, new_bridge
 from tests.engine_support import procore_view
 

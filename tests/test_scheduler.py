@@ -13,12 +13,12 @@ import pytest
 from peewee import Database
 
 from storage.models import ErrorEvent, Setting, SyncRun
-from sync.scheduler import (
+from sync.quickbooks.cutoff import schedule_cutoff
+from sync.runtime.scheduler import (
     PRESETS,
     SchedulerLoop,
     parse_schedule,
     record_schedule_configured,
-    schedule_cutoff,
     stored_schedule_expression,
 )
 from sync.settings import ConfigError

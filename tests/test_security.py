@@ -22,11 +22,12 @@ from storage.models import ErrorEvent, LoginAttempt, ProcoreToken, WebConnectorS
 from storage.secrets import KeySource, configure_secrets
 from sync.procore.auth import DatabaseTokenStore, StoredToken
 from sync.procore.errors import ProcoreAuthError
-from sync.qbwc import passwords
-from sync.qbwc.app import PRE_AUTH_MAX_BODY_BYTES, create_qbwc_app
-from sync.qbwc.service import MAX_FAILED_LOGINS, WebConnectorService
+from sync.quickbooks.webconnector import passwords
+from sync.quickbooks.webconnector.app import PRE_AUTH_MAX_BODY_BYTES, create_qbwc_app
+from sync.quickbooks.webconnector.logins import MAX_FAILED_LOGINS
+from sync.quickbooks.webconnector.service import WebConnectorService
+from sync.quickbooks.workqueue import queue_quickbooks_refresh
 from sync.settings import Settings
-from sync.workqueue import queue_quickbooks_refresh
 
 posix_only = pytest.mark.skipif(
     os.name == "nt", reason="POSIX file modes (Windows uses ACLs, docs/security.md)"
@@ -180,7 +181,7 @@ def test_a_login_flood_from_one_address_never_locks_out_the_web_connector_at_ano
         hashed.append(password)
         return real_verify(password, encoded)
 
-    monkeypatch.setattr("sync.qbwc.service.verify_password", counted)
+    monkeypatch.setattr("sync.quickbooks.webconnector.logins.verify_password", counted)
 
     def flood() -> None:
         for _ in range(25):

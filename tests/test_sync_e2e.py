@@ -23,7 +23,7 @@ import pytest
 from console.cli import main as paysync_main
 from storage.db import close_database
 from storage.models import ErrorEvent, PaymentLink, ProcoreWrite
-from sync.workqueue import queue_quickbooks_refresh
+from sync.quickbooks.workqueue import queue_quickbooks_refresh
 from tests.e2e_support import Bridge, Servers, new_bridge
 from tests.engine_support import procore_view
 

@@ -20,7 +20,7 @@ from sync.procore.errors import (
     ProcoreUnavailable,
     ProcoreWriteOutcomeUnknown,
 )
-from sync.service import PermissionDenied
+from sync.procore.permissions import PermissionDenied
 from sync.settings import ConfigError
 
 

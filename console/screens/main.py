@@ -59,19 +59,21 @@ from console.widgets.topbar import BarState, TopBar
 from storage import views
 from storage.views import (
     COMMITMENT_SORTS,
-    DELETED_IN_QUICKBOOKS,
     PAYMENT_SORTS,
-    SYNCED,
     CommitmentRow,
     Overview,
     PaymentDetail,
     PaymentRow,
 )
-from sync.service import ALLOWED_ATTACHMENT_TYPES, MAX_ATTACHMENT_BYTES, MAX_PAYMENT_NUMBER, SyncSummary
+from storage.vocabulary import ErpStatus
+from sync.engine.service import MAX_PAYMENT_NUMBER
+from sync.engine.summary import SyncSummary
+from sync.procore.attachments import ALLOWED_ATTACHMENT_TYPES, MAX_ATTACHMENT_BYTES
 
 if TYPE_CHECKING:
     from console.app import PaySyncApp
 
+SYNCED, DELETED_IN_QUICKBOOKS = ErpStatus.SYNCED, ErpStatus.DELETED_IN_QUICKBOOKS
 PAGE_SIZE = 500
 QUOTE_LIMIT = 30
 DETAIL_HINT = "enter: full details"

@@ -15,17 +15,15 @@ from rich.text import Text
 from textual.color import Color
 from textual.theme import Theme
 
-from storage.views import (
-    DELETED_IN_QUICKBOOKS,
-    FAILED,
-    NEEDS_ATTENTION,
-    NO_PAYMENTS,
-    NOT_SYNCED,
-    SYNCED,
-    WAITING,
-    status_label,
-)
+from storage.views import NO_PAYMENTS, status_label
+from storage.vocabulary import ErpStatus
 
+SYNCED, WAITING, NEEDS_ATTENTION = ErpStatus.SYNCED, ErpStatus.WAITING, ErpStatus.NEEDS_ATTENTION
+FAILED, DELETED_IN_QUICKBOOKS, NOT_SYNCED = (
+    ErpStatus.FAILED,
+    ErpStatus.DELETED_IN_QUICKBOOKS,
+    ErpStatus.NOT_SYNCED,
+)
 MIN_CONTRAST = 4.5  # WCAG AA for normal text
 
 

@@ -1,16 +1,19 @@
 """What one bill payment application should look like as a Procore payment (DESIGN rule 3).
 
-`desired_payment(...)` gives the `contract_payment` fields; `comparable(...)` puts a desired or an
-observed (listed) payment into one canonical shape so the plan can tell exactly which fields
-differ. The canonical JSON of what Procore holds is kept in `PaymentLink.pushed_fingerprint`.
+`PROCORE_FIELDS` declares the Procore fields PaySync owns, once: how each compares, its label, and
+whether Procore echoes it back. `desired_payment(...)` gives the `contract_payment` fields;
+`comparable(...)` puts a desired or an observed (listed) payment into one canonical shape so the
+plan can tell exactly which fields differ. The canonical JSON of what Procore holds is kept in
+`PaymentLink.pushed_fingerprint`.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
-from typing import Any
+from typing import Any, Literal
 
 from sync.engine.snapshot import ApplicationRow, InvoiceRow
 
@@ -20,30 +23,40 @@ ZERO = Decimal("0.00")
 VOID_NOTE = " — VOIDED in QuickBooks"
 NOT_APPLIED_NOTE = " — no longer applied to this bill in QuickBooks"
 
-# The fields the engine owns on a Procore payment, in a fixed order. `payment_number` belongs to
-# the user: it is compared only when the user set one.
-COMPARED_FIELDS: tuple[str, ...] = (
-    "date",
-    "amount",
-    "payment_method",
-    "check_number",
-    "invoice_number",
-    "requisition_id",
-    "draw_request_number",
-    "notes",
-    "payment_number",
+
+@dataclass(frozen=True)
+class ProcoreField:
+    """A Procore payment field the engine owns: how it is compared, and what a person reads."""
+
+    name: str
+    label: str  # in a reason: "amount 300.00 → 275.55"
+    compare_as: Literal["text", "int", "amount", "date"] = "text"
+    # Procore's answers leave it out (API-NOTES: responses do not echo payment_method): what was
+    # sent stands for what Procore holds, and a stored record without it is not a difference.
+    echoed: bool = True
+    # The user's own: compared (and sent) only when the user set one.
+    user_owned: bool = False
+    show_values: bool = True  # a change is described with both values (not for long texts)
+
+
+# The fields the engine owns on a Procore payment, in a fixed order: ONE declaration, from which the
+# comparison, the labels and the handling of what Procore does not echo are derived.
+PROCORE_FIELDS: tuple[ProcoreField, ...] = (
+    ProcoreField("date", "date", compare_as="date"),
+    ProcoreField("amount", "amount", compare_as="amount"),
+    ProcoreField("payment_method", "method", echoed=False),
+    ProcoreField("check_number", "check number"),
+    ProcoreField("invoice_number", "invoice number"),
+    ProcoreField("requisition_id", "invoice link", compare_as="int"),
+    ProcoreField("draw_request_number", "draw request number", compare_as="int"),
+    ProcoreField("notes", "notes", show_values=False),
+    ProcoreField("payment_number", "payment number", compare_as="int", user_owned=True),
 )
-FIELD_LABELS: dict[str, str] = {
-    "date": "date",
-    "amount": "amount",
-    "payment_method": "method",
-    "check_number": "check number",
-    "invoice_number": "invoice number",
-    "requisition_id": "invoice link",
-    "draw_request_number": "draw request number",
-    "notes": "notes",
-    "payment_number": "payment number",
-}
+COMPARED_FIELDS: tuple[str, ...] = tuple(f.name for f in PROCORE_FIELDS)
+FIELD_LABELS: dict[str, str] = {f.name: f.label for f in PROCORE_FIELDS}
+NOT_ECHOED: frozenset[str] = frozenset(f.name for f in PROCORE_FIELDS if not f.echoed)
+_USER_OWNED: tuple[str, ...] = tuple(f.name for f in PROCORE_FIELDS if f.user_owned)
+_VALUES_HIDDEN: frozenset[str] = frozenset(f.name for f in PROCORE_FIELDS if not f.show_values)
 
 
 def money_text(amount: Decimal) -> str:
@@ -177,37 +190,42 @@ def _amount(value: Any) -> str | None:
         return text[:40]
 
 
+def _date(value: Any) -> str | None:
+    return str(value)[:10] if value else None
+
+
+_COMPARE: dict[str, Callable[[Any], Any]] = {"text": _text, "int": _int, "amount": _amount, "date": _date}
+_CANONICAL_VALUE: tuple[tuple[str, Callable[[Any], Any]], ...] = tuple(
+    (f.name, _COMPARE[f.compare_as]) for f in PROCORE_FIELDS
+)
+
+
 def comparable(payment: Mapping[str, Any], *, fallback: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """The engine-owned fields of a desired or observed payment, in one canonical shape.
 
-    Procore does not echo every field it stores (its response schema has no payment_method), so a
-    field missing from `payment` is taken from `fallback` (what was sent), when given.
+    Procore does not echo every field it stores (the fields declared `echoed=False`), so a field
+    missing from `payment` is taken from `fallback` (what was sent, or what was seen before), when
+    given: an answer that leaves a field out says nothing about it.
     """
     result: dict[str, Any] = {}
-    for name in COMPARED_FIELDS:
+    for name, canonical in _CANONICAL_VALUE:
         if name in payment:
             raw = payment[name]
         elif fallback is not None and name in fallback:
             raw = fallback[name]
         else:
             continue
-        if name == "amount":
-            result[name] = _amount(raw)
-        elif name in ("requisition_id", "draw_request_number", "payment_number"):
-            result[name] = _int(raw)
-        elif name == "date":
-            result[name] = str(raw)[:10] if raw else None
-        else:
-            result[name] = _text(raw)
+        result[name] = canonical(raw)
     return result
 
 
 def canonical_json(fields: Mapping[str, Any]) -> str:
-    """The canonical JSON of the engine-owned fields (a payment number of None is left out: the
-    engine compares payment numbers only when the user set one)."""
+    """The canonical JSON of the engine-owned fields (a user-owned field of None, such as a payment
+    number the user did not set, is left out: the engine compares it only when the user set one)."""
     shape = comparable(fields)
-    if shape.get("payment_number") is None:
-        shape.pop("payment_number", None)
+    for name in _USER_OWNED:
+        if shape.get(name) is None:
+            shape.pop(name, None)
     return _CANONICAL.encode(shape)
 
 
@@ -226,8 +244,8 @@ def changed_fields(desired: Mapping[str, Any], pushed_json: str | None) -> list[
         return list(want)
     changed = []
     for name, value in want.items():
-        if name == "payment_method" and name not in have:
-            continue  # never echoed by Procore; nothing to compare against
+        if name in NOT_ECHOED and name not in have:
+            continue  # never echoed by Procore, and not on record: nothing to compare against
         if have.get(name) != value:
             changed.append(name)
     return changed
@@ -244,8 +262,8 @@ def describe_changes(names: list[str], desired: Mapping[str, Any], pushed_json: 
     want = comparable(desired)
     parts = []
     for name in names:
-        if name == "notes":
-            parts.append("notes")
+        if name in _VALUES_HIDDEN:
+            parts.append(FIELD_LABELS.get(name, name))
         else:
             parts.append(f"{FIELD_LABELS.get(name, name)} {have.get(name)!s} → {want.get(name)!s}")
     return ", ".join(parts)

@@ -1,141 +1,37 @@
-"""The intent journal of Procore writes (DESIGN rule 4) and how open intents are resolved.
+"""The intent journal of Procore writes (DESIGN rule 4): every write to Procore, journaled.
 
 Every Procore write goes like this:
 1. `record_intent(...)` commits a `ProcoreWrite` row (status `intent`) *before* the request;
 2. the request is sent;
 3. `finish_write(...)` marks it `done` (with the Procore id), `failed` (Procore refused: nothing
    was written) or `unknown` (timeout or 5xx after sending: it may have been written).
-`sync.engine.apply.journaled_procore_call(...)` does these three steps around one request.
+`journaled_procore_call(...)` does these three steps around one request, and every write to
+Procore goes through it (`journaled_patch(...)` for a PATCH).
 
-A row still `intent` (we crashed) or `unknown` is *open*. At the start of every push,
-`resolve_open_intents(...)` settles them first, by listing the contract's payments: a create is
-found by its `origin_id`; an unlock/patch/relock/delete by the Procore payment id (an unlocked
-payment has no origin_id, which is why the id is journaled). Found: the link adopts what Procore
-holds. Not found: the write did not happen and is safe to redo. Nothing is ever retried blindly.
+A row still `intent` (we crashed) or `unknown` is *open*; at the start of every push
+resolve.py settles it against what Procore holds, before anything else is written.
 """
 
 from __future__ import annotations
 
 import json
-from collections import defaultdict
-from collections.abc import Mapping
-from dataclasses import dataclass, field
-from typing import Any, Protocol
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any, TypeVar
 
 from storage import models
 from storage.fields import utc_now
 from sync.engine.desired import canonical_json, comparable
-from sync.procore.errors import ProcoreError
+from sync.engine.listings import PaymentsClient
+from sync.procore.errors import ProcoreError, ProcoreWriteOutcomeUnknown
 
 ProcoreWrite: Any = models.ProcoreWrite
 PaymentLink: Any = models.PaymentLink
-PaymentAttachment: Any = models.PaymentAttachment
 AuditLog: Any = models.AuditLog
-ErrorEvent: Any = models.ErrorEvent
 
 OPEN_STATUSES = ("intent", "unknown")
-
-
-class PaymentsClient(Protocol):
-    """The part of sync.procore.ProcoreClient the engine uses."""
-
-    def list_contract_payments(self, project_id: int, contract_id: int) -> list[dict[str, Any]]: ...
-
-    def get_contract_payment(self, payment_id: int, project_id: int, contract_id: int) -> dict[str, Any]: ...
-
-    def create_contract_payment(
-        self, project_id: int, contract_id: int, fields: dict[str, Any]
-    ) -> dict[str, Any]: ...
-
-    def update_contract_payment(
-        self, payment_id: int, project_id: int, contract_id: int, fields: dict[str, Any]
-    ) -> dict[str, Any]: ...
-
-    def delete_contract_payment(self, payment_id: int, project_id: int, contract_id: int) -> None: ...
-
-    def attach_files_to_contract_payment(
-        self, payment_id: int, project_id: int, contract_id: int, files: list[tuple[str, bytes, str]]
-    ) -> dict[str, Any]: ...
-
-
-# --------------------------------------------------------------------------------------------
-# One listing per contract per run
-# --------------------------------------------------------------------------------------------
-
-
-@dataclass
-class ContractListing:
-    """A commitment's Payments Issued as listed once this run, kept current with our own writes."""
-
-    by_id: dict[int, dict[str, Any]] = field(default_factory=dict)
-    by_origin: dict[str, list[dict[str, Any]]] = field(default_factory=lambda: defaultdict(list))
-
-    def put(self, payment: Mapping[str, Any]) -> None:
-        payment_id = int(payment["id"])
-        self.remove(payment_id)
-        stored = dict(payment)
-        self.by_id[payment_id] = stored
-        origin = stored.get("origin_id")
-        if origin:
-            self.by_origin[str(origin)].append(stored)
-            self.by_origin[str(origin)].sort(key=lambda p: int(p["id"]))
-
-    def remove(self, payment_id: int) -> None:
-        old = self.by_id.pop(payment_id, None)
-        if old is not None and old.get("origin_id"):
-            same = [p for p in self.by_origin.get(str(old["origin_id"]), []) if int(p["id"]) != payment_id]
-            if same:
-                self.by_origin[str(old["origin_id"])] = same
-            else:
-                self.by_origin.pop(str(old["origin_id"]), None)
-
-    def find_origin(self, origin_id: str) -> dict[str, Any] | None:
-        found = self.by_origin.get(origin_id)
-        return found[0] if found else None
-
-
-class ContractListings:
-    """Lists each contract's payments at most once per run (the endpoint has no origin_id filter)."""
-
-    def __init__(self, client: PaymentsClient) -> None:
-        self.client = client
-        self._cache: dict[tuple[int, int], ContractListing] = {}
-        self._failed: dict[tuple[int, int], ProcoreError] = {}
-        self.requests = 0
-        self.unreadable: list[str] = []  # listed payments PaySync could not read
-
-    def get(self, project_id: int, contract_id: int) -> ContractListing:
-        """The contract's listing; a listing that failed (after the client's retries) fails again
-        at once for the rest of the run, so one broken contract costs its retries only once."""
-        key = (project_id, contract_id)
-        if key in self._failed:
-            raise self._failed[key]
-        listing = self._cache.get(key)
-        if listing is None:
-            self.requests += 1
-            listing = ContractListing()
-            try:
-                for payment in self.client.list_contract_payments(project_id, contract_id):
-                    try:
-                        listing.put(payment)
-                    except (KeyError, TypeError, ValueError):
-                        # A payment without a readable id cannot be matched to anything: left out,
-                        # and said once, rather than failing every payment of the commitment.
-                        self.unreadable.append(f"commitment {contract_id}: {str(payment)[:200]}")
-            except ProcoreError as exc:
-                self._failed[key] = exc
-                raise
-            self._cache[key] = listing
-        return listing
-
-    def cached(self, project_id: int, contract_id: int) -> ContractListing | None:
-        return self._cache.get((project_id, contract_id))
-
-    def refresh(self, project_id: int, contract_id: int) -> ContractListing:
-        """List the contract's payments again (a read-back after an answer PaySync cannot use)."""
-        self._cache.pop((project_id, contract_id), None)
-        self._failed.pop((project_id, contract_id), None)
-        return self.get(project_id, contract_id)
+T = TypeVar("T")
 
 
 # --------------------------------------------------------------------------------------------
@@ -150,6 +46,11 @@ def audit(actor: str, action: str, target: str | None, detail: Mapping[str, Any]
         target=target,
         detail=json.dumps(detail, default=str, sort_keys=True) if detail is not None else None,
     )
+
+
+def set_link(link_id: int, **changes: Any) -> None:
+    """Change a link's columns (and its updated_at) outside a journaled write."""
+    PaymentLink.update(**changes, updated_at=utc_now()).where(PaymentLink.id == link_id).execute()
 
 
 def record_intent(
@@ -250,183 +151,170 @@ def observed_link_changes(
 
 
 # --------------------------------------------------------------------------------------------
-# Resolving open intents
+# One journaled write
 # --------------------------------------------------------------------------------------------
 
 
-@dataclass
-class Resolution:
-    resolved: int = 0  # found in Procore: adopted
-    redo: int = 0  # not found: the write did not happen, safe to do again
-    still_open: set[int] = field(default_factory=set)  # link ids whose intents could not be checked
-    errors: list[str] = field(default_factory=list)
+@dataclass(frozen=True)
+class WriteContext:
+    """Where one Procore payment lives and who is writing."""
+
+    link_id: int
+    origin_id: str
+    project_id: int
+    contract_id: int
+    actor: str
 
 
-def open_intent_count() -> int:
-    return int(ProcoreWrite.select().where(ProcoreWrite.status.in_(OPEN_STATUSES)).count())
+@dataclass(frozen=True)
+class WriteDone:
+    """What a finished write records: link changes, the audit detail (default: the call's own),
+    and the Procore id when the write created it."""
+
+    link_changes: Mapping[str, Any] | None = None
+    audit_detail: Mapping[str, Any] | None = None
+    procore_payment_id: int | None = None
 
 
-def resolve_open_intents(listings: ContractListings, *, actor: str = "paysync") -> Resolution:
-    """Settle every open intent against what Procore actually holds, before anything else is written."""
-    result = Resolution()
-    writes = list(
-        ProcoreWrite.select().where(ProcoreWrite.status.in_(OPEN_STATUSES)).order_by(ProcoreWrite.id)
+def journaled_procore_call(
+    ctx: WriteContext,
+    operation: str,
+    call: Callable[[], T],
+    *,
+    payment_id: int | None,
+    body: Mapping[str, Any] | None,
+    audit_detail: Mapping[str, Any],
+    intent_link_changes: Mapping[str, Any] | None = None,
+    on_done: Callable[[T], WriteDone] | None = None,
+    confirm: Callable[[T], T] | None = None,
+) -> T:
+    """One Procore write, journaled (DESIGN rule 4): the intent is committed (with
+    `intent_link_changes`) before `call()` is sent; the intent is then closed `unknown` (the write
+    may have happened), `failed` (refused: nothing written; the error is re-raised) or `done`, with
+    what `on_done(result)` says to record. `confirm(result)` checks Procore's answer before anything
+    is decided from it: it may read the payment back in its place, or raise
+    ProcoreWriteOutcomeUnknown when it cannot tell what was written. Every write to Procore goes
+    through here."""
+    write_id = record_intent(
+        link_id=ctx.link_id,
+        origin_id=ctx.origin_id,
+        operation=operation,
+        project_id=ctx.project_id,
+        contract_id=ctx.contract_id,
+        procore_payment_id=payment_id,
+        body=body,
+        link_changes=intent_link_changes,
     )
-    for write in writes:
-        link_id = write.link_id
-        link = PaymentLink.get_or_none(PaymentLink.id == link_id) if link_id is not None else None
-        try:
-            listing = listings.get(int(write.project_id), int(write.contract_id))
-        except ProcoreError as exc:
-            if link_id is not None:
-                result.still_open.add(int(link_id))
-            result.errors.append(
-                f"could not check the outcome of an earlier {write.operation} of {write.origin_id}: {exc}"
-            )
-            continue
-        _resolve_one(write, link, listing, actor, result)
+    try:
+        result = call()
+        if confirm is not None:
+            result = confirm(result)
+    except ProcoreError as exc:
+        finish_write(
+            write_id,
+            "unknown" if isinstance(exc, ProcoreWriteOutcomeUnknown) else "failed",
+            error=str(exc),
+            actor=ctx.actor,
+            audit_action=f"procore.{operation}",
+            audit_target=ctx.origin_id,
+            audit_detail=audit_detail,
+        )
+        raise
+    done = on_done(result) if on_done is not None else WriteDone()
+    finish_write(
+        write_id,
+        "done",
+        procore_payment_id=done.procore_payment_id,
+        link_id=ctx.link_id,
+        link_changes=done.link_changes,
+        actor=ctx.actor,
+        audit_action=f"procore.{operation}",
+        audit_target=ctx.origin_id,
+        audit_detail=audit_detail if done.audit_detail is None else done.audit_detail,
+    )
     return result
 
 
-def _resolve_one(write: Any, link: Any, listing: ContractListing, actor: str, result: Resolution) -> None:
-    operation = str(write.operation)
-    sent = sent_fields(write.request_body)
-    target = str(write.origin_id)
+def _pushed_json(link_id: int) -> str | None:
+    row = PaymentLink.select(PaymentLink.pushed_fingerprint).where(PaymentLink.id == link_id).first()
+    return row.pushed_fingerprint if row is not None else None
 
-    def close(
-        status: str,
-        error: str,
-        audit_detail: Mapping[str, Any],
-        *,
-        link_changes: Mapping[str, Any] | None = None,
-        procore_payment_id: int | None = None,
-    ) -> None:
-        finish_write(
-            int(write.id),
-            status,
-            procore_payment_id=procore_payment_id,
-            error=error,
-            link_id=link.id if link is not None else None,
+
+def journaled_patch(
+    client: PaymentsClient,
+    ctx: WriteContext,
+    *,
+    operation: str,
+    payment_id: int,
+    fields: dict[str, Any],
+    before: Mapping[str, Any] | None = None,
+    after: Mapping[str, Any] | None = None,
+    observe: bool = False,
+) -> dict[str, Any]:
+    """One journaled PATCH. `before` link changes are committed with the intent; `after` ones with
+    the result. With `observe`, the link also records what Procore answered it now holds."""
+
+    def patched(result: dict[str, Any]) -> WriteDone:
+        link_changes = dict(after or {})
+        if observe:
+            link_changes.update(
+                observed_link_changes(
+                    result, ctx.origin_id, sent=fields, pushed_json=_pushed_json(ctx.link_id)
+                )
+            )
+        return WriteDone(
             link_changes=link_changes,
-            actor=actor,
-            audit_action="journal.resolve",
-            audit_target=target,
-            audit_detail={"operation": operation, **audit_detail},
-        )
-
-    def observed(found: Mapping[str, Any], was_sent: Mapping[str, Any] | None) -> dict[str, Any] | None:
-        """What the link should record that Procore holds (nothing when the link is gone)."""
-        if link is None:
-            return None
-        return observed_link_changes(found, target, sent=was_sent, pushed_json=link.pushed_fingerprint)
-
-    if operation == "create":
-        found = listing.find_origin(target)
-        if found is None:
-            close(
-                "failed",
-                "not found in Procore: the create did not happen; safe to create again",
-                {"found": False},
-            )
-            result.redo += 1
-            return
-        duplicates = listing.by_origin.get(target, [])
-        if len(duplicates) > 1:
-            ErrorEvent.create(
-                where="procore",
-                message=(
-                    f"Procore holds {len(duplicates)} payments with origin id {target} "
-                    f"(ids {', '.join(str(p['id']) for p in duplicates)}); PaySync keeps {found['id']}. "
-                    "Remove the others in Procore (they were not created by this PaySync database)."
-                ),
-            )
-        close(
-            "resolved",
-            "found in Procore by origin id: adopted",
-            {"found": True, "procore_payment_id": found["id"]},
-            link_changes=observed(found, sent),
-            procore_payment_id=int(found["id"]),
-        )
-        result.resolved += 1
-        return
-
-    payment_id = int(write.procore_payment_id) if write.procore_payment_id is not None else None
-    found = listing.by_id.get(payment_id) if payment_id is not None else None
-    if operation == "delete":
-        if found is None:
-            link_changes = None
-            if link is not None:
-                link_changes = {
-                    "procore_payment_id": None,
-                    "locked": False,
-                    "pushed_fingerprint": None,
-                    "pushed_amount": None,
-                    "erp_status": "not_synced",
-                    "status_reason": f"deleted in QuickBooks and retracted from Procore (payment {payment_id})",
-                }
-            close(
-                "resolved",
-                "no longer in Procore: the delete happened",
-                {"procore_payment_id": payment_id, "found": False},
-                link_changes=link_changes,
-            )
-            result.resolved += 1
-        else:
-            close(
-                "failed",
-                "still in Procore: the delete did not happen",
-                {"procore_payment_id": payment_id, "found": True},
-                link_changes=observed(found, None),
-            )
-            result.redo += 1
-        return
-
-    if found is None:
-        # The payment we were changing is gone from Procore (someone deleted it there).
-        close(
-            "failed",
-            f"Procore payment {payment_id} no longer exists",
-            {"procore_payment_id": payment_id, "found": False},
-            link_changes={
-                "erp_status": "needs_attention",
-                "status_reason": (
-                    f"Procore payment {payment_id} no longer exists in Procore (deleted there?); "
-                    "PaySync will not recreate it on its own"
-                ),
+            audit_detail={
+                "procore_payment_id": payment_id,
+                "project_id": ctx.project_id,
+                "contract_id": ctx.contract_id,
+                "fields": fields,
             },
         )
-        result.redo += 1
-        return
 
-    if operation == "attach":
-        filenames = {str(a.get("filename")) for a in found.get("attachments") or [] if isinstance(a, dict)}
-        wanted = str(sent.get("filename", ""))
-        attachment_id = sent.get("attachment_row")
-        uploaded = wanted in filenames
-        close(
-            "resolved" if uploaded else "failed",
-            "found on the Procore payment" if uploaded else "not on the Procore payment: upload it again",
-            {"filename": wanted, "found": uploaded},
-        )
-        if attachment_id is not None:
-            PaymentAttachment.update(
-                status="uploaded" if uploaded else "failed",
-                error=None if uploaded else "the upload did not reach Procore; add the file again",
-            ).where(PaymentAttachment.id == int(attachment_id)).execute()
-        if uploaded:
-            result.resolved += 1
-        else:
-            result.redo += 1
-        return
+    def confirmed(answer: dict[str, Any]) -> dict[str, Any]:
+        if usable_answer(answer) == payment_id:
+            return answer
+        # Procore answered without a payment PaySync can read: read it back once instead.
+        seen = client.get_contract_payment(payment_id, ctx.project_id, ctx.contract_id)
+        if usable_answer(seen) != payment_id:
+            raise ProcoreWriteOutcomeUnknown(
+                f"Procore's answer to the change of payment {payment_id}, and a read-back, lack the payment's "
+                "fields; PaySync checks Procore again before doing anything more with it."
+            )
+        return seen
 
-    # unlock | patch | relock: record what Procore holds now. If the payment is unlocked or
-    # differs from what we wanted, the plan sees it (locked False / changed fields) and repeats
-    # the whole unlock-patch-relock, which is idempotent.
-    close(
-        "resolved",
-        f"found in Procore (origin id {'set' if found.get('origin_id') else 'cleared'})",
-        {"procore_payment_id": payment_id, "found": True},
-        link_changes=observed(found, None),
-        procore_payment_id=payment_id,
+    return journaled_procore_call(
+        ctx,
+        operation,
+        lambda: client.update_contract_payment(payment_id, ctx.project_id, ctx.contract_id, dict(fields)),
+        payment_id=payment_id,
+        body=fields,
+        audit_detail={"procore_payment_id": payment_id, "fields": fields},
+        intent_link_changes=before,
+        on_done=patched,
+        confirm=confirmed,
     )
-    result.resolved += 1
+
+
+def usable_answer(payment: Any) -> int | None:
+    """The Procore id of a payment as Procore answered it, when the answer has what PaySync relies
+    on (an id, and an amount read exactly if there is one); None when it lacks or garbles them."""
+    if not isinstance(payment, Mapping):
+        return None
+    raw_id = payment.get("id")
+    if isinstance(raw_id, bool) or not isinstance(raw_id, int | str) or not str(raw_id).isdigit():
+        return None
+    if "amount" in payment and payment["amount"] is not None:
+        amount = comparable({"amount": payment["amount"]}).get("amount")
+        if amount is None or not _is_number(amount):
+            return None
+    return int(raw_id)
+
+
+def _is_number(text: str) -> bool:
+    try:
+        Decimal(text)
+    except ArithmeticError:
+        return False
+    return True

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Literal
 
+from storage.vocabulary import ErpStatus
 from sync.engine.currency import currency_hold
 from sync.engine.desired import (
     ZERO,
@@ -38,13 +39,6 @@ from sync.engine.snapshot import (
 
 ActionKind = Literal["create", "update", "void", "flag_deleted", "skip", "retract"]
 
-SYNCED = "synced"
-WAITING = "waiting"
-NEEDS_ATTENTION = "needs_attention"
-FAILED = "failed"
-DELETED_IN_QUICKBOOKS = "deleted_in_quickbooks"
-NOT_SYNCED = "not_synced"
-
 
 @dataclass(slots=True)
 class PlannedAction:
@@ -60,7 +54,7 @@ class PlannedAction:
     reason: str
     fields: dict[str, Any]
     # What the engine needs to carry it out, and the status it leaves behind.
-    erp_status: str = WAITING
+    erp_status: ErpStatus = ErpStatus.WAITING
     project_id: int | None = None
     procore_payment_id: int | None = None
     match_reason: str | None = None
@@ -153,7 +147,7 @@ def _plan_in_procore(
                 "of Procore; refresh from Procore"
             ),
             fields={},
-            erp_status=NEEDS_ATTENTION,
+            erp_status=ErpStatus.NEEDS_ATTENTION,
             procore_payment_id=link.procore_payment_id,
             locked=link.locked,
         )
@@ -161,7 +155,7 @@ def _plan_in_procore(
     def planned(
         kind: ActionKind,
         reason: str,
-        status: str,
+        status: ErpStatus,
         *,
         amount: Decimal,
         fields: dict[str, Any] | None = None,
@@ -207,7 +201,7 @@ def _plan_in_procore(
         # Held: nothing is written while QuickBooks' figures cannot be trusted or the currencies differ.
         held = app.hold_reason or currency_hold(app, commitment, snapshot.currencies)
         if held:
-            return planned("skip", held, NEEDS_ATTENTION, amount=app.amount)
+            return planned("skip", held, ErpStatus.NEEDS_ATTENTION, amount=app.amount)
         key = refusal_key(app, commitment, link)
         if (
             (changes or not link.locked)
@@ -217,19 +211,19 @@ def _plan_in_procore(
             return planned(
                 "skip",
                 link.status_reason or "Procore refused this change earlier; sync by hand to try again",
-                NEEDS_ATTENTION,
+                ErpStatus.NEEDS_ATTENTION,
                 amount=app.amount,
             )
     if app.deleted:
         # Flagged, never deleted. Procore is first brought to the last state PaySync saw in
         # QuickBooks (an edit or void seen before the deletion), so it holds what QuickBooks said.
-        already = link.erp_status == DELETED_IN_QUICKBOOKS
+        already = link.erp_status == ErpStatus.DELETED_IN_QUICKBOOKS
         if already and link.locked and not changes:
             return planned(
                 "skip",
                 f"deleted in QuickBooks; Procore payment {link.procore_payment_id} is kept (flagged). "
                 "An Admin may retract it explicitly",
-                DELETED_IN_QUICKBOOKS,
+                ErpStatus.DELETED_IN_QUICKBOOKS,
                 amount=app.amount,
             )
         reason = (
@@ -243,7 +237,7 @@ def _plan_in_procore(
         action = planned(
             "flag_deleted",
             reason,
-            DELETED_IN_QUICKBOOKS,
+            ErpStatus.DELETED_IN_QUICKBOOKS,
             amount=desired_amount(app),
             fields={**desired, "origin_id": link.origin_id, "origin_data": origin_data(app)},
             changes=tuple(changes),
@@ -254,7 +248,7 @@ def _plan_in_procore(
         return planned(
             "skip",
             f"in Procore as payment {link.procore_payment_id}, unchanged",
-            SYNCED,
+            ErpStatus.SYNCED,
             amount=desired_amount(app),
         )
     kind: ActionKind = "update"
@@ -272,7 +266,9 @@ def _plan_in_procore(
     else:
         reason = f"changed in QuickBooks: {describe_changes(changes, desired, link.pushed_fields)}"
     body = {**desired, "origin_id": link.origin_id, "origin_data": origin_data(app)}
-    action = planned(kind, reason, WAITING, amount=desired_amount(app), fields=body, changes=tuple(changes))
+    action = planned(
+        kind, reason, ErpStatus.WAITING, amount=desired_amount(app), fields=body, changes=tuple(changes)
+    )
     action.extra["held_key"] = refusal_key(app, commitment, link)
     if link.awaiting_unlink:
         # Procore kept it locked: the change is applied once the payment shows unlinked (apply.py).
@@ -294,7 +290,7 @@ def plan_application(
         return _plan_in_procore(app, link, snapshot, bill_ref, retry_refused)
     link_id = link.id if link is not None else None
 
-    def skip(reason: str, status: str, **extra: Any) -> PlannedAction:
+    def skip(reason: str, status: ErpStatus, **extra: Any) -> PlannedAction:
         return PlannedAction(
             action="skip",
             origin_id=app.origin_id,
@@ -313,13 +309,15 @@ def plan_application(
         )
 
     if app.pre_existing:
-        return skip(cutoff_reason(snapshot.cutoff), NOT_SYNCED)
+        return skip(cutoff_reason(snapshot.cutoff), ErpStatus.NOT_SYNCED)
     if app.deleted:
-        if link is not None and link.erp_status == NOT_SYNCED and link.status_reason:
-            return skip(link.status_reason, NOT_SYNCED)  # e.g. retracted from Procore by an Admin
-        return skip("deleted in QuickBooks before it was synced: nothing to record in Procore", NOT_SYNCED)
+        if link is not None and link.erp_status == ErpStatus.NOT_SYNCED and link.status_reason:
+            return skip(link.status_reason, ErpStatus.NOT_SYNCED)  # e.g. retracted from Procore by an Admin
+        return skip(
+            "deleted in QuickBooks before it was synced: nothing to record in Procore", ErpStatus.NOT_SYNCED
+        )
     if app.hold_reason:
-        return skip(app.hold_reason, NEEDS_ATTENTION)
+        return skip(app.hold_reason, ErpStatus.NEEDS_ATTENTION)
     match = match_bill_to_invoice(
         index,
         bill_txn_id=app.bill_txn_id,
@@ -328,7 +326,7 @@ def plan_application(
         vendor_name=app.vendor_name,
     )
     if match.invoice is None:
-        return skip(match.reason, NEEDS_ATTENTION, match_reason=match.reason)
+        return skip(match.reason, ErpStatus.NEEDS_ATTENTION, match_reason=match.reason)
     invoice = match.invoice
     placed = {
         "commitment_id": invoice.commitment_id,
@@ -342,17 +340,17 @@ def plan_application(
             if app.is_void
             else "nothing applied to this bill (0.00): nothing to record in Procore"
         )
-        return skip(why, NOT_SYNCED, **placed)
+        return skip(why, ErpStatus.NOT_SYNCED, **placed)
     commitment = snapshot.commitments.get(invoice.commitment_id)
     held = currency_hold(app, commitment, snapshot.currencies)
     if held:
-        return skip(held, NEEDS_ATTENTION, **placed)
+        return skip(held, ErpStatus.NEEDS_ATTENTION, **placed)
     key = refusal_key(app, commitment, link)
     if _refused_before(link, key, retry_refused):
         assert link is not None
         return skip(
             link.status_reason or "Procore refused this payment earlier; sync by hand to try again",
-            NEEDS_ATTENTION,
+            ErpStatus.NEEDS_ATTENTION,
             **placed,
         )
     desired = desired_for_invoice(
@@ -370,7 +368,7 @@ def plan_application(
         amount=desired_amount(app),
         reason=f"new: {desired['amount']} on {where}, invoice {invoice.invoice_number} ({match.reason})",
         fields={**desired, "origin_id": origin_id, "origin_data": origin_data(app)},
-        erp_status=WAITING,
+        erp_status=ErpStatus.WAITING,
         project_id=invoice.project_id,
         match_reason=match.reason,
         edit_sequence=app.edit_sequence,

@@ -1,4 +1,5 @@
-"""SyncService: the one facade the CLI, `paysync serve` and the console use to sync.
+"""SyncService: the engine's facade, the one object the CLI, `paysync serve` and the console use
+to sync.
 
 - `preview()`   the plan, computed without writing anything;
 - `push()`      resolve open intents, plan, apply (journaled), record a SyncRun;
@@ -14,58 +15,39 @@ automatic push after a Web Connector session).
 from __future__ import annotations
 
 import logging
-import mimetypes
-import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from storage import models
 from storage.fields import utc_now
-from storage.models import Setting
-from storage.views import RATE_LIMIT_KEYS
-from sync.engine.apply import (
-    OUTCOME_FAILED,
-    OUTCOME_NEEDS_ATTENTION,
-    PaymentProblem,
-    PaymentPusher,
-    ProcoreOutage,
-    WriteContext,
-    journaled_procore_call,
-    prepare_links,
-    retract,
-    unlock_patch_relock,
-)
+from storage.leases import PushLease
+from storage.vocabulary import ErpStatus
+from sync.engine.apply import PaymentPusher, ProcoreOutage, prepare_links
 from sync.engine.desired import origin_data
-from sync.engine.journal import ContractListings, audit, resolve_open_intents
-from sync.engine.lease import PushLease
-from sync.engine.plan import DELETED_IN_QUICKBOOKS, FAILED, PlannedAction, compute_plan
+from sync.engine.erp_lock import retract, unlock_patch_relock
+from sync.engine.journal import WriteContext, audit, journaled_procore_call
+from sync.engine.listings import ContractListings
+from sync.engine.plan import PlannedAction, compute_plan
+from sync.engine.resolve import resolve_open_intents
+from sync.engine.runs import record_failed_run
 from sync.engine.snapshot import load_application
-from sync.procore.client import ProcoreClient
+from sync.engine.summary import OUTCOME_FAILED, SyncSummary
+from sync.procore.attachments import check_attachment, content_type
+from sync.procore.client import ProcoreClient, remember_rate_limit
 from sync.procore.errors import (
     ProcoreAuthError,
     ProcoreError,
     ProcoreRequestError,
     ProcoreWriteOutcomeUnknown,
 )
-from sync.procore.importer import ImportSummary, import_from_procore
-from sync.runs import record_failed_run
-from sync.settings import ConfigError, Settings
-
-__all__ = [
-    "ALLOWED_ATTACHMENT_TYPES",
-    "MAX_ATTACHMENT_BYTES",
-    "MAX_PAYMENT_NUMBER",
-    "BackgroundPusher",
-    "QUICKBOOKS_WORK_LABELS",
-    "PermissionDenied",
-    "PlannedAction",
-    "SyncService",
-    "SyncSummary",
-]
+from sync.procore.importer import import_from_procore
+from sync.procore.permissions import PermissionDenied, check_can_sync
+from sync.quickbooks.cutoff import record_cutoff_at_first_run, recorded_message
+from sync.quickbooks.workqueue import queue_quickbooks_refresh
+from sync.settings import ConfigError, Settings, open_settings_database
 
 log = logging.getLogger("paysync.sync")
 
@@ -73,136 +55,12 @@ PaymentLink: Any = models.PaymentLink
 PaymentAttachment: Any = models.PaymentAttachment
 ErrorEvent: Any = models.ErrorEvent
 SyncRun: Any = models.SyncRun
-ProcoreProject: Any = models.ProcoreProject
 Commitment: Any = models.Commitment
 ProcoreWrite: Any = models.ProcoreWrite
 
 MAX_PAYMENT_NUMBER = 2**31 - 1
-MAX_ATTACHMENT_BYTES = 25 * 1024 * 1024
-ALLOWED_ATTACHMENT_TYPES: dict[str, str] = {
-    ".pdf": "application/pdf",
-    ".png": "image/png",
-    ".jpg": "image/jpeg",
-    ".jpeg": "image/jpeg",
-    ".tif": "image/tiff",
-    ".tiff": "image/tiff",
-    ".heic": "image/heic",
-    ".doc": "application/msword",
-    ".docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
-    ".xls": "application/vnd.ms-excel",
-    ".xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-    ".csv": "text/csv",
-    ".txt": "text/plain",
-}
 # How long a manual push waits for one already running (e.g. the one after a Web Connector session).
 LEASE_WAIT_SECONDS = 120.0
-QUICKBOOKS_WORK_LABELS = {
-    "host": "company-file check",
-    "payments_check": "check bill payments",
-    "payments_credit_card": "credit card bill payments",
-    "deleted": "deleted payments",
-    "bills": "bills",
-}
-ERP_TOOL_NAMES = {"erpintegrations", "erpintegration", "erp"}
-APPROVER_ACTIONS = {"canpushtoaccounting"}
-
-
-class PermissionDenied(Exception):
-    """The signed-in Procore user may not do this; the message says what is missing."""
-
-
-@dataclass
-class SyncSummary:
-    """What one sync did. `problems` lists each payment that needs attention or failed, once;
-    the counts are that list's. `errors` are problems of the run itself (a refresh that failed, an
-    outage, a push that could not start)."""
-
-    trigger: str
-    started_at: datetime
-    finished_at: datetime | None = None
-    imported: object | None = None
-    created: int = 0
-    updated: int = 0
-    voided: int = 0
-    flagged: int = 0
-    skipped: int = 0
-    problems: list[PaymentProblem] = field(default_factory=list)
-    errors: list[str] = field(default_factory=list)
-    queued_quickbooks: list[str] = field(default_factory=list)
-    # Set when this run recorded the cutoff (sync.cutoff): it was PaySync's first real run.
-    cutoff_recorded: datetime | None = None
-    notices: list[str] = field(default_factory=list)  # what the person should know first (the cutoff)
-
-    @property
-    def needs_attention(self) -> int:
-        return sum(1 for problem in self.problems if problem.outcome == OUTCOME_NEEDS_ATTENTION)
-
-    @property
-    def failed(self) -> int:
-        return sum(1 for problem in self.problems if problem.outcome == OUTCOME_FAILED)
-
-    @property
-    def all_right(self) -> bool:
-        """Everything meant to happen happened: no payment needs attention or failed, no run problem."""
-        return not self.problems and not self.errors
-
-    def as_text(self) -> str:
-        lines = [f"Sync ({self.trigger}) started {self.started_at.strftime('%Y-%m-%d %H:%M:%S UTC')}"]
-        lines.extend(f"  {notice}" for notice in self.notices)
-        if isinstance(self.imported, ImportSummary):
-            imp = self.imported
-            lines.append(
-                f"  Procore refresh: {imp.projects} projects, {imp.vendors} vendors, "
-                f"{imp.commitments} commitments, {imp.invoices} invoices"
-            )
-            lines.extend(f"  Procore refresh warning: {warning}" for warning in imp.warnings[:10])
-        lines.append(
-            f"  Procore payments: {self.created} created, {self.updated} updated, {self.voided} voided, "
-            f"{self.flagged} flagged as deleted in QuickBooks, {self.skipped} unchanged or skipped"
-        )
-        lines.append(f"  Needs attention: {self.needs_attention}   Failed: {self.failed}")
-        if self.queued_quickbooks:
-            # The work kinds as stored, which scripts can rely on.
-            lines.append("  Queued for the Web Connector's next poll: " + ", ".join(self.queued_quickbooks))
-        if self.problems:
-            lines.append(f"  Payments that need attention or failed ({len(self.problems)}):")
-            for problem in self.problems[:10]:
-                tag = "needs attention" if problem.outcome == OUTCOME_NEEDS_ATTENTION else "failed"
-                lines.append(f"    - [{tag}] {problem.message}")
-            if len(self.problems) > 10:
-                lines.append(
-                    f"    … and {len(self.problems) - 10} more (the console and paysync status list them)"
-                )
-        if self.errors:
-            lines.append(f"  Problems with the run ({len(self.errors)}):")
-            lines.extend(f"    - {message}" for message in self.errors[:10])
-            if len(self.errors) > 10:
-                lines.append(f"    … and {len(self.errors) - 10} more (paysync status shows the latest)")
-        if self.finished_at is not None:
-            seconds = (self.finished_at - self.started_at).total_seconds()
-            lines.append(f"  Finished in {seconds:.1f} s")
-        return "\n".join(lines)
-
-
-def _normalise_tool(name: object) -> str:
-    return "".join(ch for ch in str(name or "").lower() if ch.isalnum())
-
-
-def remember_rate_limit(client: ProcoreClient) -> None:
-    """Keep the last X-Rate-Limit-* figures in the database, so the console and `paysync status`
-    can show the Procore budget: clients are short-lived, one per operation."""
-    state = client.rate_limit
-    if state.limit is None or state.remaining is None:
-        return
-    values = (str(state.limit), str(state.remaining), state.reset_at.isoformat() if state.reset_at else "")
-    now = utc_now()
-    try:
-        for key, value in zip(RATE_LIMIT_KEYS, values, strict=True):
-            Setting.insert(key=key, value=value, updated_at=now).on_conflict(
-                conflict_target=[Setting.key], update={Setting.value: value, Setting.updated_at: now}
-            ).execute()
-    except Exception:  # a display nicety must never fail a sync
-        log.warning("could not store the Procore rate-limit figures", exc_info=True)
 
 
 class SyncService:
@@ -218,8 +76,6 @@ class SyncService:
         self._client_factory = client_factory
         self.lease_wait_seconds = LEASE_WAIT_SECONDS
         if models.database_proxy.obj is None:
-            from sync.settings import open_settings_database
-
             open_settings_database(settings)
 
     # -- clients --------------------------------------------------------------------------------
@@ -231,13 +87,13 @@ class SyncService:
             try:
                 yield client
             finally:
-                remember_rate_limit(client)
+                remember_rate_limit(client.rate_limit)
             return
         client = ProcoreClient.from_settings(self.settings)
         try:
             yield client
         finally:
-            remember_rate_limit(client)
+            remember_rate_limit(client.rate_limit)
             client.close()
 
     # -- reading --------------------------------------------------------------------------------
@@ -386,9 +242,8 @@ class SyncService:
         return summary
 
     def _record_cutoff(self, trigger: str) -> datetime | None:
-        """Record the cutoff if this is PaySync's first real run (sync.cutoff); never fails the run."""
-        from sync.cutoff import record_cutoff_at_first_run
-
+        """Record the cutoff if this is PaySync's first real run (sync.quickbooks.cutoff); never
+        fails the run."""
         try:
             return record_cutoff_at_first_run(self.actor, trigger)
         except Exception:
@@ -399,8 +254,6 @@ class SyncService:
     def _note_cutoff(summary: SyncSummary, cutoff: datetime | None) -> None:
         if cutoff is None:
             return
-        from sync.cutoff import recorded_message
-
         summary.cutoff_recorded = cutoff
         summary.notices.insert(0, recorded_message(cutoff))
 
@@ -410,7 +263,7 @@ class SyncService:
         """On-demand sync: check permission, refresh from Procore, push, queue QuickBooks queries.
 
         A sync that cannot start (configuration, permission, Procore unreachable) raises, and is
-        kept first as a failed run with its reason (sync.runs)."""
+        kept first as a failed run with its reason (sync.engine.runs)."""
         started_at = utc_now()
         try:
             self.check_can_sync()
@@ -426,8 +279,6 @@ class SyncService:
         cutoff = self._record_cutoff(trigger)  # configuration valid, Procore reached: a real run
         summary = self.refresh_and_push(trigger=trigger, progress=progress, retry_refused=True)
         self._note_cutoff(summary, cutoff)
-        from sync.workqueue import queue_quickbooks_refresh
-
         queued = queue_quickbooks_refresh(self.settings.qbwc_file_key, requested_by=self.actor)
         summary.queued_quickbooks = [str(item.kind) for item in queued]
         audit(self.actor, "sync.on_demand", trigger, {"queued_quickbooks": summary.queued_quickbooks})
@@ -435,66 +286,11 @@ class SyncService:
 
     # -- permissions ------------------------------------------------------------------------------
 
-    def _project_ids(self, client: ProcoreClient) -> list[int]:
-        if self.settings.procore_project_ids:
-            return list(self.settings.procore_project_ids)
-        stored = [int(p.id) for p in ProcoreProject.select(ProcoreProject.id)]
-        if stored:
-            return stored
-        return [int(p["id"]) for p in client.list_projects()]
-
     def check_can_sync(self) -> None:
         """On-demand sync needs Admin on the ERP Integrations tool of every synced project, or the
         user must be a designated accounting approver (DESIGN rule 6); else PermissionDenied."""
         with self._client() as client:
-            me = client.get_me()
-            who = str(me.get("login") or me.get("name") or me.get("id"))
-            approvers = {a.strip().casefold() for a in self.settings.accounting_approvers}
-            if approvers & {str(me.get("id", "")).casefold(), str(me.get("login", "")).casefold()}:
-                return
-            lacking: list[str] = []
-            project_ids = self._project_ids(client)
-            for project_id in project_ids:
-                try:
-                    manifest = client.get_permissions(project_id)
-                except ProcoreRequestError as exc:
-                    lacking.append(f"project {project_id} ({exc})")
-                    continue
-                erp = next(
-                    (
-                        tool
-                        for tool in manifest.get("tools") or []
-                        if isinstance(tool, dict)
-                        and (
-                            _normalise_tool(tool.get("name")) in ERP_TOOL_NAMES
-                            or _normalise_tool(tool.get("friendly_name")) in ERP_TOOL_NAMES
-                        )
-                    ),
-                    None,
-                )
-                level = ""
-                approver = False
-                if erp is not None:
-                    access = erp.get("user_access_level") or {}
-                    level = str(access.get("name", "")) if isinstance(access, dict) else ""
-                    approver = any(
-                        _normalise_tool(a.get("action_name")) in APPROVER_ACTIONS
-                        for a in erp.get("permitted_actions") or []
-                        if isinstance(a, dict)
-                    )
-                if level.strip().casefold() != "admin" and not approver:
-                    lacking.append(f"project {project_id} (ERP Integrations: {level or 'no access'})")
-            if not project_ids:
-                raise PermissionDenied(
-                    "No Procore project to sync: the app can see none. Set PROCORE_PROJECT_IDS or give the "
-                    "app access to the projects in Procore's App Management."
-                )
-            if lacking:
-                raise PermissionDenied(
-                    f"{who} may not sync on demand: that needs 'Admin' on the ERP Integrations tool of every "
-                    f"synced project, or being an accounting approver. Missing on: {', '.join(lacking)}. "
-                    "Ask a Procore admin for the permission, or add the user to PAYSYNC_ACCOUNTING_APPROVERS."
-                )
+            check_can_sync(client, self.settings)
 
     # -- edits a person may make ---------------------------------------------------------------
 
@@ -533,7 +329,7 @@ class SyncService:
                 f"{MAX_PAYMENT_NUMBER:,}, or clear it."
             )
         link = self._link(link_id)
-        if link.erp_status == DELETED_IN_QUICKBOOKS:
+        if link.erp_status == ErpStatus.DELETED_IN_QUICKBOOKS:
             raise ValueError(
                 "This payment was deleted in QuickBooks; its payment number can no longer change."
             )
@@ -568,7 +364,7 @@ class SyncService:
                     done_changes={"status_reason": None},
                 )
         except ProcoreError as exc:
-            status = "needs_attention" if isinstance(exc, ProcoreRequestError) else FAILED
+            status = ErpStatus.NEEDS_ATTENTION if isinstance(exc, ProcoreRequestError) else ErpStatus.FAILED
             reason = f"Sending payment number {payment_number} to Procore failed: {exc}"
             PaymentLink.update(erp_status=status, status_reason=reason, updated_at=utc_now()).where(
                 PaymentLink.id == link_id
@@ -585,22 +381,7 @@ class SyncService:
         Bad files raise ValueError and store nothing. A Procore failure is recorded on the
         attachment row (status failed, with the reason); it does not raise. Returns what happened."""
         path = Path(path)
-        if not path.is_file():
-            raise ValueError(f"{path} does not exist or is not a file: pick an existing file.")
-        suffix = path.suffix.lower()
-        if suffix not in ALLOWED_ATTACHMENT_TYPES:
-            raise ValueError(
-                f"{path.name}: files of type {suffix or '(none)'} cannot be attached. Allowed: "
-                + ", ".join(sorted(s.lstrip(".") for s in ALLOWED_ATTACHMENT_TYPES))
-                + "."
-            )
-        size = path.stat().st_size
-        if size > MAX_ATTACHMENT_BYTES:
-            raise ValueError(
-                f"{path.name} is {size / 1024 / 1024:.1f} MB; the limit is 25 MB. Compress or split it."
-            )
-        if size == 0:
-            raise ValueError(f"{path.name} is empty: pick the file with the content.")
+        size = check_attachment(path)
         link = self._link(link_id)
         if link.procore_payment_id is None:
             raise ValueError(
@@ -611,11 +392,7 @@ class SyncService:
         if contract is None:
             raise ValueError("PaySync no longer knows this payment's commitment: refresh from Procore first.")
         content = path.read_bytes()
-        content_type = (
-            ALLOWED_ATTACHMENT_TYPES.get(suffix)
-            or mimetypes.guess_type(path.name)[0]
-            or "application/octet-stream"
-        )
+        mime_type = content_type(path)
         attachment = PaymentAttachment.create(link=link_id, filename=path.name, size=size, status="waiting")
         payment_id = int(link.procore_payment_id)
         ctx = WriteContext(link_id, link.origin_id, contract[0], contract[1], self.actor)
@@ -626,7 +403,7 @@ class SyncService:
                     ctx,
                     "attach",
                     lambda: client.attach_files_to_contract_payment(
-                        payment_id, ctx.project_id, ctx.contract_id, [(path.name, content, content_type)]
+                        payment_id, ctx.project_id, ctx.contract_id, [(path.name, content, mime_type)]
                     ),
                     payment_id=payment_id,
                     body={"filename": path.name, "size": size, "attachment_row": attachment.id},
@@ -660,7 +437,7 @@ class SyncService:
         """Delete from Procore a payment that was deleted in QuickBooks. An explicit Admin operation:
         refused without confirm=True, and only for payments flagged Deleted in QuickBooks."""
         link = self._link(link_id)
-        if link.erp_status != DELETED_IN_QUICKBOOKS or link.procore_payment_id is None:
+        if link.erp_status != ErpStatus.DELETED_IN_QUICKBOOKS or link.procore_payment_id is None:
             raise ValueError(
                 "Only a payment flagged 'Deleted in QuickBooks' that is still in Procore can be retracted; "
                 f"this one is {str(link.erp_status).replace('_', ' ')}."
@@ -694,49 +471,3 @@ class SyncService:
             )
         finally:
             lease.release()
-
-
-class BackgroundPusher:
-    """Runs `service.push` in a background thread when asked; asks made while one runs are
-    coalesced into one more push afterwards. Used after each Web Connector session and by the
-    scheduler in `paysync serve`."""
-
-    def __init__(self, service: SyncService) -> None:
-        self.service = service
-        self._lock = threading.Lock()
-        self._thread: threading.Thread | None = None
-        self._again: str | None = None
-        self.last_summary: SyncSummary | None = None
-
-    def request(self, trigger: str) -> None:
-        with self._lock:
-            if self._thread is not None and self._thread.is_alive():
-                self._again = trigger
-                return
-            self._thread = threading.Thread(
-                target=self._run, args=(trigger,), name="paysync-push", daemon=True
-            )
-            self._thread.start()
-
-    def _run(self, trigger: str) -> None:
-        while True:
-            try:
-                self.last_summary = self.service.refresh_and_push(trigger=trigger)
-                log.info("%s", self.last_summary.as_text())
-            except Exception as exc:
-                log.exception("automatic push failed")
-                record_failed_run(
-                    trigger,
-                    getattr(self.service, "actor", None),
-                    f"stopped by an unexpected error: {type(exc).__name__}: {exc}",
-                )
-            with self._lock:
-                if self._again is None:
-                    self._thread = None
-                    return
-                trigger, self._again = self._again, None
-
-    def wait(self, timeout: float | None = None) -> None:
-        thread = self._thread
-        if thread is not None:
-            thread.join(timeout)

@@ -1,23 +1,25 @@
 """One read of everything the plan needs, as plain rows, so planning is a pure function.
 
-`load_snapshot()` runs a handful of queries (tuples, no model instances: 100,000 applications load
-in a second or two) and `compute_plan()` then works from dictionaries only. `compute_plan()` on its
+`load_snapshot()` runs a handful of queries (raw rows read by column name, no model instances:
+100,000 applications load in a second or two) and `compute_plan()` then works from dictionaries only. `compute_plan()` on its
 own reads `load_reference()` (everything but the applications) and streams the applications with
 their links from `iter_applications_with_links()`, so they are never all held. Nothing here writes.
 """
 
 from __future__ import annotations
 
+from collections import namedtuple
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
+from functools import partial
 from typing import Any
 
 from peewee import JOIN
 
 from storage import models
-from sync.procore.importer import PROCORE_COMPANY_CURRENCY_KEY
+from storage.settings_store import PROCORE_COMPANY_CURRENCY, SCHEDULE_CUTOFF, get_setting
 
 # peewee's bundled hints know neither the auto `id` columns nor tuple rows; rows are typed below.
 BillPayment: Any = models.BillPayment
@@ -29,11 +31,10 @@ Invoice: Any = models.Invoice
 PaymentLink: Any = models.PaymentLink
 ProcoreVendor: Any = models.ProcoreVendor
 ProcoreWrite: Any = models.ProcoreWrite
-Setting: Any = models.Setting
 QuickBooksVendor: Any = models.QuickBooksVendor
 
-# Written by whoever configures the schedule (the console/CLI); the cutoff for "pre-existing".
-SCHEDULE_CUTOFF_KEY = "schedule_cutoff"
+# Built from a list of names, which mypy's namedtuple() does not take; the rows are read untyped.
+_namedtuple: Any = namedtuple
 DEFAULT_CURRENCY = "USD"  # the U.S. edition's home currency, and a Procore company's unless it says
 
 
@@ -120,7 +121,7 @@ class VendorRow:
 @dataclass
 class CurrencyContext:
     """What it takes to tell an application's currency and a commitment's (DESIGN rule 10). The
-    ISO codes were worked out when QuickBooks' data was stored (sync.qbxml.currency)."""
+    ISO codes were worked out when QuickBooks' data was stored (sync.quickbooks.qbxml.currency)."""
 
     procore_company_currency: str = DEFAULT_CURRENCY
     home: dict[str, str | None] = field(default_factory=dict)  # file key -> home currency code
@@ -151,10 +152,25 @@ def _money(raw: Any) -> Decimal:
     return Decimal(int(raw or 0)).scaleb(-2)
 
 
-def _rows(query: Any) -> Any:
-    """Rows of raw column values: peewee's per-value converters cost more than the plan itself
-    at 100,000 rows, so the few conversions needed are done here by hand."""
-    return models.database_proxy.execute(query)
+class _Columns:
+    """A SELECT's columns, chosen by name, and its rows as named tuples of the raw column values.
+
+    peewee's per-value converters cost more than the plan itself at 100,000 rows, so rows are read
+    from the cursor as they come and the few conversions needed are done here by hand; the named
+    tuple lets that code read each value by its name, never by its position.
+    """
+
+    def __init__(self, columns: dict[str, Any]) -> None:
+        self.columns = columns
+        row_type: Any = _namedtuple("Row", list(columns))
+        # Row._make without its Python frame (and its length check: the SELECT has these columns).
+        self._make_row = partial(tuple.__new__, row_type)
+
+    def select(self, model: Any) -> Any:
+        return model.select(*self.columns.values())
+
+    def rows(self, query: Any) -> Iterator[Any]:
+        return map(self._make_row, models.database_proxy.execute(query))
 
 
 def _date(raw: Any) -> date:
@@ -165,35 +181,85 @@ def _date(raw: Any) -> date:
     return date.fromisoformat(str(raw)[:10])
 
 
-def _application_query() -> Any:
-    return (
-        BillPaymentApplication.select(
-            BillPaymentApplication.id,
-            CompanyFile.file_key,
-            BillPayment.id,
-            BillPayment.txn_id,
-            BillPayment.kind,
-            BillPayment.edit_sequence,
-            BillPayment.txn_date,
-            BillPayment.amount,
-            BillPayment.ref_number,
-            BillPayment.vendor_list_id,
-            BillPayment.vendor_name,
-            BillPayment.is_void,
-            BillPayment.pre_existing,
-            BillPayment.deleted_at,
-            BillPaymentApplication.bill_txn_id,
-            BillPaymentApplication.bill_ref_number,
-            BillPaymentApplication.amount,
-            BillPayment.currency,
-            BillPayment.currency_name,
-            BillPayment.hold_reason,
-            BillPaymentApplication.discount_amount,
-            BillPaymentApplication.credits,
-        )
-        .join(BillPayment)
-        .join(CompanyFile)
-    )
+_APPLICATION = _Columns(
+    {
+        "application_id": BillPaymentApplication.id,
+        "file_key": CompanyFile.file_key,
+        "payment_id": BillPayment.id,
+        "payment_txn_id": BillPayment.txn_id,
+        "kind": BillPayment.kind,
+        "edit_sequence": BillPayment.edit_sequence,
+        "txn_date": BillPayment.txn_date,
+        "payment_amount": BillPayment.amount,
+        "ref_number": BillPayment.ref_number,
+        "vendor_list_id": BillPayment.vendor_list_id,
+        "vendor_name": BillPayment.vendor_name,
+        "is_void": BillPayment.is_void,
+        "pre_existing": BillPayment.pre_existing,
+        "deleted_at": BillPayment.deleted_at,
+        "bill_txn_id": BillPaymentApplication.bill_txn_id,
+        "bill_ref_number": BillPaymentApplication.bill_ref_number,
+        "amount": BillPaymentApplication.amount,
+        "currency": BillPayment.currency,
+        "currency_name": BillPayment.currency_name,
+        "hold_reason": BillPayment.hold_reason,
+        "discount_amount": BillPaymentApplication.discount_amount,
+        "credits": BillPaymentApplication.credits,
+    }
+)
+_LINK = _Columns(
+    {
+        "link_id": PaymentLink.id,
+        "application_id": PaymentLink.application,
+        "origin_id": PaymentLink.origin_id,
+        "invoice_id": PaymentLink.invoice,
+        "commitment_id": PaymentLink.commitment,
+        "match_reason": PaymentLink.match_reason,
+        "erp_status": PaymentLink.erp_status,
+        "status_reason": PaymentLink.status_reason,
+        "procore_payment_id": PaymentLink.procore_payment_id,
+        "pushed_fields": PaymentLink.pushed_fingerprint,
+        "payment_number": PaymentLink.payment_number,
+        "locked": PaymentLink.locked,
+        "held_key": PaymentLink.held_key,
+        "awaiting_unlink": PaymentLink.awaiting_unlink,
+    }
+)
+# An application with its link (left join): the link's columns beside the application's, whose
+# own id stands for the link's application.
+_APPLICATION_WITH_LINK = _Columns(
+    {**_APPLICATION.columns, **{name: c for name, c in _LINK.columns.items() if name != "application_id"}}
+)
+
+
+# Our copy of Procore: what matching looks up.
+_COMMITMENT = _Columns(
+    {
+        "id": Commitment.id,
+        "project_id": Commitment.project,
+        "vendor_id": Commitment.vendor_id,
+        "number": Commitment.number,
+        "title": Commitment.title,
+        "currency": Commitment.currency,
+        "updated_at": Commitment.updated_at,
+    }
+)
+_INVOICE = _Columns(
+    {
+        "id": Invoice.id,
+        "project_id": Invoice.project,
+        "commitment_id": Invoice.commitment,
+        "number": Invoice.number,
+        "invoice_number": Invoice.invoice_number,
+        "origin_id": Invoice.origin_id,
+        "vendor_id": Invoice.vendor_id,
+    }
+)
+_VENDOR = _Columns({"id": ProcoreVendor.id, "name": ProcoreVendor.name, "origin_id": ProcoreVendor.origin_id})
+
+
+def _application_query(columns: _Columns = _APPLICATION) -> Any:
+    return columns.select(BillPaymentApplication).join(BillPayment).join(CompanyFile)
 
 
 class _SharedText:
@@ -212,73 +278,57 @@ class _SharedText:
 
 
 def _application_row(row: Any, shared: _SharedText | None = None) -> ApplicationRow:
+    """An ApplicationRow from a row of _APPLICATION's columns (or _APPLICATION_WITH_LINK's)."""
     text = shared if shared is not None else _SharedText()
     return ApplicationRow(
-        application_id=int(row[0]),
-        file_key=text(row[1]),
-        payment_id=int(row[2]),
-        payment_txn_id=str(row[3]),
-        kind=text(row[4]),
-        edit_sequence=text(row[5]),
-        txn_date=_date(row[6]),
-        payment_amount=_money(row[7]),
-        ref_number=str(row[8]) if row[8] else None,
-        vendor_list_id=text.optional(row[9]),
-        vendor_name=text.optional(row[10]),
-        is_void=bool(row[11]),
-        pre_existing=bool(row[12]),
-        deleted=row[13] is not None,
-        bill_txn_id=str(row[14]),
-        bill_ref_number=str(row[15]) if row[15] else None,
-        amount=_money(row[16]),
-        currency=text.optional(row[17]),
-        currency_name=text.optional(row[18]),
-        hold_reason=str(row[19]) if row[19] else None,
-        discount_amount=_money(row[20]) if row[20] is not None else None,
-        credits=str(row[21]) if row[21] else None,
+        application_id=int(row.application_id),
+        file_key=text(row.file_key),
+        payment_id=int(row.payment_id),
+        payment_txn_id=str(row.payment_txn_id),
+        kind=text(row.kind),
+        edit_sequence=text(row.edit_sequence),
+        txn_date=_date(row.txn_date),
+        payment_amount=_money(row.payment_amount),
+        ref_number=str(row.ref_number) if row.ref_number else None,
+        vendor_list_id=text.optional(row.vendor_list_id),
+        vendor_name=text.optional(row.vendor_name),
+        is_void=bool(row.is_void),
+        pre_existing=bool(row.pre_existing),
+        deleted=row.deleted_at is not None,
+        bill_txn_id=str(row.bill_txn_id),
+        bill_ref_number=str(row.bill_ref_number) if row.bill_ref_number else None,
+        amount=_money(row.amount),
+        currency=text.optional(row.currency),
+        currency_name=text.optional(row.currency_name),
+        hold_reason=str(row.hold_reason) if row.hold_reason else None,
+        discount_amount=_money(row.discount_amount) if row.discount_amount is not None else None,
+        credits=str(row.credits) if row.credits else None,
     )
 
 
-_LINK_COLUMNS = (
-    PaymentLink.id,
-    PaymentLink.application,
-    PaymentLink.origin_id,
-    PaymentLink.invoice,
-    PaymentLink.commitment,
-    PaymentLink.match_reason,
-    PaymentLink.erp_status,
-    PaymentLink.status_reason,
-    PaymentLink.procore_payment_id,
-    PaymentLink.pushed_fingerprint,
-    PaymentLink.payment_number,
-    PaymentLink.locked,
-    PaymentLink.held_key,
-    PaymentLink.awaiting_unlink,
-)
-
-
 def _link_row(row: Any, text: _SharedText) -> LinkRow:
+    """A LinkRow from a row of _LINK's columns (or _APPLICATION_WITH_LINK's, when it has a link)."""
     return LinkRow(
-        id=int(row[0]),
-        application_id=int(row[1]),
-        origin_id=str(row[2]),
-        invoice_id=int(row[3]) if row[3] is not None else None,
-        commitment_id=int(row[4]) if row[4] is not None else None,
-        match_reason=row[5],
-        erp_status=text(row[6]),
-        status_reason=text(row[7]) if row[7] is not None else None,
-        procore_payment_id=int(row[8]) if row[8] is not None else None,
-        pushed_fields=row[9],
-        payment_number=int(row[10]) if row[10] is not None else None,
-        locked=bool(row[11]),
-        held_key=str(row[12]) if row[12] else None,
-        awaiting_unlink=bool(row[13]),
+        id=int(row.link_id),
+        application_id=int(row.application_id),
+        origin_id=str(row.origin_id),
+        invoice_id=int(row.invoice_id) if row.invoice_id is not None else None,
+        commitment_id=int(row.commitment_id) if row.commitment_id is not None else None,
+        match_reason=row.match_reason,
+        erp_status=text(row.erp_status),
+        status_reason=text(row.status_reason) if row.status_reason is not None else None,
+        procore_payment_id=int(row.procore_payment_id) if row.procore_payment_id is not None else None,
+        pushed_fields=row.pushed_fields,
+        payment_number=int(row.payment_number) if row.payment_number is not None else None,
+        locked=bool(row.locked),
+        held_key=str(row.held_key) if row.held_key else None,
+        awaiting_unlink=bool(row.awaiting_unlink),
     )
 
 
 def load_application(application_id: int) -> ApplicationRow | None:
     """One application, as the plan sees it (for the edits a person makes to one payment)."""
-    for row in _rows(_application_query().where(BillPaymentApplication.id == application_id)):
+    for row in _APPLICATION.rows(_application_query().where(BillPaymentApplication.id == application_id)):
         return _application_row(row)
     return None
 
@@ -289,15 +339,13 @@ def iter_applications_with_links() -> Iterator[tuple[ApplicationRow, LinkRow | N
     would cost more than everything else the plan reads."""
     text = _SharedText()
     query = (
-        _application_query()
-        .select_extend(*_LINK_COLUMNS)
+        _application_query(_APPLICATION_WITH_LINK)
         .switch(BillPaymentApplication)
         .join(PaymentLink, JOIN.LEFT_OUTER, on=(PaymentLink.application == BillPaymentApplication.id))
         .order_by(BillPaymentApplication.id)
     )
-    width = len(_application_query().selected_columns)  # the application's columns, then the link's
-    for row in _rows(query):
-        link = _link_row(row[width:], text) if row[width] is not None else None
+    for row in _APPLICATION_WITH_LINK.rows(query):
+        link = _link_row(row, text) if row.link_id is not None else None
         yield _application_row(row, text), link
 
 
@@ -314,9 +362,9 @@ def load_snapshot() -> Snapshot:
     """Read the QuickBooks side, our links and our copy of Procore, without writing anything."""
     snapshot = Snapshot()
     text = _SharedText()
-    for row in _rows(_application_query().order_by(BillPaymentApplication.id)):
+    for row in _APPLICATION.rows(_application_query().order_by(BillPaymentApplication.id)):
         snapshot.applications.append(_application_row(row, text))
-    for row in _rows(PaymentLink.select(*_LINK_COLUMNS)):
+    for row in _LINK.rows(_LINK.select(PaymentLink)):
         link = _link_row(row, text)
         snapshot.links_by_application[link.application_id] = link
     _load_procore_copy(snapshot)
@@ -326,49 +374,29 @@ def load_snapshot() -> Snapshot:
 
 def _load_procore_copy(snapshot: Snapshot) -> None:
     """Commitments, invoices and vendors: what matching looks up."""
-    for row in _rows(
-        Commitment.select(
-            Commitment.id,
-            Commitment.project,
-            Commitment.vendor_id,
-            Commitment.number,
-            Commitment.title,
-            Commitment.currency,
-            Commitment.updated_at,
-        )
-    ):
-        label = " ".join(str(part) for part in (row[3], row[4]) if part) or f"commitment {row[0]}"
-        snapshot.commitments[int(row[0])] = CommitmentRow(
-            id=int(row[0]),
-            project_id=int(row[1]),
-            vendor_id=int(row[2]) if row[2] is not None else None,
+    for row in _COMMITMENT.rows(_COMMITMENT.select(Commitment)):
+        label = " ".join(str(part) for part in (row.number, row.title) if part) or f"commitment {row.id}"
+        snapshot.commitments[int(row.id)] = CommitmentRow(
+            id=int(row.id),
+            project_id=int(row.project_id),
+            vendor_id=int(row.vendor_id) if row.vendor_id is not None else None,
             label=label,
-            currency=str(row[5]).upper() if row[5] else None,
-            updated_at=str(row[6]) if row[6] is not None else None,
+            currency=str(row.currency).upper() if row.currency else None,
+            updated_at=str(row.updated_at) if row.updated_at is not None else None,
         )
-    for row in _rows(
-        Invoice.select(
-            Invoice.id,
-            Invoice.project,
-            Invoice.commitment,
-            Invoice.number,
-            Invoice.invoice_number,
-            Invoice.origin_id,
-            Invoice.vendor_id,
-        )
-    ):
-        snapshot.invoices[int(row[0])] = InvoiceRow(
-            id=int(row[0]),
-            project_id=int(row[1]),
-            commitment_id=int(row[2]),
-            number=int(row[3]) if row[3] is not None else None,
-            invoice_number=str(row[4]) if row[4] is not None else None,
-            origin_id=str(row[5]) if row[5] else None,
-            vendor_id=int(row[6]) if row[6] is not None else None,
+    for row in _INVOICE.rows(_INVOICE.select(Invoice)):
+        snapshot.invoices[int(row.id)] = InvoiceRow(
+            id=int(row.id),
+            project_id=int(row.project_id),
+            commitment_id=int(row.commitment_id),
+            number=int(row.number) if row.number is not None else None,
+            invoice_number=str(row.invoice_number) if row.invoice_number is not None else None,
+            origin_id=str(row.origin_id) if row.origin_id else None,
+            vendor_id=int(row.vendor_id) if row.vendor_id is not None else None,
         )
     snapshot.vendors = [
-        VendorRow(id=int(r[0]), name=str(r[1]), origin_id=str(r[2]) if r[2] else None)
-        for r in _rows(ProcoreVendor.select(ProcoreVendor.id, ProcoreVendor.name, ProcoreVendor.origin_id))
+        VendorRow(id=int(row.id), name=str(row.name), origin_id=str(row.origin_id) if row.origin_id else None)
+        for row in _VENDOR.rows(_VENDOR.select(ProcoreVendor))
     ]
 
 
@@ -394,8 +422,7 @@ def _load_context(snapshot: Snapshot) -> None:
         ):
             if txn_id in missing_refs:
                 snapshot.bill_ref_numbers[(str(file_key), str(txn_id))] = str(ref)
-    cutoff = Setting.get_or_none(Setting.key == SCHEDULE_CUTOFF_KEY)
-    snapshot.cutoff = str(cutoff.value) if cutoff is not None else None
+    snapshot.cutoff = get_setting(SCHEDULE_CUTOFF)
     _load_currencies(snapshot.currencies)
     orphaned = [
         int(link_id)
@@ -416,9 +443,9 @@ def _load_context(snapshot: Snapshot) -> None:
 
 def _load_currencies(context: CurrencyContext) -> None:
     """Home currencies, vendor currencies and the Procore company's currency: small, read whole."""
-    company = Setting.get_or_none(Setting.key == PROCORE_COMPANY_CURRENCY_KEY)
-    if company is not None and company.value:
-        context.procore_company_currency = str(company.value).upper()
+    company = get_setting(PROCORE_COMPANY_CURRENCY)
+    if company:
+        context.procore_company_currency = company.upper()
     for file_key, home in CompanyFile.select(CompanyFile.file_key, CompanyFile.home_currency).tuples():
         context.home[str(file_key)] = str(home).upper() if home else None
     for file_key, list_id, code, name in (

@@ -9,6 +9,10 @@ What it takes care of, so callers don't have to:
 - retries with exponential backoff and full jitter for reads; a write is retried only when
   Procore certainly did not process it (a 429, or a connection that never opened). Anything else
   after a write was sent raises ProcoreWriteOutcomeUnknown: the caller reconciles (DESIGN rule 4).
+
+Long because one request's whole life is one object's state: the token it renews, the rate-limit
+budget it paces by, the retries it may or may not make, the pages it follows. The endpoints
+themselves are a few lines each; split by job, that shared state would be passed around instead.
 """
 
 from __future__ import annotations
@@ -29,6 +33,8 @@ from urllib.parse import parse_qsl
 
 import httpx
 
+from storage.fields import utc_now
+from storage.settings_store import PROCORE_RATE_LIMIT, set_setting
 from sync.procore.auth import (
     API_BASE_EXAMPLE,
     LOGIN_AGAIN,
@@ -76,6 +82,21 @@ class RateLimitState:
     limit: int | None = None
     remaining: int | None = None
     reset_at: datetime | None = None
+
+
+def remember_rate_limit(state: RateLimitState) -> None:
+    """Keep the last X-Rate-Limit-* figures in the database, so the console and `paysync status`
+    can show the Procore budget: clients are short-lived, one per operation. Never raises: a
+    display nicety must never fail a sync."""
+    if state.limit is None or state.remaining is None:
+        return
+    values = (str(state.limit), str(state.remaining), state.reset_at.isoformat() if state.reset_at else "")
+    now = utc_now()
+    try:
+        for key, value in zip(PROCORE_RATE_LIMIT, values, strict=True):
+            set_setting(key, value, now=now)
+    except Exception:
+        log.warning("could not store the Procore rate-limit figures", exc_info=True)
 
 
 def format_procore_time(moment: datetime) -> str:

@@ -24,15 +24,13 @@ from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
 from typing import Any, TypeVar
 
 from storage.fields import utc_now
-from storage.models import Commitment, Invoice, ProcoreProject, ProcoreVendor, Setting
+from storage.models import Commitment, Invoice, ProcoreProject, ProcoreVendor
+from storage.settings_store import get_setting, procore_import_watermark, set_setting
 from sync.procore.client import ProcoreClient
 
 log = logging.getLogger("paysync.procore.import")
 
 WATERMARK_OVERLAP = timedelta(minutes=10)
-# The Procore company's currency, as the base currency a commitment's currency_configuration names;
-# commitments without one are in it (DESIGN rule 10).
-PROCORE_COMPANY_CURRENCY_KEY = "procore_company_currency"
 CLOCK_TOLERANCE_SECONDS = 2.0  # the Date header has whole seconds
 BATCH_SIZE = 100
 CENT = Decimal("0.01")
@@ -53,7 +51,7 @@ class ImportSummary:
 
 
 def watermark_key(project_id: int, what: str) -> str:
-    return f"procore_import:{project_id}:{what}"
+    return procore_import_watermark(project_id, what)
 
 
 def import_from_procore(
@@ -393,21 +391,14 @@ def _commitment_vendors(project_id: int) -> dict[int, int | None]:
 
 
 def _load_watermark(key: str) -> datetime | None:
-    row = Setting.get_or_none(Setting.key == key)
-    return parse_time(row.value) if row is not None else None
+    value = get_setting(key)
+    return parse_time(value) if value is not None else None
 
 
 def _save_watermark(key: str, value: datetime | None) -> None:
     if value is None:
         return
-    _save_setting(key, value.astimezone(UTC).isoformat())
-
-
-def _save_setting(key: str, text: str) -> None:
-    with Setting._meta.database.atomic():
-        Setting.insert(key=key, value=text, updated_at=utc_now()).on_conflict(
-            conflict_target=[Setting.key], update={Setting.value: text, Setting.updated_at: utc_now()}
-        ).execute()
+    set_setting(key, value.astimezone(UTC).isoformat())
 
 
 def _batches(items: Iterable[_T], size: int = BATCH_SIZE) -> Iterator[list[_T]]:

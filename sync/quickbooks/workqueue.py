@@ -1,7 +1,9 @@
 """QuickBooks queries waiting for the Web Connector's next poll.
 
 The Web Connector is pull-only, so "sync now" and the schedule only *queue* work here; the
-service in sync/qbwc takes it, highest priority first and oldest first, when QuickBooks polls.
+Web Connector exchange (sync/quickbooks/webconnector) takes it, highest priority first and oldest
+first, when QuickBooks polls. What each kind of work is, and its priority, is its step's
+(sync/quickbooks/steps).
 """
 
 from __future__ import annotations
@@ -10,23 +12,11 @@ import json
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 
+from storage.db import write_transaction
 from storage.fields import utc_now
 from storage.models import QuickBooksWork, WebConnectorSession
-from sync.ingest import write_transaction
+from sync.quickbooks.steps import REFRESH_STEPS, step_for
 
-# What one refresh asks QuickBooks for, and in which order. The host query runs first so a
-# company file of the wrong edition (Canada, UK) is refused before anything else is read.
-REFRESH_KINDS: tuple[tuple[str, int], ...] = (
-    ("host", 40),
-    ("payments_check", 30),
-    ("payments_credit_card", 30),
-    ("deleted", 20),
-)
-BILLS_PRIORITY = 10
-# Lookups that add detail to what was read: bills (their numbers), vendors and the currency list
-# (multicurrency company files). Each is one queued item whose payload names what to look up.
-LOOKUP_PRIORITY = {"currencies": 35, "vendors": 15, "bills": BILLS_PRIORITY}
-LOOKUP_PAYLOAD_KEY = {"bills": "txn_ids", "vendors": "list_ids"}
 PENDING_STATUSES = ("queued", "in_progress")
 # The implicit AutoField primary key; the peewee stubs do not declare `id` on models.
 _WORK_ID = QuickBooksWork._meta.primary_key
@@ -40,7 +30,8 @@ def work_id(work: QuickBooksWork) -> int:
 def queue_quickbooks_refresh(
     file_key: str, *, requested_by: str, now: datetime | None = None
 ) -> list[QuickBooksWork]:
-    """Queue the refresh queries for `file_key`; a kind already queued or running is not queued twice.
+    """Queue the refresh queries for `file_key` (the steps every refresh runs, in the registry's
+    order); a kind already queued or running is not queued twice.
 
     Returns the items created by this call (empty when everything was already waiting).
     """
@@ -53,12 +44,16 @@ def queue_quickbooks_refresh(
                 (QuickBooksWork.file_key == file_key) & QuickBooksWork.status.in_(PENDING_STATUSES)
             )
         }
-        for kind, priority in REFRESH_KINDS:
-            if kind in pending:
+        for step in REFRESH_STEPS:
+            if step.kind in pending:
                 continue
             created.append(
                 QuickBooksWork.create(
-                    file_key=file_key, kind=kind, priority=priority, requested_by=requested_by, created_at=now
+                    file_key=file_key,
+                    kind=step.kind,
+                    priority=step.priority,
+                    requested_by=requested_by,
+                    created_at=now,
                 )
             )
     return created
@@ -67,13 +62,16 @@ def queue_quickbooks_refresh(
 def queue_lookup(
     file_key: str, kind: str, ids: Iterable[str], *, requested_by: str, now: datetime | None = None
 ) -> QuickBooksWork | None:
-    """Queue a lookup (`bills` by TxnID, `vendors` by ListID) for records that payments refer to
-    but PaySync has not read yet.
+    """Queue a lookup (`bills` by TxnID, `vendors` by ListID: a step with a `lookup_key`) for
+    records that payments refer to but PaySync has not read yet.
 
     The ids join a lookup of the same kind that is still queued (not yet sent), so one session asks
     once. Returns the queued item, or None when there was nothing to ask.
     """
-    key = LOOKUP_PAYLOAD_KEY[kind]
+    step = step_for(kind)
+    key = step.lookup_key
+    if key is None:
+        raise ValueError(f"{step.label} are not looked up by id")
     wanted = set(ids)
     if not wanted:
         return None
@@ -82,7 +80,7 @@ def queue_lookup(
             QuickBooksWork.select()
             .where(
                 (QuickBooksWork.file_key == file_key)
-                & (QuickBooksWork.kind == kind)
+                & (QuickBooksWork.kind == step.kind)
                 & (QuickBooksWork.status == "queued")
             )
             .order_by(_WORK_ID)
@@ -97,8 +95,8 @@ def queue_lookup(
             return waiting
         item: QuickBooksWork = QuickBooksWork.create(
             file_key=file_key,
-            kind=kind,
-            priority=LOOKUP_PRIORITY[kind],
+            kind=step.kind,
+            priority=step.priority,
             requested_by=requested_by,
             created_at=now or utc_now(),
             payload=json.dumps({key: sorted(wanted)}),
@@ -106,23 +104,17 @@ def queue_lookup(
         return item
 
 
-def queue_bill_lookup(
-    file_key: str, bill_txn_ids: Iterable[str], *, requested_by: str, now: datetime | None = None
+def queue_once(
+    file_key: str, kind: str, *, requested_by: str, now: datetime | None = None
 ) -> QuickBooksWork | None:
-    """Queue a BillQuery for bills that payments refer to but PaySync has not read yet."""
-    return queue_lookup(file_key, "bills", bill_txn_ids, requested_by=requested_by, now=now)
-
-
-def queue_currency_list(
-    file_key: str, *, requested_by: str, now: datetime | None = None
-) -> QuickBooksWork | None:
-    """Queue a CurrencyQuery (multicurrency files), unless one is already waiting or running."""
+    """Queue one item of `kind` (the currency list, say), unless one is already waiting or running."""
+    step = step_for(kind)
     with write_transaction():
         if (
             QuickBooksWork.select()
             .where(
                 (QuickBooksWork.file_key == file_key)
-                & (QuickBooksWork.kind == "currencies")
+                & (QuickBooksWork.kind == step.kind)
                 & QuickBooksWork.status.in_(PENDING_STATUSES)
             )
             .exists()
@@ -130,8 +122,8 @@ def queue_currency_list(
             return None
         item: QuickBooksWork = QuickBooksWork.create(
             file_key=file_key,
-            kind="currencies",
-            priority=LOOKUP_PRIORITY["currencies"],
+            kind=step.kind,
+            priority=step.priority,
             requested_by=requested_by,
             created_at=now or utc_now(),
         )

@@ -1,65 +1,42 @@
-"""The cutoff: bill payments QuickBooks created before it are pre-existing and never synced.
+"""Changing the cutoff before the first push: `paysync cutoff --set DATE` and `--reset`.
 
-It is recorded when PaySync first runs for real — configuration valid and Procore reached (the
-first `paysync sync`, the console's first sync, the first successful Procore refresh of `paysync
-serve`), or the Web Connector's first session — never by a run that failed on its configuration:
-a trial run days before go-live must not fix the cutoff, or every payment keyed into Procore by hand
-in those days would be pushed a second time later. PaySync says so when it records it (the
-returned message, an audit entry, the log).
-
-Until the first payment reaches Procore a person may set it (`paysync cutoff --set DATE`) or clear
-it (`paysync cutoff --reset`, so the next real run records it); the stored payments' pre-existing
-flags are then decided again. Afterwards it never changes: moving it would turn synced payments
-pre-existing, or push old ones twice.
+The cutoff itself (bill payments QuickBooks created before it are pre-existing and never synced;
+recorded when PaySync first runs for real) is sync/quickbooks/cutoff.py. Until the first payment
+reaches Procore a person may set it on purpose (the go-live date) or clear it (so the next real run
+records it); the stored payments' pre-existing flags, and their links' *Not synced* verdicts, are
+then decided again. Afterwards it never changes: moving it would turn synced payments pre-existing,
+or push old ones twice.
 """
 
 from __future__ import annotations
 
 import json
-import logging
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from storage import models
+from storage.db import write_transaction
 from storage.fields import utc_now
 from storage.queries import procore_push_record
-from sync.engine.plan import NOT_SYNCED, cutoff_reason
-from sync.ingest import WATERMARK_KINDS, is_pre_existing, write_transaction
-from sync.scheduler import SCHEDULE_CUTOFF_KEY, schedule_cutoff
-from sync.workqueue import SESSION_IDLE_TIMEOUT
+from storage.settings_store import SCHEDULE_CUTOFF, SCHEDULE_CUTOFF_SOURCE, delete_setting, set_setting
+from storage.vocabulary import ErpStatus
+from sync.engine.plan import cutoff_reason
+from sync.quickbooks.cutoff import audit_cutoff, is_pre_existing, schedule_cutoff
+from sync.quickbooks.steps import WATERMARK_KINDS
+from sync.quickbooks.workqueue import SESSION_IDLE_TIMEOUT
 
-log = logging.getLogger(__name__)
-
-Setting: Any = models.Setting
-AuditLog: Any = models.AuditLog
 BillPayment: Any = models.BillPayment
 BillPaymentApplication: Any = models.BillPaymentApplication
 PaymentLink: Any = models.PaymentLink
 Watermark: Any = models.Watermark
 WebConnectorSession: Any = models.WebConnectorSession
 
-CUTOFF_SOURCE_KEY = "schedule_cutoff_source"  # JSON: how the cutoff came to be (recorded or set), by whom
 _CHUNK = 500
 
 
 class CutoffLocked(Exception):
     """The cutoff can no longer change (or not right now); the message says why."""
-
-
-def format_cutoff(moment: datetime) -> str:
-    """2026-12-02 09:14 UTC (seconds shown only when there are some)."""
-    moment = moment.astimezone(UTC)
-    return moment.strftime("%Y-%m-%d %H:%M UTC" if moment.second == 0 else "%Y-%m-%d %H:%M:%S UTC")
-
-
-def recorded_message(cutoff: datetime) -> str:
-    """What PaySync says when it records the cutoff (printed, audited, logged)."""
-    return (
-        f"PaySync recorded the cutoff {format_cutoff(cutoff)}: payments created in QuickBooks before it are "
-        "never synced (they show Not synced, as pre-existing). Until the first payment is pushed to Procore "
-        "it can still change: `paysync cutoff --set DATE` moves it, `paysync cutoff --reset` clears it."
-    )
 
 
 def parse_cutoff(text: str) -> datetime:
@@ -77,56 +54,6 @@ def parse_cutoff(text: str) -> datetime:
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
     return moment.astimezone(UTC).replace(microsecond=0)
-
-
-def _put(key: str, value: str, now: datetime) -> None:
-    updated = Setting.update(value=value, updated_at=now).where(Setting.key == key).execute()
-    if not updated:
-        Setting.create(key=key, value=value, updated_at=now)
-
-
-def _audit(actor: str, action: str, detail: dict[str, Any], now: datetime) -> None:
-    AuditLog.create(
-        at=now,
-        actor=actor[:100],
-        action=action,
-        target="cutoff",
-        detail=json.dumps(detail, default=str, sort_keys=True),
-    )
-
-
-def cutoff_source() -> dict[str, Any] | None:
-    """How the cutoff came to be: {"how": "recorded" | "set", "by": actor, "trigger": …, "at": ISO}."""
-    row = Setting.get_or_none(Setting.key == CUTOFF_SOURCE_KEY)
-    if row is None:
-        return None
-    try:
-        value = json.loads(row.value)
-    except ValueError:
-        return None
-    return value if isinstance(value, dict) else None
-
-
-def record_cutoff_at_first_run(actor: str, trigger: str, now: datetime | None = None) -> datetime | None:
-    """Record the cutoff unless there is one: call once a real run has started (Procore reached, or
-    the Web Connector logged in). Returns the cutoff when it was recorded by this call, else None."""
-    now = now or utc_now()
-    with write_transaction():
-        if schedule_cutoff() is not None:
-            return None
-        cutoff = now.astimezone(UTC).replace(microsecond=0)
-        _put(SCHEDULE_CUTOFF_KEY, cutoff.isoformat(), now)
-        source = {"how": "recorded", "by": actor, "trigger": trigger, "at": now.isoformat()}
-        _put(CUTOFF_SOURCE_KEY, json.dumps(source), now)
-        message = recorded_message(cutoff)
-        _audit(
-            actor,
-            "cutoff.recorded",
-            {"cutoff": cutoff.isoformat(), "trigger": trigger, "message": message},
-            now,
-        )
-    log.warning("%s", message)
-    return cutoff
 
 
 def why_locked() -> str | None:
@@ -201,12 +128,12 @@ def recompute_pre_existing(cutoff: datetime | None, now: datetime) -> tuple[int,
                 BillPaymentApplication.payment.in_(chunk)
             )
             links = PaymentLink.update(
-                erp_status=NOT_SYNCED if flag else "waiting",
+                erp_status=ErpStatus.NOT_SYNCED if flag else ErpStatus.WAITING,
                 status_reason=reason if flag else None,
                 updated_at=now,
             ).where(PaymentLink.application.in_(applications) & PaymentLink.procore_payment_id.is_null(True))
             if not flag:  # the next push decides these again; only the pre-existing verdict is lifted
-                links = links.where(PaymentLink.erp_status == NOT_SYNCED)
+                links = links.where(PaymentLink.erp_status == ErpStatus.NOT_SYNCED)
             links.execute()
     return counts[True], counts[False]
 
@@ -226,10 +153,14 @@ def change_cutoff(new: datetime | None, actor: str, now: datetime | None = None)
             )
         old = schedule_cutoff()
         if new is None:
-            Setting.delete().where(Setting.key.in_((SCHEDULE_CUTOFF_KEY, CUTOFF_SOURCE_KEY))).execute()
+            delete_setting(SCHEDULE_CUTOFF, SCHEDULE_CUTOFF_SOURCE)
         else:
-            _put(SCHEDULE_CUTOFF_KEY, new.isoformat(), now)
-            _put(CUTOFF_SOURCE_KEY, json.dumps({"how": "set", "by": actor, "at": now.isoformat()}), now)
+            set_setting(SCHEDULE_CUTOFF, new.isoformat(), now=now)
+            set_setting(
+                SCHEDULE_CUTOFF_SOURCE,
+                json.dumps({"how": "set", "by": actor, "at": now.isoformat()}),
+                now=now,
+            )
         pre_existing, to_sync = recompute_pre_existing(new, now)
         reread_from: datetime | None = None
         if new is not None and (old is None or new < old):
@@ -238,7 +169,7 @@ def change_cutoff(new: datetime | None, actor: str, now: datetime | None = None)
             # stored are matched by EditSequence, so reading some twice changes nothing).
             Watermark.delete().where(Watermark.kind.in_(WATERMARK_KINDS)).execute()
             reread_from = new - timedelta(days=1)
-        _audit(
+        audit_cutoff(
             actor,
             "cutoff.set" if new is not None else "cutoff.reset",
             {

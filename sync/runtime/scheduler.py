@@ -4,8 +4,9 @@ Cron times are evaluated in UTC, so a schedule means the same on every machine a
 status output (which prints UTC). The presets follow Procore's ERP Integrations choices.
 
 The *cutoff* (bill payments QuickBooks created before it are pre-existing and never synced, the
-seed's "Limitations") is stored here but decided in sync/cutoff.py: it is recorded when PaySync
-first runs for real, never merely because a command read the schedule.
+seed's "Limitations") is decided in sync/quickbooks/cutoff.py: it is recorded when PaySync first
+runs for real, never merely because a command read the schedule. This is the one module that
+imports croniter.
 """
 
 from __future__ import annotations
@@ -18,16 +19,14 @@ from datetime import UTC, datetime, timedelta
 
 from croniter import croniter
 
+from storage.db import write_transaction
 from storage.fields import utc_now
-from storage.models import Setting
-from sync.ingest import write_transaction
-from sync.runs import record_failed_run
+from storage.settings_store import SCHEDULE_CUTOFF, SCHEDULE_EXPRESSION, get_setting, set_setting
+from sync.engine.runs import record_failed_run
+from sync.quickbooks.cutoff import schedule_cutoff
 from sync.settings import ConfigError
 
 log = logging.getLogger(__name__)
-
-SCHEDULE_EXPRESSION_KEY = "schedule_expression"
-SCHEDULE_CUTOFF_KEY = "schedule_cutoff"
 
 # Procore's choices. "daily" runs at 08:00 UTC: after midnight in every U.S. time zone, before the working day.
 PRESETS: dict[str, str | None] = {
@@ -95,23 +94,12 @@ def parse_schedule(expression: str) -> Schedule:
 # What is stored
 
 
-def _get_setting(key: str) -> str | None:
-    row = Setting.get_or_none(Setting.key == key)
-    return None if row is None else str(row.value)
-
-
-def _put_setting(key: str, value: str, now: datetime) -> None:
-    updated = Setting.update(value=value, updated_at=now).where(Setting.key == key).execute()
-    if not updated:
-        Setting.create(key=key, value=value, updated_at=now)
-
-
 def remember_schedule(expression: str, now: datetime | None = None) -> Schedule:
     """Store the schedule in use (the console shows it); the cutoff is left alone."""
     schedule = parse_schedule(expression)
     now = now or utc_now()
     with write_transaction():
-        _put_setting(SCHEDULE_EXPRESSION_KEY, schedule.expression, now)
+        set_setting(SCHEDULE_EXPRESSION, schedule.expression, now=now)
     return schedule
 
 
@@ -119,29 +107,21 @@ def record_schedule_configured(expression: str, now: datetime | None = None) -> 
     """Store the schedule in use and, when there is none, the cutoff `now`. Returns the cutoff.
 
     For the demo and the tests, which need a cutoff at a chosen time. PaySync itself records the
-    cutoff only when a real run starts (sync.cutoff.record_cutoff_at_first_run)."""
+    cutoff only when a real run starts (sync.quickbooks.cutoff.record_cutoff_at_first_run)."""
     schedule = parse_schedule(expression)
     now = now or utc_now()
     with write_transaction():
-        _put_setting(SCHEDULE_EXPRESSION_KEY, schedule.expression, now)
+        set_setting(SCHEDULE_EXPRESSION, schedule.expression, now=now)
         existing = schedule_cutoff()
         if existing is not None:
             return existing
         cutoff = now.astimezone(UTC).replace(microsecond=0)
-        _put_setting(SCHEDULE_CUTOFF_KEY, cutoff.isoformat(), now)
+        set_setting(SCHEDULE_CUTOFF, cutoff.isoformat(), now=now)
         return cutoff
 
 
-def schedule_cutoff() -> datetime | None:
-    raw = _get_setting(SCHEDULE_CUTOFF_KEY)
-    if raw is None:
-        return None
-    value = datetime.fromisoformat(raw)
-    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
-
-
 def stored_schedule_expression() -> str | None:
-    return _get_setting(SCHEDULE_EXPRESSION_KEY)
+    return get_setting(SCHEDULE_EXPRESSION)
 
 
 # ---------------------------------------------------------------------------------------------

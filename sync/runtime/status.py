@@ -39,9 +39,11 @@ from storage.secrets import (
     default_key_file,
     looser_than_private,
 )
-from sync.cutoff import cutoff_source, why_locked
-from sync.runs import describe_trigger
-from sync.scheduler import parse_schedule, schedule_cutoff
+from storage.vocabulary import ErpStatus
+from sync.engine.runs import describe_trigger
+from sync.quickbooks.cutoff import cutoff_source, schedule_cutoff
+from sync.runtime.cutoff import why_locked
+from sync.runtime.scheduler import parse_schedule
 from sync.settings import ConfigError, Settings, signed_in_procore_user
 
 # Said by every `paysync status`: PaySync cannot see this setting (it lives in Procore's own QuickBooks
@@ -189,16 +191,6 @@ def _ago(value: str | None, now: datetime) -> str:
     return f"{value} ({hours // 24} days ago)"
 
 
-_LABELS = {
-    "synced": "Synced",
-    "waiting": "Waiting",
-    "needs_attention": "Needs attention",
-    "failed": "Failed",
-    "deleted_in_quickbooks": "Deleted in QuickBooks",
-    "not_synced": "Not synced",
-}
-
-
 def _who(run: dict[str, Any]) -> str:
     actor = f" by {run['actor']}" if run.get("actor") else ""
     return f"{describe_trigger(str(run['trigger']))}{actor}"
@@ -256,8 +248,8 @@ def format_status_text(status: dict[str, Any], *, now: datetime | None = None) -
     )
     lines.append("")
     lines.append("Payments (one per bill a payment applies to)")
-    for key, label in _LABELS.items():
-        lines.append(f"  {label:<22} {status['payments'][key]:>7}")
+    for erp_status in ErpStatus:
+        lines.append(f"  {erp_status.label:<22} {status['payments'][erp_status.value]:>7}")
     lines.append("")
     schedule = status["schedule"]
     lines.append(f"Schedule       {schedule['expression']}")

@@ -9,9 +9,6 @@ from .build import (
     build_deleted_query,
     build_host_query,
     build_vendor_query,
-    format_qb_datetime,
-    parse_qb_aware,
-    parse_qb_local,
 )
 from .errors import (
     MalformedXMLError,
@@ -32,6 +29,7 @@ from .records import (
     QueryResponse,
 )
 from .safe import parse_xml
+from .times import format_qb_datetime, parse_qb_aware, parse_qb_local
 
 __all__ = [
     "QBXML_VERSION",

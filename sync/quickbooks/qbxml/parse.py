@@ -12,17 +12,14 @@ not copied whole either (safe.parse_xml feeds expat UTF-8 slices).
 from __future__ import annotations
 
 import hashlib
-import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-from datetime import date
+from dataclasses import dataclass
 from decimal import Decimal
-from typing import TypeVar
 
 import xmltodict
 
-from .build import parse_qb_local
 from .errors import QbXMLContentError, QbXMLStatusError
+from .fields import ID_CHARS, MAX_INT32, Fields, Shared
 from .records import (
     AppliedBill,
     BillPaymentRecord,
@@ -39,15 +36,10 @@ from .records import (
     VendorRecord,
 )
 from .safe import parse_xml
+from .times import parse_qb_local
 
-_AMOUNT = re.compile(r"[+-]?\d{1,13}(?:\.\d{2})?")  # AMTTYPE without its empty alternative
-_CENTS = Decimal("0.01")
 _ZERO_AMOUNT = Decimal("0.00")
-_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")  # DATETYPE as QuickBooks writes it
-_RATE = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")  # FLOATTYPE
-_MAX_INT32 = 2**31 - 1  # the largest count or number PaySync's tables (and PostgreSQL's integer) hold
 # Schema limits (qbxmltypes130.xsd / qbxml130.xsd) of the values PaySync stores and sends on.
-_ID_CHARS = 36  # IDTYPE: TxnID, ListID
 _EDIT_SEQUENCE_CHARS = 16
 _PAYMENT_REF_CHARS = 11  # BillPaymentCheckRet / BillPaymentCreditCardRet RefNumber
 _BILL_REF_CHARS = 20  # BillRet and AppliedToTxnRet RefNumber
@@ -58,229 +50,23 @@ _RS_DEPTH = 3  # QBXML / QBXMLMsgsRs / *Rs
 _RET_DEPTH = 4  # QBXML / QBXMLMsgsRs / *Rs / *Ret
 
 _Path = list[tuple[str, object]]
-_V = TypeVar("_V")
-
-
-@dataclass
-class _Shared:
-    """Values repeated across records of one response (vendors, accounts, dates, amounts, times).
-
-    expat makes a new str for every occurrence; sharing one immutable object per distinct value keeps
-    the records of a large response small, and skips re-parsing the same date or amount.
-    """
-
-    strings: dict[str, str] = field(default_factory=dict)
-    amounts: dict[str, Decimal] = field(default_factory=dict)
-    dates: dict[str, date] = field(default_factory=dict)
-
-
-class _Fields:
-    """Typed, read-only access to the children of one xmltodict element; errors name the record."""
-
-    __slots__ = ("_shared", "_values", "context")
-
-    def __init__(self, value: object, context: str, shared: _Shared) -> None:
-        self._values: Mapping[str, object] = value if isinstance(value, Mapping) else {}
-        self._shared = shared
-        self.context = context  # e.g. "BillPaymentCheckRet 12-1700000000", used in error messages
-
-    def renamed(self, context: str) -> _Fields:
-        return _Fields(self._values, context, self._shared)
-
-    def with_txn_id(self, name: str) -> tuple[str, _Fields]:
-        """The required TxnID, and these fields renamed "{name} {TxnID}" for error messages."""
-        txn_id = self.required_limited_text("TxnID", _ID_CHARS)
-        return txn_id, self.renamed(f"{name} {txn_id}")
-
-    def _present(self, child: str, value: _V | None) -> _V:
-        if value is None:
-            raise self.problem(child, "is missing", raw=None)
-        return value
-
-    def problem(self, child: str, problem: str, raw: str | None = None) -> QbXMLContentError:
-        inner = self.context.split(" ")[2:]  # "BillPaymentCheckRet 12-17 AppliedToTxnRet" -> the path inside
-        return QbXMLContentError(
-            f"{self.context}: {child} {problem}. The QuickBooks response does not match qbXML 13.0; "
-            "check the Web Connector log (QWCLog.txt) and report it if QuickBooks really sent this.",
-            element="/".join([*inner, child]),
-            raw=raw,
-            problem=problem,
-        )
-
-    def text(self, child: str) -> str | None:
-        value = self._values.get(child)
-        if isinstance(value, list):  # repeated where the schema allows one: keep the first
-            value = value[0] if value else None
-        return self._as_text(child, value)
-
-    def _as_text(self, child: str, value: object) -> str | None:
-        if isinstance(value, Mapping):  # an element with attributes keeps its text under "#text"
-            value = value.get("#text")
-        if value is None or isinstance(value, str):
-            return value or None  # <X></X> and <X/> both mean "no value"
-        raise self.problem(child, "has child elements where text was expected", raw=_short(value))
-
-    def limited_text(self, child: str, max_chars: int) -> str | None:
-        """text(), refused when longer than the schema allows (a longer TxnID, say, would be
-        stored as a second record beside the real one)."""
-        value = self.text(child)
-        if value is not None and len(value) > max_chars:
-            raise self.problem(
-                child, f"is {len(value)} characters long; qbXML allows at most {max_chars}", raw=value
-            )
-        return value
-
-    def required_limited_text(self, child: str, max_chars: int) -> str:
-        return self._present(child, self.limited_text(child, max_chars))
-
-    def required_time(self, child: str) -> str:
-        """A QuickBooks date-time kept as sent (DESIGN rule 2), refused unless it is one."""
-        value = self.required_shared_text(child)
-        try:
-            parse_qb_local(value)
-        except ValueError:
-            raise self.problem(child, "is not a QuickBooks date-time", raw=value) from None
-        return value
-
-    def shared_text(self, child: str) -> str | None:
-        """text(), for values that repeat across records (names, types, times)."""
-        value = self.text(child)
-        return None if value is None else self._shared.strings.setdefault(value, value)
-
-    def required_shared_text(self, child: str) -> str:
-        return self._present(child, self.shared_text(child))
-
-    def texts(self, child: str) -> tuple[str, ...]:
-        values = (self._as_text(child, value) for value in _as_list(self._values.get(child)))
-        return tuple(value for value in values if value is not None)
-
-    def required_text(self, child: str) -> str:
-        return self._present(child, self.text(child))
-
-    def ref(self, child: str) -> _Fields:
-        """A ListID/FullName reference such as PayeeEntityRef (empty when absent)."""
-        value = self._values.get(child)
-        first = value[0] if isinstance(value, list) and value else value
-        return _Fields(first, f"{self.context} {child}", self._shared)
-
-    def values(self, child: str) -> list[object]:
-        return _as_list(self._values.get(child))
-
-    def each(self, child: str) -> list[_Fields]:
-        return [_Fields(value, f"{self.context} {child}", self._shared) for value in self.values(child)]
-
-    def _converted(
-        self, child: str, known: dict[str, _V], convert: Callable[[_Fields, str, str], _V]
-    ) -> _V | None:
-        """The child's text converted once per distinct value of the response (`known` caches it)."""
-        raw = self.text(child)
-        if raw is None:
-            return None
-        value = known.get(raw)
-        if value is None:
-            value = known.setdefault(raw, convert(self, child, raw))
-        return value
-
-    def amount(self, child: str) -> Decimal | None:
-        return self._converted(child, self._shared.amounts, _to_amount)
-
-    def required_amount(self, child: str) -> Decimal:
-        return self._present(child, self.amount(child))
-
-    def calendar_date(self, child: str) -> date | None:
-        return self._converted(child, self._shared.dates, _to_date)
-
-    def required_calendar_date(self, child: str) -> date:
-        return self._present(child, self.calendar_date(child))
-
-    def integer(self, child: str) -> int | None:
-        raw = self.text(child)
-        return _parse_int(raw, lambda problem: self.problem(child, problem, raw=raw))
-
-    def small_integer(self, child: str) -> int | None:
-        """A number PaySync only shows (TxnNumber): beyond what a table holds it is left out."""
-        value = self.integer(child)
-        return value if value is not None and abs(value) <= _MAX_INT32 else None
-
-    def boolean(self, child: str) -> bool | None:
-        raw = self.text(child)
-        if raw is None:
-            return None
-        if raw in ("true", "1"):
-            return True
-        if raw in ("false", "0"):
-            return False
-        raise self.problem(child, f"{raw!r} is not true or false", raw=raw)
-
-    def optional_amount(self, child: str) -> Decimal | None:
-        """An amount PaySync only shows (AmountInHomeCurrency): unreadable means unknown, not held."""
-        try:
-            return self.amount(child)
-        except QbXMLContentError:
-            return None
-
-    def rate(self, child: str) -> str | None:
-        """ExchangeRate (FLOATTYPE), kept as text: shown, never used to convert money."""
-        raw = self.text(child)
-        return raw if raw is not None and _RATE.fullmatch(raw) and len(raw) <= 32 else None
-
-
-def _to_amount(fields: _Fields, child: str, raw: str) -> Decimal:
-    if _AMOUNT.fullmatch(raw) is None:
-        raise fields.problem(
-            child, f"{raw!r} is not a qbXML amount (digits, optionally with two decimals)", raw=raw
-        )
-    # "100" and "100.00" both become Decimal("100.00")
-    return Decimal(raw).quantize(_CENTS)
-
-
-def _to_date(fields: _Fields, child: str, raw: str) -> date:
-    if _DATE.fullmatch(raw) is None:
-        raise fields.problem(child, f"{raw!r} is not a date in the form YYYY-MM-DD", raw=raw)
-    try:
-        return date.fromisoformat(raw)
-    except ValueError:
-        raise fields.problem(child, f"{raw!r} is not a calendar date", raw=raw) from None
-
-
-def _short(value: object) -> str:
-    text = repr(value)
-    return text if len(text) <= 200 else text[:199] + "…"
-
-
-def _as_list(value: object) -> list[object]:
-    """xmltodict gives one child as itself and repeated children as a list; always get a list."""
-    if value is None:
-        return []
-    if isinstance(value, list):
-        return value
-    return [value]
-
-
-def _parse_int(raw: str | None, problem: Callable[[str], QbXMLContentError]) -> int | None:
-    if raw is None or raw == "":
-        return None
-    try:
-        return int(raw)
-    except ValueError:
-        raise problem(f"{raw!r} is not a whole number") from None
 
 
 # ---------------------------------------------------------------------------------------------
 # One reader per *Ret element
 
 
-def _read_linked_credit(linked: _Fields) -> LinkedCredit:
+def _read_linked_credit(linked: Fields) -> LinkedCredit:
     return LinkedCredit(
-        txn_id=linked.required_limited_text("TxnID", _ID_CHARS),
+        txn_id=linked.required_limited_text("TxnID", ID_CHARS),
         txn_type=linked.required_shared_text("TxnType"),
         ref_number=linked.text("RefNumber"),
         amount=linked.required_amount("Amount"),
     )
 
 
-def _read_applied_bill(applied: _Fields) -> AppliedBill:
-    bill_txn_id = applied.required_limited_text("TxnID", _ID_CHARS)
+def _read_applied_bill(applied: Fields) -> AppliedBill:
+    bill_txn_id = applied.required_limited_text("TxnID", ID_CHARS)
     amount = applied.amount("Amount")
     return AppliedBill(
         bill_txn_id=bill_txn_id,
@@ -297,8 +83,8 @@ def _read_applied_bill(applied: _Fields) -> AppliedBill:
 
 def _payment_reader(
     kind: PaymentKind, ret_name: str, account_ref: str
-) -> Callable[[_Fields], BillPaymentRecord]:
-    def read(ret: _Fields) -> BillPaymentRecord:
+) -> Callable[[Fields], BillPaymentRecord]:
+    def read(ret: Fields) -> BillPaymentRecord:
         txn_id, ret = ret.with_txn_id(ret_name)
         payee = ret.ref("PayeeEntityRef")
         currency = ret.ref("CurrencyRef")
@@ -309,7 +95,7 @@ def _payment_reader(
             txn_number=ret.small_integer("TxnNumber"),
             time_created=ret.required_time("TimeCreated"),
             time_modified=ret.required_time("TimeModified"),
-            vendor_list_id=payee.limited_text("ListID", _ID_CHARS),
+            vendor_list_id=payee.limited_text("ListID", ID_CHARS),
             vendor_name=payee.shared_text("FullName"),
             txn_date=ret.required_calendar_date("TxnDate"),
             amount=ret.required_amount("Amount"),
@@ -317,7 +103,7 @@ def _payment_reader(
             memo=ret.text("Memo"),
             account_name=ret.ref(account_ref).shared_text("FullName"),
             applications=tuple(_read_applied_bill(applied) for applied in ret.each("AppliedToTxnRet")),
-            currency_list_id=currency.limited_text("ListID", _ID_CHARS),
+            currency_list_id=currency.limited_text("ListID", ID_CHARS),
             currency_name=currency.shared_text("FullName"),
             exchange_rate=ret.rate("ExchangeRate"),
             amount_in_home_currency=ret.optional_amount("AmountInHomeCurrency"),
@@ -326,7 +112,7 @@ def _payment_reader(
     return read
 
 
-def _read_bill(ret: _Fields) -> BillRecord:
+def _read_bill(ret: Fields) -> BillRecord:
     txn_id, ret = ret.with_txn_id("BillRet")
     vendor = ret.ref("VendorRef")
     currency = ret.ref("CurrencyRef")
@@ -334,25 +120,25 @@ def _read_bill(ret: _Fields) -> BillRecord:
         txn_id=txn_id,
         edit_sequence=ret.required_limited_text("EditSequence", _EDIT_SEQUENCE_CHARS),
         time_modified=ret.required_time("TimeModified"),
-        vendor_list_id=vendor.limited_text("ListID", _ID_CHARS),
+        vendor_list_id=vendor.limited_text("ListID", ID_CHARS),
         vendor_name=vendor.shared_text("FullName"),
         txn_date=ret.calendar_date("TxnDate"),
         ref_number=ret.limited_text("RefNumber", _BILL_REF_CHARS),
         amount_due=ret.amount("AmountDue"),
         open_amount=ret.amount("OpenAmount"),
         is_paid=ret.boolean("IsPaid"),
-        currency_list_id=currency.limited_text("ListID", _ID_CHARS),
+        currency_list_id=currency.limited_text("ListID", ID_CHARS),
         currency_name=currency.shared_text("FullName"),
         exchange_rate=ret.rate("ExchangeRate"),
         amount_due_in_home_currency=ret.optional_amount("AmountDueInHomeCurrency"),
     )
 
 
-def _read_deleted_txn(ret: _Fields) -> DeletedTxnRecord:
+def _read_deleted_txn(ret: Fields) -> DeletedTxnRecord:
     txn_id, ret = ret.with_txn_id("TxnDeletedRet")
-    if len(txn_id) > _ID_CHARS:
+    if len(txn_id) > ID_CHARS:
         raise ret.problem(
-            "TxnID", f"is {len(txn_id)} characters long; qbXML allows at most {_ID_CHARS}", txn_id
+            "TxnID", f"is {len(txn_id)} characters long; qbXML allows at most {ID_CHARS}", txn_id
         )
     return DeletedTxnRecord(
         txn_del_type=ret.required_shared_text("TxnDelType"),
@@ -363,21 +149,21 @@ def _read_deleted_txn(ret: _Fields) -> DeletedTxnRecord:
     )
 
 
-def _read_vendor(ret: _Fields) -> VendorRecord:
-    list_id = ret.required_limited_text("ListID", _ID_CHARS)
+def _read_vendor(ret: Fields) -> VendorRecord:
+    list_id = ret.required_limited_text("ListID", ID_CHARS)
     ret = ret.renamed(f"VendorRet {list_id}")
     currency = ret.ref("CurrencyRef")
     return VendorRecord(
         list_id=list_id,
         name=ret.text("Name"),
         edit_sequence=ret.limited_text("EditSequence", _EDIT_SEQUENCE_CHARS),
-        currency_list_id=currency.limited_text("ListID", _ID_CHARS),
+        currency_list_id=currency.limited_text("ListID", ID_CHARS),
         currency_name=currency.shared_text("FullName"),
     )
 
 
-def _read_currency(ret: _Fields) -> CurrencyRecord:
-    list_id = ret.required_limited_text("ListID", _ID_CHARS)
+def _read_currency(ret: Fields) -> CurrencyRecord:
+    list_id = ret.required_limited_text("ListID", ID_CHARS)
     ret = ret.renamed(f"CurrencyRet {list_id}")
     code = ret.limited_text("CurrencyCode", 3)
     return CurrencyRecord(
@@ -385,7 +171,7 @@ def _read_currency(ret: _Fields) -> CurrencyRecord:
     )
 
 
-def _read_preferences(ret: _Fields) -> PreferencesInfo:
+def _read_preferences(ret: Fields) -> PreferencesInfo:
     multicurrency = ret.ref("MultiCurrencyPreferences")
     home = multicurrency.ref("HomeCurrencyRef")
     return PreferencesInfo(
@@ -395,7 +181,7 @@ def _read_preferences(ret: _Fields) -> PreferencesInfo:
     )
 
 
-def _read_host(ret: _Fields) -> HostInfo:
+def _read_host(ret: Fields) -> HostInfo:
     return HostInfo(
         product_name=ret.text("ProductName"),
         major_version=ret.text("MajorVersion"),
@@ -406,47 +192,40 @@ def _read_host(ret: _Fields) -> HostInfo:
     )
 
 
-def _read_company(ret: _Fields) -> CompanyInfo:
+def _read_company(ret: Fields) -> CompanyInfo:
     return CompanyInfo(company_name=ret.text("CompanyName"), is_sample_company=ret.boolean("IsSampleCompany"))
 
 
 @dataclass(frozen=True)
 class _RetReader:
     ret_name: str
-    read: Callable[[_Fields], object]
+    read: Callable[[Fields], object]
+    # What an accountant calls one ("check 10045"). A record with a noun is kept aside, rather than
+    # failing its whole response, when one field is unreadable (DESIGN rule 11); one without
+    # (host, company, preferences) is read whole or not at all.
+    noun: str | None = None
 
 
-# Rs types we read, with the *Ret element each carries. Any other Rs (PreferencesQueryRs in the
-# Web Connector's HCP response, say) is kept with its status and records=[].
+# Rs types we read, with the *Ret element each carries: one entry per kind of record. Any other Rs
+# is kept with its status and records=[].
 _READERS: dict[str, _RetReader] = {
     "BillPaymentCheckQueryRs": _RetReader(
-        "BillPaymentCheckRet", _payment_reader("check", "BillPaymentCheckRet", "BankAccountRef")
+        "BillPaymentCheckRet", _payment_reader("check", "BillPaymentCheckRet", "BankAccountRef"), "check"
     ),
     "BillPaymentCreditCardQueryRs": _RetReader(
         "BillPaymentCreditCardRet",
         _payment_reader("credit_card", "BillPaymentCreditCardRet", "CreditCardAccountRef"),
+        "credit card payment",
     ),
-    "BillQueryRs": _RetReader("BillRet", _read_bill),
-    "TxnDeletedQueryRs": _RetReader("TxnDeletedRet", _read_deleted_txn),
+    "BillQueryRs": _RetReader("BillRet", _read_bill, "bill"),
+    "TxnDeletedQueryRs": _RetReader("TxnDeletedRet", _read_deleted_txn, "deleted payment"),
     "HostQueryRs": _RetReader("HostRet", _read_host),
     "CompanyQueryRs": _RetReader("CompanyRet", _read_company),
     "PreferencesQueryRs": _RetReader("PreferencesRet", _read_preferences),
-    "VendorQueryRs": _RetReader("VendorRet", _read_vendor),
-    "CurrencyQueryRs": _RetReader("CurrencyRet", _read_currency),
+    "VendorQueryRs": _RetReader("VendorRet", _read_vendor, "vendor"),
+    "CurrencyQueryRs": _RetReader("CurrencyRet", _read_currency, "currency"),
 }
-
-# Records that are kept aside, rather than failing their whole response, when one field is
-# unreadable (DESIGN rule 11). Host, company and preferences answers are read whole or not at all.
-_HELD_WHEN_UNREADABLE = frozenset(
-    {
-        "BillPaymentCheckRet",
-        "BillPaymentCreditCardRet",
-        "BillRet",
-        "TxnDeletedRet",
-        "VendorRet",
-        "CurrencyRet",
-    }
-)
+_NOUNS: dict[str, str] = {reader.ret_name: reader.noun for reader in _READERS.values() if reader.noun}
 _WHAT_IS_READ = {
     "Amount": "the amount",
     "TxnDate": "the date",
@@ -478,14 +257,7 @@ def _label(ret_name: str, value: object) -> str:
             found = found[0] if found else None
         return found.strip() if isinstance(found, str) and found.strip() else None
 
-    noun = {
-        "BillPaymentCheckRet": "check",
-        "BillPaymentCreditCardRet": "credit card payment",
-        "BillRet": "bill",
-        "TxnDeletedRet": "deleted payment",
-        "VendorRet": "vendor",
-        "CurrencyRet": "currency",
-    }.get(ret_name, ret_name)
+    noun = _NOUNS.get(ret_name, ret_name)
     number = text("RefNumber") or text("Name")
     if number and len(number) <= 40:
         return f"{noun} {number}"
@@ -547,7 +319,7 @@ def _unreadable(ret_name: str, value: object, error: QbXMLContentError) -> Unrea
     return UnreadableRecord(
         ret_name=ret_name,
         record_key=identity_text[:200] if identity_text else "sha1:" + hashlib.sha1(raw.encode()).hexdigest(),
-        txn_id=identity_text if identity_text and len(identity_text) <= _ID_CHARS else None,
+        txn_id=identity_text if identity_text and len(identity_text) <= ID_CHARS else None,
         edit_sequence=edit_sequence[:64] if isinstance(edit_sequence, str) else None,
         time_modified=time_text,
         label=label,
@@ -556,11 +328,11 @@ def _unreadable(ret_name: str, value: object, error: QbXMLContentError) -> Unrea
     )
 
 
-def _read_record(reader: _RetReader, value: object, shared: _Shared) -> object:
+def _read_record(reader: _RetReader, value: object, shared: Shared) -> object:
     try:
-        return reader.read(_Fields(value, reader.ret_name, shared))
+        return reader.read(Fields(value, reader.ret_name, shared))
     except QbXMLContentError as error:
-        if reader.ret_name not in _HELD_WHEN_UNREADABLE:
+        if reader.noun is None:
             raise
         return _unreadable(reader.ret_name, value, error)
 
@@ -568,8 +340,8 @@ def _read_record(reader: _RetReader, value: object, shared: _Shared) -> object:
 _SEVERITY_BY_RANGE = ((499, "Info"), (999, "Warn"))
 
 
-def _read_query_response(rs_name: str, value: object, shared: _Shared) -> QueryResponse:
-    rs = _Fields(value, rs_name, shared)
+def _read_query_response(rs_name: str, value: object, shared: Shared) -> QueryResponse:
+    rs = Fields(value, rs_name, shared)
     status_code = rs.integer("@statusCode")
     if status_code is None:
         raise QbXMLContentError(
@@ -605,7 +377,7 @@ def _count(raw: str | None) -> int | None:
         value = int(raw.strip())
     except ValueError:
         return None
-    return value if 0 <= value <= _MAX_INT32 else None
+    return value if 0 <= value <= MAX_INT32 else None
 
 
 # ---------------------------------------------------------------------------------------------
@@ -619,7 +391,7 @@ def parse_response(text: str | bytes) -> list[QueryResponse]:
     (see raise_for_status).
     """
     responses: list[QueryResponse] = []
-    shared = _Shared()
+    shared = Shared()
 
     def convert_on_close(path: _Path, key: str, value: object) -> tuple[str, object] | None:
         # Called by xmltodict for every attribute and every finished child element, before the

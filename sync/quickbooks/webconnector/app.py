@@ -28,7 +28,8 @@ from storage.models import ErrorEvent, database_proxy
 from sync.settings import ConfigError, Settings
 
 from .passwords import DEFAULT_ITERATIONS
-from .service import CloseResult, WebConnectorService
+from .service import WebConnectorService
+from .sessions import CloseResult
 from .soap import SoapCall, SoapFault, parse_soap_request, soap_fault, soap_response
 from .wsdl import build_wsdl
 

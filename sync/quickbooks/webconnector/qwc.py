@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import uuid
 from datetime import timedelta
+from typing import Protocol
 from xml.sax.saxutils import escape
 
-from sync.scheduler import Schedule
 from sync.settings import Settings
 
 APP_NAME = "PaySync"
@@ -22,6 +22,12 @@ APP_DESCRIPTION = (
 # A fixed namespace for PaySync's identifiers (itself uuid5 of the project's name).
 PAYSYNC_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_DNS, "paysync.qbwc")
 DEFAULT_POLL_MINUTES = 15
+
+
+class Schedule(Protocol):
+    """The sync schedule, as far as the .qwc file needs it (sync.runtime.scheduler.Schedule)."""
+
+    def shortest_interval(self) -> timedelta | None: ...
 
 
 def _braced(value: uuid.UUID) -> str:

@@ -1,6 +1,6 @@
 """SOAP 1.1 document/literal envelopes for the QuickBooks Web Connector (NOTES §9).
 
-Requests are read with the hardened parser (sync.qbxml.safe.parse_xml: no DOCTYPE, no entities,
+Requests are read with the hardened parser (sync.quickbooks.qbxml.safe.parse_xml: no DOCTYPE, no entities,
 no external references), so a hostile body is refused before anything is expanded or fetched.
 Every problem becomes a `SoapFault` whose message says what was wrong; nothing here raises a
 traceback at the caller.
@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from xml.parsers import expat
 from xml.sax.saxutils import escape
 
-from sync.qbxml.errors import MalformedXMLError, UnsafeXMLError
-from sync.qbxml.safe import parse_xml
+from sync.quickbooks.qbxml.errors import MalformedXMLError, UnsafeXMLError
+from sync.quickbooks.qbxml.safe import parse_xml
 
 SOAP_ENV_NS = "http://schemas.xmlsoap.org/soap/envelope/"
 SOAP12_ENV_NS = "http://www.w3.org/2003/05/soap-envelope"

@@ -1,0 +1,63 @@
+"""The small facts PaySync remembers between runs (the `Setting` key/value table), read and written
+here only, under the keys named below.
+
+Every key PaySync stores is a constant of this module, so one look tells what the table can hold
+and who writes it. Values are text (JSON where they have parts). The leases (storage/leases.py)
+take their rows by compare-and-swap, under the same key constants.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from storage import models
+from storage.fields import utc_now
+
+Setting: Any = models.Setting
+
+# The schedule (sync.runtime.scheduler) and the cutoff (sync.quickbooks.cutoff, sync.runtime.cutoff).
+SCHEDULE_EXPRESSION = "schedule_expression"  # the schedule in use, as configured ("hourly", a cron)
+SCHEDULE_CUTOFF = "schedule_cutoff"  # ISO date-time: payments QuickBooks created before it are pre-existing
+SCHEDULE_CUTOFF_SOURCE = (
+    "schedule_cutoff_source"  # JSON: how the cutoff came to be (recorded or set), by whom
+)
+
+# Procore (sync.procore, written after each operation; read by the console and `paysync status`).
+PROCORE_RATE_LIMIT = (  # the last X-Rate-Limit-* figures: limit, remaining, reset (ISO)
+    "procore_rate_limit_limit",
+    "procore_rate_limit_remaining",
+    "procore_rate_limit_reset",
+)
+PROCORE_COMPANY_CURRENCY = "procore_company_currency"  # ISO code; commitments without one are in it
+PROCORE_SIGNED_IN_USER = "procore_signed_in_user"  # JSON of Procore's /me for `paysync login`
+
+
+def procore_import_watermark(project_id: int, what: str) -> str:
+    """When the last import of a project's `what` ("commitments", "invoices") started (ISO)."""
+    return f"procore_import:{project_id}:{what}"
+
+
+# Leases (storage/leases.py): JSON naming the holder and when the lease expires.
+PUSH_LEASE = "sync_push_lease"  # one push at a time
+SCHEDULE_LEASE = "schedule_lease"  # one process runs the schedule
+
+
+def get_setting(key: str) -> str | None:
+    """The stored text, or None when the key was never written (or was deleted)."""
+    row = Setting.get_or_none(Setting.key == key)
+    return None if row is None else str(row.value)
+
+
+def set_setting(key: str, value: str, *, now: datetime | None = None) -> None:
+    """Write `value` under `key`, whether or not it was there (one statement, in a transaction)."""
+    at = now or utc_now()
+    with models.database_proxy.atomic():
+        Setting.insert(key=key, value=value, updated_at=at).on_conflict(
+            conflict_target=[Setting.key], update={Setting.value: value, Setting.updated_at: at}
+        ).execute()
+
+
+def delete_setting(*keys: str) -> None:
+    """Forget these keys (nothing happens for a key that is not there)."""
+    Setting.delete().where(Setting.key.in_(keys)).execute()
