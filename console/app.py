@@ -1,9 +1,11 @@
 """The PaySync console: a Textual app over the sync engine (`sync.service.SyncService`).
 
-The app owns what outlives a screen: the engine facade, the clock, the background scheduler
-(a self-rescheduling timer, so runs never overlap), the optional in-process Web Connector
-endpoint, the one error modal every failed worker ends up in, and the person's preferences
-(theme, time zone, keymap: console/preferences.py). The screens do the rest.
+The app owns what outlives a screen: the engine facade, the clock, the runtime (the same
+`sync.runtime.runtime.Runtime` that `paysync serve` runs: the schedule, whose lease decides whether
+this console or another process runs it, and with --with-web-connector the endpoint and the push
+after each session; run in the background through console/runtime_bridge.py), the one error modal
+every failed worker ends up in, and the person's preferences (theme, time zone, keymap:
+console/preferences.py). The screens do the rest.
 """
 
 from __future__ import annotations
@@ -17,7 +19,6 @@ from textual.app import App, SystemCommand
 from textual.binding import Keymap
 from textual.screen import ModalScreen, Screen
 from textual.theme import Theme
-from textual.timer import Timer
 from textual.worker import Worker, WorkerState
 
 from console.bindings import (
@@ -36,24 +37,25 @@ from console.preferences import (
     load_preferences,
     without_clashes,
 )
+from console.runtime_bridge import RuntimeBridge, RuntimeEventArrived
 from console.screens.error import ErrorModal, describe_error
 from console.screens.help import HelpScreen
 from console.screens.log import EventLogScreen
 from console.screens.main import MainScreen
 from console.widgets.status import use_theme
 from storage.fields import utc_now
-from sync.quickbooks.workqueue import queue_quickbooks_refresh
+from sync.engine.cancel import SyncCancel
+from sync.runtime.events import EndpointFailed
+from sync.runtime.runtime import Runtime
 from sync.runtime.scheduler import parse_schedule
 from sync.settings import ConfigError, Settings, open_settings_database
 
 if TYPE_CHECKING:
     from console.demo import DemoEnvironment
-    from console.endpoint import WebConnectorEndpoint
     from sync.engine.service import SyncService
     from sync.engine.summary import SyncSummary
 
 Progress = Callable[[int, int, str], None]
-SCHEDULE_RECHECK_SECONDS = 300.0  # re-read the clock at least this often while waiting for a run
 
 
 class _FromPreferences:
@@ -78,15 +80,16 @@ class PaySyncApp(App[None]):
         display_tz: tzinfo | None | _FromPreferences = FROM_PREFERENCES,
         environment: DemoEnvironment | None = None,
         run_scheduler: bool = True,
-        web_connector_endpoint: WebConnectorEndpoint | None = None,
+        runtime: Runtime | None = None,
         refresh_seconds: float | None = 15.0,
         keymap: Keymap | None = None,
         preferences_folder: Path | None = None,
     ) -> None:
         """`display_tz`: None shows local time; by default PAYSYNC_DISPLAY_TZ or console.json say.
-        `web_connector_endpoint`: host the Web Connector endpoint in-process, on the app's event
-        loop. `preferences_folder`: where console.json and keymap.toml live (default: the user
-        config folder, or PAYSYNC_CONFIG_DIR)."""
+        `runtime`: the runtime to run in the background (run_console's hosts the Web Connector
+        endpoint with --with-web-connector); by default one with the schedule only, on the `now`
+        clock, unless `run_scheduler` is False. `preferences_folder`: where console.json and
+        keymap.toml live (default: the user config folder, or PAYSYNC_CONFIG_DIR)."""
         super().__init__()
         self.settings = settings
         self.service = service
@@ -101,12 +104,21 @@ class PaySyncApp(App[None]):
         else:
             self.display_tz = display_tz
         self.environment = environment
-        self.run_scheduler = run_scheduler
         self.refresh_seconds = refresh_seconds
-        self.web_connector_endpoint = web_connector_endpoint
-        self.next_run_at: datetime | None = None
-        self._schedule_timer: Timer | None = None
         self._keymap = keymap or {}
+        if runtime is None and run_scheduler:
+            try:
+                runtime = Runtime(
+                    settings,
+                    service,
+                    role="console",
+                    clock=now,
+                    # The demo's Web Connector is simulated: a scheduled run lets it poll at once.
+                    poll_web_connector=environment.poll_web_connector if environment is not None else None,
+                )
+            except ConfigError as error:  # an invalid schedule: said when the console opens
+                self.setting_problems.append(str(error))
+        self.bridge = RuntimeBridge(runtime) if runtime is not None else None
         self.main_screen = MainScreen()
 
     # What the top bar shows about how this console runs
@@ -124,8 +136,21 @@ class PaySyncApp(App[None]):
 
     @property
     def endpoint_url(self) -> str | None:
-        endpoint = self.web_connector_endpoint
-        return str(endpoint.url) if endpoint is not None else None
+        return self.bridge.endpoint_url if self.bridge is not None else None
+
+    @property
+    def next_run_at(self) -> datetime | None:
+        """The next scheduled run in this console (None while another process runs the schedule)."""
+        return self.bridge.next_run(self.now()) if self.bridge is not None else None
+
+    @property
+    def schedule_holder(self) -> str | None:
+        """Who runs the schedule when this console does not: "paysync serve (process 1234 on host X)"."""
+        return self.bridge.holder_text if self.bridge is not None else None
+
+    @property
+    def scheduled_run_running(self) -> bool:
+        return self.bridge is not None and self.bridge.runtime.scheduled_run_running
 
     # ----------------------------------------------------------------------------------------
 
@@ -134,25 +159,49 @@ class PaySyncApp(App[None]):
         self.push_screen(self.main_screen)
         for problem in self.setting_problems:
             self.notify(problem, title="Console settings", severity="warning", timeout=15)
-        if self.run_scheduler:
-            self.plan_next_scheduled_run()
         if self.refresh_seconds:
             # The Web Connector, the schedule or `paysync serve` may change the data under us.
             self.set_interval(self.refresh_seconds, self.main_screen.load_overview)
-        if self.web_connector_endpoint is not None:
-            self.host_web_connector()
+        if self.bridge is not None:
+            self.bridge.start(self)
 
     def on_unmount(self) -> None:
-        if self.web_connector_endpoint is not None:
-            self.web_connector_endpoint.stop()
+        if self.bridge is not None:
+            self.bridge.stop()
         if self.environment is not None:
             self.environment.begin_stop()
 
     async def action_quit(self) -> None:
-        # The demo's servers start winding down now, in their own threads, while the console closes.
+        # A sync under way stops after the payment being written now, so quitting is quick and the
+        # journal stays whole; the demo's servers start winding down, in their own threads.
+        by = f"{self.service.actor} (quit the console)"
+        if self.main_screen.is_mounted:
+            self.main_screen.cancel_sync(by=by)
+        if self.bridge is not None:
+            self.bridge.stop(by=by)
         if self.environment is not None:
             self.environment.begin_stop()
         await super().action_quit()
+
+    def cancel_scheduled_run(self, by: str) -> bool:
+        """Stop this console's scheduled run after its current write; False when none runs."""
+        return self.bridge is not None and self.bridge.runtime.cancel_scheduled_run(by)
+
+    # ----------------------------------------------------------------------------------------
+    # The runtime's events (console/runtime_bridge.py): the schedule's holder in the top bar and a
+    # toast when it changes, the scheduled runs and the pushes after a session on the main screen
+
+    def on_runtime_event_arrived(self, message: RuntimeEventArrived) -> None:
+        event = message.event
+        notice = self.bridge.take(event) if self.bridge is not None else None
+        if notice is not None:
+            self.notify(notice.text, title=notice.title, severity=notice.severity, timeout=notice.timeout)  # type: ignore[arg-type]
+        if isinstance(event, EndpointFailed):
+            self.show_problem(
+                describe_error(OSError(event.message), doing="serve the Web Connector endpoint")
+            )
+        if self.main_screen.is_mounted:
+            self.main_screen.runtime_event(event)
 
     # ----------------------------------------------------------------------------------------
     # Preferences: the theme (kept between runs), the user's keymap, the status colours
@@ -248,80 +297,24 @@ class PaySyncApp(App[None]):
     # ----------------------------------------------------------------------------------------
     # Sync: called from the sync worker thread
 
-    def perform_sync(self, *, trigger: str, progress: Progress) -> tuple[SyncSummary, str | None]:
-        """Run one sync; return its summary and a note about the Web Connector."""
-        if trigger != "schedule":
-            progress(0, 0, "Checking your Procore permission, then syncing…")
+    def perform_sync(
+        self, *, trigger: str, progress: Progress, cancel: SyncCancel | None = None
+    ) -> tuple[SyncSummary, str | None]:
+        """Run one sync a person asked for (the scheduled ones are the runtime's); return its
+        summary and a note about the Web Connector. `cancel` stops it between two writes."""
+        progress(0, 0, "Checking your Procore permission, then syncing…")
         if self.environment is not None:
-            return self.environment.sync(self.service, trigger=trigger, progress=progress)
+            return self.environment.sync(self.service, trigger=trigger, progress=progress, cancel=cancel)
         note = "QuickBooks queries are queued: the Web Connector picks them up on its next poll."
-        if trigger == "schedule":
-            # What `paysync serve` does on schedule: queue the QuickBooks queries, push what is known.
-            queue_quickbooks_refresh(self.settings.qbwc_file_key, requested_by="schedule")
-            return self.service.push(trigger="schedule", progress=progress), note
-        return self.service.sync_now(trigger=trigger, progress=progress), note
-
-    # ----------------------------------------------------------------------------------------
-    # The scheduler (Dolphie's self-rescheduling timer: the next run is planned only after the
-    # previous one finished, so runs never overlap)
-
-    def plan_next_scheduled_run(self) -> None:
-        if self._schedule_timer is not None:
-            self._schedule_timer.stop()
-            self._schedule_timer = None
-        try:
-            schedule = parse_schedule(self.schedule_expression)
-        except ConfigError as error:
-            self.show_problem(describe_error(error, doing="read the schedule"))
-            return
-        now = self.now()
-        self.next_run_at = schedule.next_run(now)
-        if self.next_run_at is not None:
-            wait = (self.next_run_at - now).total_seconds()
-            self._schedule_timer = self.set_timer(
-                max(0.0, min(wait, SCHEDULE_RECHECK_SECONDS)), self.schedule_due
-            )
-        if self.main_screen.is_mounted:
-            self.main_screen.render_topbar()
-
-    def schedule_due(self) -> None:
-        self._schedule_timer = None
-        if self.next_run_at is None:
-            return
-        if self.now() < self.next_run_at:
-            wait = (self.next_run_at - self.now()).total_seconds()
-            self._schedule_timer = self.set_timer(min(wait, SCHEDULE_RECHECK_SECONDS), self.schedule_due)
-            return
-        if not self.main_screen.start_sync("schedule"):
-            self.plan_next_scheduled_run()  # a sync was already running: skip this slot
-
-    def sync_finished(self, trigger: str) -> None:
-        if trigger == "schedule" and self.run_scheduler:
-            self.plan_next_scheduled_run()
-
-    # ----------------------------------------------------------------------------------------
-    # The Web Connector endpoint, hosted on the app's own event loop (DESIGN: verified with uvicorn)
-
-    def host_web_connector(self) -> None:
-        endpoint = self.web_connector_endpoint
-        if endpoint is None:
-            return
-        self.run_worker(
-            endpoint.serve(),
-            name="web-connector-endpoint",
-            group="endpoint",
-            exclusive=True,
-            exit_on_error=False,
-            description="serve the Web Connector endpoint",
-        )
+        return self.service.sync_now(trigger=trigger, progress=progress, cancel=cancel), note
 
 
 def run_console(settings: Settings, *, with_web_connector: bool = False, new_database: bool = False) -> int:
-    """`paysync`: the console against the configured Procore and Web Connector."""
-    from console.endpoint import WebConnectorEndpoint
+    """`paysync`: the console against the configured Procore and Web Connector. The runtime runs
+    in its background: the schedule (unless `paysync serve` or another console runs it on this
+    database: the top bar then says which), and with `with_web_connector` the endpoint."""
     from sync.engine.service import SyncService
-    from sync.quickbooks.webconnector.app import check_tls_settings, create_qbwc_app
-    from sync.runtime.pusher import BackgroundPusher
+    from sync.quickbooks.webconnector.app import check_tls_settings
     from sync.runtime.scheduler import remember_schedule
     from sync.settings import acting_person
 
@@ -333,14 +326,9 @@ def run_console(settings: Settings, *, with_web_connector: bool = False, new_dat
     remember_schedule(schedule.expression)
     actor = acting_person("console")  # the Procore user signed in, else this computer's account
     service = SyncService(settings, actor=actor)
-    endpoint = None
     if with_web_connector:
         check_tls_settings(settings)
         settings.require_qbwc_password()
-        pusher = BackgroundPusher(SyncService(settings, actor=actor))
-        qbwc_app = create_qbwc_app(
-            settings, on_session_closed=lambda file_key: pusher.request("web_connector")
-        )
-        endpoint = WebConnectorEndpoint(settings, qbwc_app)
-    PaySyncApp(settings, service, web_connector_endpoint=endpoint).run()
+    runtime = Runtime(settings, service, role="console", host_endpoint=with_web_connector)
+    PaySyncApp(settings, service, runtime=runtime).run()
     return 0

@@ -38,6 +38,16 @@ MAIN_BINDINGS: list[Binding] = [
         id="sync-now",
     ),
     Binding(
+        "k",
+        "cancel_sync",
+        "Stop sync",
+        tooltip=(
+            "While a sync runs: stop it after the payment being written now (asks first). What is "
+            "written stays; the rest waits for the next sync. Quitting stops a sync the same way."
+        ),
+        id="cancel-sync",
+    ),
+    Binding(
         "p",
         "preview",
         "Preview",
@@ -186,6 +196,7 @@ FOOTER_PRIORITY: dict[str, int] = {
     "log-close": 0,
     "modal-close": 0,
     "sync-now": 1,
+    "cancel-sync": 1,
     "preview-sync": 1,
     "filter": 2,
     "log-filter": 2,

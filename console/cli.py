@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import functools
 import json
 import logging
 import os
@@ -32,7 +31,7 @@ from platformdirs import user_log_dir
 from storage import models
 from storage.db import DatabaseConfigError, close_database, open_database, sqlite_path
 from storage.fields import utc_now
-from storage.leases import ScheduleLease
+from storage.leases import ScheduleHolder
 from storage.migrations import SchemaTooNewError
 from storage.queries import last_web_connector_contact, pending_work_kinds
 from storage.secrets import KeySource, SecretKeyError
@@ -44,12 +43,17 @@ from sync.procore.login import sign_in_with_code
 from sync.procore.permissions import PermissionDenied
 from sync.quickbooks.cutoff import cutoff_source, format_cutoff, schedule_cutoff
 from sync.quickbooks.steps import WORK_LABELS
-from sync.quickbooks.webconnector.app import check_tls_settings, create_qbwc_app, is_loopback_host
+from sync.quickbooks.webconnector.app import check_tls_settings, is_loopback_host
 from sync.quickbooks.webconnector.qwc import build_qwc
-from sync.quickbooks.workqueue import queue_quickbooks_refresh
 from sync.runtime.cutoff import CutoffLocked, change_cutoff, parse_cutoff, why_locked
-from sync.runtime.pusher import BackgroundPusher
-from sync.runtime.scheduler import Schedule, SchedulerLoop, parse_schedule, remember_schedule
+from sync.runtime.events import (
+    EndpointListening,
+    RuntimeEvent,
+    ScheduledRunFinished,
+    ScheduleHolderChanged,
+)
+from sync.runtime.runtime import EndpointError, Runtime
+from sync.runtime.scheduler import parse_schedule, remember_schedule
 from sync.runtime.status import (
     collect_status,
     configuration_facts,
@@ -78,7 +82,6 @@ CONFIG_ERRORS: tuple[type[Exception], ...] = (
     SchemaTooNewError,
     SecretKeyError,
 )
-SCHEDULE_LEASE_RENEW_SECONDS = 30.0
 
 
 class CouldNotRun(Exception):
@@ -107,134 +110,6 @@ def _open(args: argparse.Namespace, settings: Settings) -> None:
 # serve
 
 
-def _procore_configured(settings: Settings) -> bool:
-    try:
-        settings.require_procore()
-    except ConfigError:
-        return False
-    return True
-
-
-@functools.lru_cache(maxsize=8)
-def automatic_pusher(settings: Settings) -> BackgroundPusher:
-    """The one background pusher of this process: pushes asked for while one runs are coalesced."""
-    return BackgroundPusher(SyncService(settings, actor=acting_person("serve")))
-
-
-def _record_not_configured(settings: Settings, trigger: str, what: str) -> None:
-    """A run that cannot reach Procore because it is not configured is a failed run, on record."""
-    try:
-        settings.require_procore()
-    except ConfigError as exc:
-        record_failed_run(trigger, acting_person("serve"), f"{what}: {exc}", where="config")
-
-
-def scheduled_sync(settings: Settings) -> None:
-    """What each scheduled run does: queue QuickBooks queries for the Web Connector's next poll,
-    and refresh from Procore + push what is already known (in the background). Without Procore
-    configured the run is kept as failed, with the reason."""
-    queue_quickbooks_refresh(settings.qbwc_file_key, requested_by="schedule")
-    if _procore_configured(settings):
-        automatic_pusher(settings).request("schedule")
-    else:
-        _record_not_configured(
-            settings, "schedule", "QuickBooks queries were queued, but nothing can be pushed to Procore"
-        )
-
-
-def session_closed_hook(settings: Settings) -> Callable[[str], None] | None:
-    """Called (in a worker thread) after a Web Connector session brought changes: push them to
-    Procore at once (in the background, so the Web Connector's session is not held up). Without
-    Procore configured each such session is kept as a failed push, with the reason."""
-    if not _procore_configured(settings):
-        logging.getLogger(__name__).warning(
-            "Procore is not configured (PROCORE_CLIENT_ID/SECRET/COMPANY_ID): payments are stored but not pushed"
-        )
-
-        def record_not_pushed(file_key: str) -> None:
-            _record_not_configured(
-                settings,
-                "web_connector",
-                f"the payments from company file {file_key!r} are stored but cannot be pushed to Procore",
-            )
-
-        return record_not_pushed
-    pusher = automatic_pusher(settings)
-
-    def push_after_session(file_key: str) -> None:
-        pusher.request("web_connector")
-
-    return push_after_session
-
-
-def _bound_port(server: Any, default: int) -> int:
-    for listener in getattr(server, "servers", None) or ():
-        for sock in listener.sockets or ():
-            return int(sock.getsockname()[1])
-    return default
-
-
-async def run_service(
-    settings: Settings,
-    app: Any,
-    schedule: Schedule,
-    *,
-    tick: Callable[[], object],
-    announce: Callable[[str], None],
-    lease: ScheduleLease | None = None,
-) -> None:
-    """uvicorn and the scheduler on one event loop until uvicorn stops (Ctrl+C, SIGTERM)."""
-    import uvicorn
-
-    config = uvicorn.Config(
-        app,
-        host=settings.qbwc_host,
-        port=settings.qbwc_port,
-        ssl_certfile=settings.qbwc_tls_cert,
-        ssl_keyfile=settings.qbwc_tls_key,
-        log_level="info",
-        access_log=False,
-        lifespan="off",
-        # Slow or idle clients are dropped: a connection idle between requests for 5 s is closed,
-        # and past 64 open connections new ones get 503 (the Web Connector makes one at a time).
-        timeout_keep_alive=5,
-        limit_concurrency=64,
-    )
-    server = uvicorn.Server(config)
-    scheduler = SchedulerLoop(schedule, tick, actor=acting_person("serve"))
-    scheduler_task = asyncio.create_task(scheduler.run(), name="paysync-scheduler")
-    renewer = asyncio.create_task(_renew_lease(lease), name="paysync-schedule-lease") if lease else None
-
-    async def announce_when_started() -> None:
-        while not server.started:
-            if server.should_exit:
-                return
-            await asyncio.sleep(0.05)
-        scheme = "https" if settings.qbwc_tls_cert else "http"
-        host = settings.qbwc_host
-        shown = f"[{host}]" if ":" in host else host
-        url = f"{scheme}://{shown}:{_bound_port(server, settings.qbwc_port)}/qbwc"
-        next_run = iso_utc(scheduler.next_run_at or schedule.next_run(utc_now()))
-        cutoff = await asyncio.to_thread(_cutoff_words)
-        announce(
-            f"PaySync is listening for the QuickBooks Web Connector on {url} (WSDL: {url}?wsdl). "
-            f"Schedule: {schedule.expression}, next run {next_run or 'never'}. {cutoff} The .qwc file "
-            f"points at {settings.qbwc_url}. Stop with Ctrl+C."
-        )
-
-    announcer = asyncio.create_task(announce_when_started())
-    try:
-        await server.serve()
-    finally:
-        scheduler.stop()
-        announcer.cancel()
-        if renewer is not None:
-            renewer.cancel()
-        await asyncio.gather(
-            scheduler_task, announcer, *([renewer] if renewer else []), return_exceptions=True
-        )
-
-
 def _cutoff_words() -> str:
     try:
         cutoff = schedule_cutoff()
@@ -248,17 +123,65 @@ def _cutoff_words() -> str:
     return f"Cutoff: {format_cutoff(cutoff)}."
 
 
-async def _renew_lease(lease: ScheduleLease) -> None:
-    """Keep the schedule lease while this process runs (a killed one's lease expires in minutes)."""
-    while True:
-        await asyncio.sleep(SCHEDULE_LEASE_RENEW_SECONDS)
-        try:
-            await asyncio.to_thread(lease.renew)
-        except Exception:  # a database hiccup: try again at the next beat
-            logging.getLogger(__name__).warning("could not renew the schedule lease", exc_info=True)
+class ServeReport:
+    """What `paysync serve` says about its runtime's events: the announcement on stdout once the
+    endpoint listens, the rest in the log."""
+
+    def __init__(self, runtime: Runtime, taken_from: ScheduleHolder | None = None) -> None:
+        self.runtime = runtime
+        self.taken_from = taken_from
+        self.log = logging.getLogger("paysync.serve")
+
+    def __call__(self, event: RuntimeEvent) -> None:
+        if isinstance(event, EndpointListening):
+            print(self.announcement(event.url), flush=True)
+        elif isinstance(event, ScheduleHolderChanged):
+            if event.held_here:
+                self.log.info("this service runs the schedule on this database")
+            else:
+                holder = event.holder.describe() if event.holder else "another PaySync"
+                self.log.warning(
+                    "the schedule runs in %s now; this service takes it back when it can", holder
+                )
+        elif isinstance(event, ScheduledRunFinished) and event.summary is not None:
+            self.log.info("%s", event.summary.as_text())  # the pushes after a session log their own
+
+    def announcement(self, url: str) -> str:
+        runtime = self.runtime
+        schedule = runtime.schedule
+        next_run = iso_utc(runtime.next_run_at or schedule.next_run(utc_now()))
+        text = (
+            f"PaySync is listening for the QuickBooks Web Connector on {url} (WSDL: {url}?wsdl). "
+            f"Schedule: {schedule.expression}, next run {next_run or 'never'}. {_cutoff_words()} The .qwc file "
+            f"points at {runtime.settings.qbwc_url}. Stop with Ctrl+C."
+        )
+        if self.taken_from is not None:
+            text += (
+                f" The schedule ran in {self.taken_from.describe()}: this service took it over (that console "
+                "now shows what this service does)."
+            )
+        return text
+
+
+def claim_schedule(runtime: Runtime) -> None:
+    """Take the schedule for `paysync serve`: over from a console, never from another serve."""
+    for _ in range(3):  # a console renewing at the same moment wins a compare-and-swap; ask again
+        if runtime.hold_schedule():
+            return
+        holder = runtime.lease.current_holder
+        if holder is None or holder.role != "console":
+            break
+    raise CouldNotRun(
+        f"{runtime.lease.describe_holder()}. Two PaySync services on one database would both run the schedule: "
+        "stop the other one first, or point this one at another database (PAYSYNC_DATABASE_URL)."
+    )
 
 
 def command_serve(args: argparse.Namespace, settings: Settings) -> int:
+    """The runtime headless (sync/runtime/runtime.py): the Web Connector endpoint, the scheduler and
+    the pushes on one event loop, until Ctrl+C or SIGTERM. Refused while another `paysync serve`
+    runs the schedule on the database; a console that runs it hands it over (it then shows what
+    this service does)."""
     if args.host:
         settings = settings.with_overrides(qbwc_host=args.host)
     if args.port is not None:
@@ -268,34 +191,21 @@ def command_serve(args: argparse.Namespace, settings: Settings) -> int:
     settings.require_qbwc_password()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     _open(args, settings)
-    lease = ScheduleLease("paysync serve")
-    if not lease.try_acquire():
-        raise CouldNotRun(
-            f"{lease.describe_holder()}. Two PaySync services on one database would both run the schedule: "
-            "stop the other one first, or point this one at another database (PAYSYNC_DATABASE_URL)."
-        )
+    # The schedule is remembered (the console shows it); the cutoff is recorded only when a real
+    # run starts: the Web Connector's first session or the first Procore refresh (sync.cutoff).
+    remember_schedule(schedule.expression)
+    runtime = Runtime(
+        settings, SyncService(settings, actor=acting_person("serve")), role="serve", host_endpoint=True
+    )
+    claim_schedule(runtime)
+    runtime.add_listener(ServeReport(runtime, taken_from=runtime.lease.took_over_from))
     try:
-        # The schedule is remembered (the console shows it); the cutoff is recorded only when a real
-        # run starts: the Web Connector's first session or the first Procore refresh (sync.cutoff).
-        remember_schedule(schedule.expression)
-        app = create_qbwc_app(settings, on_session_closed=session_closed_hook(settings))
-
-        def announce(text: str) -> None:
-            print(text, flush=True)
-
         with contextlib.suppress(KeyboardInterrupt):
-            asyncio.run(
-                run_service(
-                    settings,
-                    app,
-                    schedule,
-                    tick=lambda: scheduled_sync(settings),
-                    announce=announce,
-                    lease=lease,
-                )
-            )
+            asyncio.run(runtime.run())
+    except EndpointError as exc:
+        raise CouldNotRun(str(exc)) from None
     finally:
-        lease.release()
+        runtime.release_schedule()
     return EXIT_OK
 
 

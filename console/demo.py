@@ -33,6 +33,7 @@ from sandbox.servers import RunningServer, run_asgi_in_thread
 from sandbox.webconnector import SessionReport, WebConnectorEmulator
 from storage.db import close_database, open_database
 from storage.fields import utc_now
+from sync.engine.cancel import SyncCancel
 from sync.engine.service import SyncService
 from sync.engine.summary import SyncSummary
 from sync.quickbooks.webconnector.app import create_qbwc_app
@@ -95,15 +96,20 @@ class DemoEnvironment:
         self.last_report = self.emulator.run_session()
         return self.last_report
 
-    def sync(self, service: SyncService, *, trigger: str, progress: Progress) -> tuple[SyncSummary, str]:
+    def sync(
+        self, service: SyncService, *, trigger: str, progress: Progress, cancel: SyncCancel | None = None
+    ) -> tuple[SyncSummary, str]:
         """What "sync now" means here: push and queue (the engine), then let the simulated Web
-        Connector poll at once (a real one polls on its own schedule), then push what it brought."""
+        Connector poll at once (a real one polls on its own schedule), then push what it brought.
+        A cancelled sync stops between two writes and goes no further."""
         progress(0, 0, "Pushing what PaySync already knows to Procore…")
-        first = service.sync_now(trigger=trigger, progress=progress)
+        first = service.sync_now(trigger=trigger, progress=progress, cancel=cancel)
+        if first.cancelled:
+            return first, "The sync was stopped: the simulated Web Connector did not poll."
         progress(0, 0, "Simulated Web Connector polling QuickBooks…")
         report = self.poll_web_connector()
         progress(0, 0, "Pushing the new QuickBooks payments to Procore…")
-        second = service.push(trigger=f"{trigger}+poll", progress=progress)
+        second = service.push(trigger=f"{trigger}+poll", progress=progress, cancel=cancel)
         combined = _combine(first, second)
         note = (
             f"The Web Connector is simulated in the demo: it polled now ({len(report.requests)} QuickBooks "
@@ -146,6 +152,8 @@ def _combine(first: SyncSummary, second: SyncSummary) -> SyncSummary:
     first.problems = second.problems
     first.errors = list(dict.fromkeys([*first.errors, *second.errors]))
     first.finished_at = second.finished_at
+    first.cancelled_by = second.cancelled_by
+    first.left_for_next_sync = second.left_for_next_sync
     return first
 
 

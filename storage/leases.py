@@ -1,14 +1,20 @@
 """Leases in the database: one push at a time, and one process running the schedule.
 
-Two pushes running side by side could both decide to create the same payment; two `paysync serve`
-on one database would both run the schedule. A lease is a `Setting` row taken by compare-and-swap
-(an UPDATE that matches the old value), so it works the same on SQLite and PostgreSQL. A lease whose
-holder died (a killed `paysync serve`) is taken over once it expires, or at once when the holder was
-a process on this machine that no longer runs.
+Two pushes running side by side could both decide to create the same payment; two processes
+running the schedule on one database (a `paysync serve` and a console, say) would both run every
+scheduled sync. A lease is a `Setting` row taken by compare-and-swap (an UPDATE that matches the old
+value), so it works the same on SQLite and PostgreSQL. A lease whose holder died (a killed `paysync
+serve`) is taken over once it expires, or at once when the holder was a process on this machine
+that no longer runs.
+
+The schedule lease says who holds it (`ScheduleHolder`: "paysync serve (process 1234 on host X)"),
+so the process that does not hold it can say where the schedule runs. `paysync serve` takes it over
+from a console (the service is where the schedule belongs; the console then shows what the service
+does), never from another `paysync serve`.
 
 The lease lives here, beside the settings store, because both sides of the house take one: the
-engine's facade (sync.engine.service) takes the push lease, and the runtime (`paysync serve`) the
-schedule lease; the engine never imports the runtime.
+engine's facade (sync.engine.service) takes the push lease, and the runtime (sync.runtime.runtime)
+the schedule lease; the engine never imports the runtime.
 """
 
 from __future__ import annotations
@@ -18,8 +24,9 @@ import os
 import socket
 import time
 import uuid
+from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 
 from storage import models
 from storage.fields import utc_now
@@ -30,6 +37,8 @@ Setting: Any = models.Setting
 LEASE_TTL = timedelta(minutes=15)
 RENEW_AFTER_SECONDS = 60.0
 SCHEDULE_LEASE_TTL = timedelta(minutes=2)  # renewed every 30 s by the process that holds it
+
+Role = Literal["serve", "console"]
 
 
 def _process_alive(pid: int) -> bool:
@@ -126,11 +135,12 @@ class Lease:
         if time.monotonic() - self._renewed_at >= RENEW_AFTER_SECONDS:
             self.renew()
 
-    def renew(self) -> None:
-        """Push the expiry forward (call now and then during a long push)."""
+    def renew(self) -> bool:
+        """Push the expiry forward (call now and then during a long push). False when the lease is
+        no longer ours (never taken, released, or taken over after it expired)."""
         self._renewed_at = time.monotonic()
         if self._value is None:
-            return
+            return False
         value = self._new_value()
         swapped = (
             Setting.update(value=value, updated_at=utc_now())
@@ -139,6 +149,13 @@ class Lease:
         )
         if swapped == 1:
             self._value = value
+            return True
+        self._value = None
+        return False
+
+    @property
+    def held(self) -> bool:
+        return self._value is not None
 
     def release(self) -> None:
         if self._value is None:
@@ -157,13 +174,70 @@ class Lease:
 PushLease = Lease
 
 
+@dataclass(frozen=True)
+class ScheduleHolder:
+    """Who runs the schedule on this database, as the lease row says."""
+
+    owner: str  # "paysync serve", "the console"
+    role: str  # "serve" | "console" ("" for a lease written before roles were kept)
+    pid: int | None
+    host: str
+    since: str
+
+    @classmethod
+    def from_value(cls, value: dict[str, Any]) -> ScheduleHolder:
+        pid = value.get("pid")
+        return cls(
+            owner=str(value.get("owner") or "another PaySync"),
+            role=str(value.get("role") or ""),
+            pid=pid if isinstance(pid, int) else None,
+            host=str(value.get("host") or "?"),
+            since=str(value.get("since") or "?"),
+        )
+
+    def describe(self) -> str:
+        """ "paysync serve (process 1234 on host X)"."""
+        return f"{self.owner} (process {self.pid if self.pid is not None else '?'} on {self.host})"
+
+
 class ScheduleLease(Lease):
-    """Held by the one process that runs the schedule on a database (`paysync serve`)."""
+    """Held by the one process that runs the schedule on a database: a `paysync serve` or a console.
+
+    A `paysync serve` takes it over from a console that holds it (`took_over_from` then names that
+    console); a console never takes it from anyone who still holds it."""
 
     key = SCHEDULE_LEASE
 
-    def __init__(self, owner: str) -> None:
+    def __init__(self, owner: str, *, role: Role = "serve") -> None:
         super().__init__(owner, ttl=SCHEDULE_LEASE_TTL)
+        self.role: Role = role
+        self.took_over_from: ScheduleHolder | None = None
+
+    def _new_value(self) -> str:
+        value = json.loads(super()._new_value())
+        value["role"] = self.role
+        return json.dumps(value, sort_keys=True)
+
+    def _takeover_allowed(self, current: dict[str, Any]) -> bool:
+        if super()._takeover_allowed(current):
+            return True
+        if self.role == "serve" and current.get("role") == "console":
+            self.took_over_from = ScheduleHolder.from_value(current)
+            return True
+        return False
+
+    def try_acquire(self) -> bool:
+        self.took_over_from = None
+        self.holder = None
+        taken = super().try_acquire()
+        if not taken:
+            self.took_over_from = None
+        return taken
+
+    @property
+    def current_holder(self) -> ScheduleHolder | None:
+        """Who held it when it could not be taken (None when we hold it or never tried)."""
+        return ScheduleHolder.from_value(self.holder) if self.holder is not None else None
 
     def describe_holder(self) -> str:
         holder = self.holder or {}
@@ -172,3 +246,18 @@ class ScheduleLease(Lease):
             f"{holder.get('host', '?')}, since {holder.get('since', '?')}) already runs the schedule on this "
             "database"
         )
+
+
+def schedule_holder() -> ScheduleHolder | None:
+    """Who holds the schedule lease now (None: nobody, or a holder whose lease has expired)."""
+    row = Setting.get_or_none(Setting.key == SCHEDULE_LEASE)
+    if row is None:
+        return None
+    try:
+        value = json.loads(row.value)
+        expires = datetime.fromisoformat(str(value.get("expires_at")))
+    except (ValueError, AttributeError):
+        return None
+    if not isinstance(value, dict) or expires <= utc_now():
+        return None
+    return ScheduleHolder.from_value(value)

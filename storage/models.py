@@ -265,7 +265,7 @@ class SyncRun(BaseModel):
     trigger = CharField(max_length=32)  # cli | console | schedule | web_connector | …
     started_at = UtcDateTimeField(default=utc_now, index=True)
     finished_at = UtcDateTimeField(null=True)
-    status = CharField(max_length=16, default="running")  # running | ok | failed
+    status = CharField(max_length=16, default="running")  # running | ok | failed | cancelled
     created = IntegerField(default=0)
     updated = IntegerField(default=0)
     voided = IntegerField(default=0)

@@ -13,6 +13,7 @@ from textual.pilot import Pilot
 from textual.worker import WorkerCancelled, WorkerFailed
 
 from console.app import PaySyncApp
+from console.runtime_bridge import RUNTIME_GROUP
 from storage.db import open_database
 from storage.models import (
     AuditLog,
@@ -393,10 +394,13 @@ def make_fixed_app(tmp_path: Path, **options: Any) -> PaySyncApp:
 
 
 async def settle(pilot: Pilot[None], rounds: int = 6) -> None:
-    """Let workers finish and their messages land; results start further workers, hence the rounds."""
+    """Let workers finish and their messages land; results start further workers, hence the rounds.
+    The runtime's worker runs as long as the console, so it is not waited for."""
     for _ in range(rounds):
         try:
-            await pilot.app.workers.wait_for_complete()
+            workers = [worker for worker in pilot.app.workers if worker.group != RUNTIME_GROUP]
+            if workers:
+                await pilot.app.workers.wait_for_complete(workers)
         except (WorkerCancelled, WorkerFailed):
             # An exclusive reload replaced an older one, or a worker failed: failures reach the
             # error modal, which the tests look at.

@@ -1,6 +1,6 @@
 """Every failed run is on record with its reason: the scheduled sync and the push after a Web
-Connector session of `paysync serve`, when Procore is not configured or cannot be reached, or when
-the push stops on an unexpected error. `paysync status` then shows it."""
+Connector session of `paysync serve`'s runtime, when Procore is not configured or cannot be reached,
+or when the push stops on an unexpected error. `paysync status` then shows it."""
 
 from __future__ import annotations
 
@@ -12,17 +12,24 @@ from typing import Any
 import pytest
 from peewee import Database
 
-from console.cli import automatic_pusher, main, scheduled_sync, session_closed_hook
+from console.cli import main
 from storage.db import close_database, open_database
 from storage.models import ErrorEvent, QuickBooksWork, SyncRun
+from sync.engine.service import SyncService
 from sync.runtime.pusher import BackgroundPusher
-from sync.settings import Settings, computer_user
+from sync.runtime.runtime import Runtime
+from sync.settings import Settings, acting_person, computer_user
 
 NOT_SET = (
     "PROCORE_CLIENT_ID, PROCORE_CLIENT_SECRET, PROCORE_COMPANY_ID are not set: add them to .env (see "
     ".env.example) with the values of your Procore app (Developer Portal → your app → OAuth credentials) "
     "and company id."
 )
+
+
+def serve_runtime(settings: Settings) -> Runtime:
+    """The runtime as `paysync serve` builds it (its endpoint not hosted: the tests call its hook)."""
+    return Runtime(settings, SyncService(settings, actor=acting_person("serve")), role="serve")
 
 
 def runs() -> list[tuple[str, str | None, str, str | None]]:
@@ -36,7 +43,7 @@ def errors() -> list[tuple[str, str]]:
 def test_a_scheduled_run_without_procore_is_kept_as_failed(db: Database, db_url: str) -> None:
     settings = Settings(database_url=db_url)
 
-    scheduled_sync(settings)
+    serve_runtime(settings).run_scheduled_job()
 
     assert QuickBooksWork.select().count() > 0  # the QuickBooks queries were still queued
     reason = f"QuickBooks queries were queued, but nothing can be pushed to Procore: {NOT_SET}"
@@ -45,10 +52,7 @@ def test_a_scheduled_run_without_procore_is_kept_as_failed(db: Database, db_url:
 
 
 def test_a_web_connector_session_without_procore_is_kept_as_a_failed_push(db: Database, db_url: str) -> None:
-    hook = session_closed_hook(Settings(database_url=db_url))
-    assert hook is not None
-
-    hook("main")
+    serve_runtime(Settings(database_url=db_url)).session_closed("main")
 
     reason = f"the payments from company file 'main' are stored but cannot be pushed to Procore: {NOT_SET}"
     assert runs() == [("web_connector", "paysync serve", "failed", reason)]
@@ -65,8 +69,7 @@ def test_a_scheduled_run_that_cannot_reach_procore_is_kept_as_failed(db: Databas
         procore_company_id=42,
     )
 
-    scheduled_sync(settings)
-    automatic_pusher(settings).wait(30)
+    serve_runtime(settings).run_scheduled_job()
 
     ((trigger, actor, status, message),) = runs()
     assert (trigger, actor, status) == ("schedule", "paysync serve", "failed")
@@ -83,7 +86,7 @@ def test_an_automatic_push_stopped_by_an_unexpected_error_is_kept(db: Database) 
     class Broken:
         actor = "paysync serve"
 
-        def refresh_and_push(self, *, trigger: str) -> Any:
+        def refresh_and_push(self, *, trigger: str, **_: Any) -> Any:
             raise RuntimeError("disk full")
 
     pusher = BackgroundPusher(Broken())  # type: ignore[arg-type]
@@ -98,7 +101,7 @@ def test_an_automatic_push_stopped_by_an_unexpected_error_is_kept(db: Database) 
 def test_status_shows_a_failed_scheduled_run(
     db: Database, db_url: str, clean_env: Callable[..., Path], capsys: pytest.CaptureFixture[str]
 ) -> None:
-    scheduled_sync(Settings(database_url=db_url))
+    serve_runtime(Settings(database_url=db_url)).run_scheduled_job()
     close_database()
     env_file = clean_env(PAYSYNC_DATABASE_URL=db_url)
 

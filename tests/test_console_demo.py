@@ -7,7 +7,6 @@ import re
 import threading
 import time
 from collections.abc import Iterator
-from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -23,7 +22,10 @@ from console.widgets.topbar import TopBar
 from storage import views
 from storage.fields import utc_now
 from sync.engine.service import SyncService
+from sync.runtime.events import ScheduledRunFinished
+from sync.runtime.runtime import Runtime
 from tests.console_support import settle
+from tests.runtime_support import Heard, SteppedClock, until
 
 SIZE = (140, 40)
 
@@ -150,29 +152,48 @@ async def test_a_user_without_erp_admin_gets_one_error_modal_saying_how_to_fix_i
 
 
 async def test_the_schedule_runs_a_sync_when_due_and_then_plans_the_next_run(demo: DemoEnvironment) -> None:
-    clock = {"now": utc_now()}
+    """The console's runtime runs the scheduled job: the QuickBooks queries are queued (the demo's
+    simulated Web Connector answers them at once), Procore is refreshed, and the new payments pushed."""
+    clock = SteppedClock(utc_now())
+    service = SyncService(demo.settings, actor="demo test")
+    runtime = Runtime(
+        demo.settings,
+        service,
+        role="console",
+        clock=clock.clock,
+        sleep=clock.sleep,
+        poll_web_connector=demo.poll_web_connector,
+    )
+    heard = Heard()
+    runtime.add_listener(heard)
     app = PaySyncApp(
         demo.settings,
-        SyncService(demo.settings, actor="demo test"),
+        service,
         environment=demo,
-        now=lambda: clock["now"],
+        runtime=runtime,
+        now=clock.clock,
         refresh_seconds=None,
         preferences_folder=demo.folder / "config",
     )
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
+        await until(lambda: runtime.next_run_at is not None, what="the first run planned")
         first = app.next_run_at
-        assert first is not None and first > clock["now"]
+        assert first is not None and first > clock.now
         before = synced_count(app)
 
-        clock["now"] = first + timedelta(seconds=1)
-        app.schedule_due()  # what the timer calls
+        clock.allow_until(first)
+        await until(lambda: heard.of(ScheduledRunFinished), what="the scheduled run")
         await settle(pilot, rounds=10)
 
         assert synced_count(app) == before + 3
         last = views.overview().last_sync
-        assert last is not None and last.trigger.startswith("schedule")
-        assert app.next_run_at is not None and app.next_run_at > first  # planned after the run finished
+        assert last is not None and last.trigger == "schedule"
+        (finished,) = heard.of(ScheduledRunFinished)
+        assert (
+            finished.summary is not None and finished.summary.imported is not None
+        )  # refreshed from Procore
+        await until(lambda: app.next_run_at is not None and app.next_run_at > first, what="the next run")
         assert "Scheduled sync finished" in [n.title for n in app._notifications]
 
 

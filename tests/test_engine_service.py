@@ -261,7 +261,7 @@ def test_pushes_asked_for_while_one_runs_are_coalesced_into_one_more() -> None:
     triggers: list[str] = []
 
     class SlowService:
-        def refresh_and_push(self, *, trigger: str) -> Any:
+        def refresh_and_push(self, *, trigger: str, **_: Any) -> Any:
             triggers.append(trigger)
             started.set()
             release.wait(10)

@@ -17,11 +17,14 @@ class ConfirmModal(ModalScreen[bool]):
         Binding("n,escape", "answer(False)", "Cancel", id="confirm-no"),
     ]
 
-    def __init__(self, title: str, question: str, *, yes_label: str = "Yes") -> None:
+    def __init__(
+        self, title: str, question: str, *, yes_label: str = "Yes", no_label: str = "Cancel"
+    ) -> None:
         super().__init__(classes="dialog-screen")
         self.title_text = title
         self.question = question
         self.yes_label = yes_label
+        self.no_label = no_label
 
     def compose(self) -> ComposeResult:
         with Vertical(id="confirm-dialog", classes="dialog") as dialog:
@@ -29,7 +32,7 @@ class ConfirmModal(ModalScreen[bool]):
             yield Static(self.question, id="confirm-question", classes="dialog-body", markup=False)
             with Horizontal(classes="dialog-buttons"):
                 yield Button(f"{self.yes_label} (y)", id="yes", variant="error")
-                yield Button("Cancel (n)", id="no", variant="primary")
+                yield Button(f"{self.no_label} (n)", id="no", variant="primary")
         yield KeyFooter()
 
     def on_mount(self) -> None:

@@ -46,6 +46,7 @@ class BarState:
     web_connector_note: str | None = None  # e.g. "simulated"
     endpoint_url: str | None = None
     busy: str | None = None  # e.g. "Syncing…"
+    schedule_holder: str | None = None  # "paysync serve (process 1234 on host X)" when it runs the schedule
 
 
 def identity_line(state: BarState) -> Text:
@@ -90,6 +91,10 @@ def _last_sync_part(line: Text, state: BarState, last: LastSync | None) -> None:
     elif last.status == "failed":
         when = clock(last.finished_at or last.started_at, state.tz, now=state.now)
         line.append(f"✖ Last sync failed {when}: {failed_sync_reason(last)}", style=f"bold {colours.red}")
+    elif last.status == "cancelled":
+        when = clock(last.finished_at or last.started_at, state.tz, now=state.now)
+        said = shorten(last.message, REASON_LIMIT + 20) if last.message else "cancelled"
+        line.append(f"⊘ Last sync {when}: {said}", style=f"bold {colours.yellow}")
     else:
         line.append("Last sync ", style="bold")
         line.append(f"{ago(last.finished_at or last.started_at, state.now)}: ")
@@ -109,7 +114,9 @@ def activity_line(state: BarState) -> Text:
     line.append(*separator())
     line.append("Schedule ", style="bold")
     line.append(state.schedule_expression)
-    if state.next_run is not None:
+    if state.schedule_holder is not None:
+        line.append(f" · runs in {state.schedule_holder}", style=colours.grey)
+    elif state.next_run is not None:
         line.append(
             f" · next {clock(state.next_run, state.tz, now=state.now)} ({until(state.next_run, state.now)})"
         )

@@ -2,7 +2,8 @@
 to sync.
 
 - `preview()`   the plan, computed without writing anything;
-- `push()`      resolve open intents, plan, apply (journaled), record a SyncRun;
+- `push()`      resolve open intents, plan, apply (journaled), record a SyncRun; a `SyncCancel`
+                stops it between two writes (engine/cancel.py; the run is kept as "cancelled");
 - `sync_now()`  on-demand: permission check, refresh from Procore, push, and queue QuickBooks
                 queries for the Web Connector's next poll (it is pull-only);
 - `set_payment_number()`, `add_attachment()`, `retract_payment()`: the edits a person may make.
@@ -26,6 +27,7 @@ from storage.fields import utc_now
 from storage.leases import PushLease
 from storage.vocabulary import ErpStatus
 from sync.engine.apply import PaymentPusher, ProcoreOutage, prepare_links
+from sync.engine.cancel import SyncCancel
 from sync.engine.desired import origin_data
 from sync.engine.erp_lock import retract, unlock_patch_relock
 from sync.engine.journal import WriteContext, audit, journaled_procore_call
@@ -119,10 +121,13 @@ class SyncService:
         progress: Callable[[int, int, str], None] | None = None,
         retry_refused: bool = False,
         prior_errors: list[str] | None = None,
+        cancel: SyncCancel | None = None,
     ) -> SyncSummary:
         """Bring Procore in line with what PaySync knows of QuickBooks (journaled; one SyncRun row).
         `retry_refused`: a person asked, so what Procore refused before is sent again.
-        `prior_errors`: problems of this run before the push (a failed refresh); they fail the run."""
+        `prior_errors`: problems of this run before the push (a failed refresh); they fail the run.
+        `cancel`: looked at before each planned action, never inside one; once requested the push
+        stops there, and the run is kept with status "cancelled" (who, how many were written)."""
         summary = SyncSummary(trigger=trigger, started_at=utc_now(), errors=list(prior_errors or ()))
         lease = PushLease(f"{self.actor} ({trigger})")
         if not lease.acquire(wait_seconds=self.lease_wait_seconds):
@@ -137,8 +142,17 @@ class SyncService:
             trigger=trigger[:32], actor=self.actor[:100], started_at=summary.started_at, status="running"
         )
         try:
-            self._push_with_lease(summary, lease, progress, retry_refused)
-            run.status = "ok" if not (summary.failed or summary.errors) else "failed"
+            self._push_with_lease(summary, lease, progress, retry_refused, cancel)
+            if summary.cancelled:
+                run.status = "cancelled"
+                audit(
+                    summary.cancelled_by or self.actor,
+                    "sync.cancelled",
+                    trigger,
+                    {"written": summary.written, "left_for_next_sync": summary.left_for_next_sync},
+                )
+            else:
+                run.status = "ok" if not (summary.failed or summary.errors) else "failed"
         except ProcoreAuthError as exc:
             message = f"Push stopped: {exc}"
             summary.errors.append(message)
@@ -160,7 +174,8 @@ class SyncService:
             run.flagged = summary.flagged
             run.skipped = summary.skipped
             run.errors = summary.needs_attention + summary.failed
-            run.message = "; ".join(summary.errors[:3])[:2000] if summary.errors else None
+            said = [note for note in [summary.cancel_note()] if note] + summary.errors[:3]
+            run.message = "; ".join(said)[:2000] if said else None
             run.save()
         return summary
 
@@ -170,6 +185,7 @@ class SyncService:
         lease: PushLease,
         progress: Callable[[int, int, str], None] | None,
         retry_refused: bool = False,
+        cancel: SyncCancel | None = None,
     ) -> None:
         with self._client() as client:
             listings = ContractListings(client)
@@ -182,6 +198,13 @@ class SyncService:
             total = len(actions)
             outage: str | None = None
             for number, action in enumerate(actions, 1):
+                if cancel is not None and cancel.requested:
+                    # Between two actions: the one before is written and journaled; the rest waits.
+                    summary.cancelled_by = cancel.by or "someone"
+                    summary.left_for_next_sync = sum(
+                        1 for rest in actions[number - 1 :] if rest.writes_to_procore
+                    )
+                    break
                 if action.link_id is None:
                     pusher.counts.problem(
                         OUTCOME_FAILED,
@@ -217,25 +240,31 @@ class SyncService:
         trigger: str,
         progress: Callable[[int, int, str], None] | None = None,
         retry_refused: bool = False,
+        cancel: SyncCancel | None = None,
     ) -> SyncSummary:
         """Refresh our copy of Procore (so new invoices can match), then push. What the automatic
         runs do (after a Web Connector session, on the schedule); no permission check, since they
-        act as the configured Procore app, not as a person."""
+        act as the configured Procore app, not as a person. Cancelled before the push starts, the
+        refresh is left out and the push stops before its first write."""
         imported: object | None = None
         import_error: str | None = None
         cutoff: datetime | None = None
-        try:
-            imported = self.refresh_from_procore()
-        except ProcoreError as exc:
-            import_error = f"Refreshing from Procore failed: {exc} (pushed with what PaySync already knew)"
-            ErrorEvent.create(where="procore", message=import_error)
-        else:
-            cutoff = self._record_cutoff(trigger)  # Procore answered: a real run has started
+        if cancel is None or not cancel.requested:
+            try:
+                imported = self.refresh_from_procore()
+            except ProcoreError as exc:
+                import_error = (
+                    f"Refreshing from Procore failed: {exc} (pushed with what PaySync already knew)"
+                )
+                ErrorEvent.create(where="procore", message=import_error)
+            else:
+                cutoff = self._record_cutoff(trigger)  # Procore answered: a real run has started
         summary = self.push(
             trigger=trigger,
             progress=progress,
             retry_refused=retry_refused,
             prior_errors=[import_error] if import_error else None,
+            cancel=cancel,
         )
         summary.imported = imported
         self._note_cutoff(summary, cutoff)
@@ -258,12 +287,17 @@ class SyncService:
         summary.notices.insert(0, recorded_message(cutoff))
 
     def sync_now(
-        self, *, trigger: str, progress: Callable[[int, int, str], None] | None = None
+        self,
+        *,
+        trigger: str,
+        progress: Callable[[int, int, str], None] | None = None,
+        cancel: SyncCancel | None = None,
     ) -> SyncSummary:
         """On-demand sync: check permission, refresh from Procore, push, queue QuickBooks queries.
 
         A sync that cannot start (configuration, permission, Procore unreachable) raises, and is
-        kept first as a failed run with its reason (sync.engine.runs)."""
+        kept first as a failed run with its reason (sync.engine.runs). A cancelled one (`cancel`)
+        stops between two writes and queues nothing: the rest waits for the next sync."""
         started_at = utc_now()
         try:
             self.check_can_sync()
@@ -277,8 +311,10 @@ class SyncService:
             record_failed_run(trigger, self.actor, str(exc), where="config", started_at=started_at)
             raise
         cutoff = self._record_cutoff(trigger)  # configuration valid, Procore reached: a real run
-        summary = self.refresh_and_push(trigger=trigger, progress=progress, retry_refused=True)
+        summary = self.refresh_and_push(trigger=trigger, progress=progress, retry_refused=True, cancel=cancel)
         self._note_cutoff(summary, cutoff)
+        if summary.cancelled:
+            return summary
         queued = queue_quickbooks_refresh(self.settings.qbwc_file_key, requested_by=self.actor)
         summary.queued_quickbooks = [str(item.kind) for item in queued]
         audit(self.actor, "sync.on_demand", trigger, {"queued_quickbooks": summary.queued_quickbooks})

@@ -74,6 +74,28 @@ class SyncSummary:
     # Set when this run recorded the cutoff (sync.quickbooks.cutoff): it was PaySync's first real run.
     cutoff_recorded: datetime | None = None
     notices: list[str] = field(default_factory=list)  # what the person should know first (the cutoff)
+    # Set when a person (or a stopping PaySync) stopped the push between two writes (engine/cancel.py).
+    cancelled_by: str | None = None
+    left_for_next_sync: int = 0  # planned writes not done because the push was stopped
+
+    @property
+    def cancelled(self) -> bool:
+        return self.cancelled_by is not None
+
+    @property
+    def written(self) -> int:
+        """Writes to Procore this sync made: payments created, updated, voided, flagged deleted."""
+        return self.created + self.updated + self.voided + self.flagged
+
+    def cancel_note(self) -> str | None:
+        """ "Cancelled by jdoe: 2 payments written; 3 wait for the next sync." (None unless cancelled)."""
+        if self.cancelled_by is None:
+            return None
+        written = "1 payment written" if self.written == 1 else f"{self.written} payments written"
+        left = self.left_for_next_sync
+        rest = f"{left} wait{'s' if left == 1 else ''}" if left else "the rest waits"
+        rest += " for the next sync"
+        return f"Cancelled by {self.cancelled_by}: {written}; {rest}."
 
     @property
     def needs_attention(self) -> int:
@@ -85,12 +107,16 @@ class SyncSummary:
 
     @property
     def all_right(self) -> bool:
-        """Everything meant to happen happened: no payment needs attention or failed, no run problem."""
-        return not self.problems and not self.errors
+        """Everything meant to happen happened: no payment needs attention or failed, no run problem,
+        and nobody stopped it."""
+        return not self.problems and not self.errors and not self.cancelled
 
     def as_text(self) -> str:
         lines = [f"Sync ({self.trigger}) started {self.started_at.strftime('%Y-%m-%d %H:%M:%S UTC')}"]
         lines.extend(f"  {notice}" for notice in self.notices)
+        note = self.cancel_note()
+        if note is not None:
+            lines.append(f"  {note}")
         if isinstance(self.imported, ImportSummary):
             imp = self.imported
             lines.append(

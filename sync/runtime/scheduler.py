@@ -146,9 +146,12 @@ class SchedulerLoop:
         sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
         max_sleep: float = 300.0,
         actor: str | None = None,
+        on_plan: Callable[[datetime | None], object] | None = None,
     ) -> None:
+        """`on_plan(next_run_at)` is told each time the next run is planned (None: "never")."""
         self.schedule = schedule
         self.actor = actor
+        self._on_plan = on_plan
         self._tick = tick
         self._clock = clock
         self._sleep = sleep
@@ -180,6 +183,8 @@ class SchedulerLoop:
         while not self._stop.is_set():
             due = self.schedule.next_run(self._clock())
             self.next_run_at = due
+            if self._on_plan is not None:
+                self._on_plan(due)
             if due is None:  # "never": nothing to do until stopped
                 await self._stop.wait()
                 return

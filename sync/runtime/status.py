@@ -21,6 +21,7 @@ from typing import Any
 
 from storage.db import sqlite_path
 from storage.fields import utc_now
+from storage.leases import schedule_holder
 from storage.queries import (
     company_files,
     held_records,
@@ -124,10 +125,15 @@ def configuration_facts(settings: Settings, *, now: datetime | None = None) -> d
 def _cutoff_facts() -> dict[str, Any]:
     cutoff = schedule_cutoff()
     locked = why_locked()
+    holder = schedule_holder()
     return {
         "cutoff": cutoff,
         "cutoff_can_change": locked is None,
         "cutoff_source": cutoff_source() if cutoff is not None else None,
+        # The process that runs the schedule on this database (its lease), or None.
+        "runs_in": None
+        if holder is None
+        else {"owner": holder.owner, "role": holder.role, "pid": holder.pid, "host": holder.host},
     }
 
 
@@ -256,6 +262,11 @@ def format_status_text(status: dict[str, Any], *, now: datetime | None = None) -
     if schedule.get("error"):
         lines.append(f"  problem: {schedule['error']}")
     lines.append(f"  next run: {schedule['next_run'] or 'none (never)'}")
+    runs_in = schedule.get("runs_in")
+    if runs_in:
+        lines.append(f"  runs in:  {runs_in['owner']} (process {runs_in['pid']} on {runs_in['host']})")
+    elif "runs_in" in schedule:
+        lines.append("  runs in:  no PaySync process right now (`paysync serve` or a console runs it)")
     lines.append(_cutoff_line(schedule))
     procore = status.get("procore") or {}
     signed_in = f", signed in as {procore['signed_in_as']}" if procore.get("signed_in_as") else ""
@@ -268,13 +279,15 @@ def format_status_text(status: dict[str, Any], *, now: datetime | None = None) -
         lines.append(f"Last sync      {last['started_at']}: FAILED ({_who(last)})")
         lines.append(f"  reason: {last.get('message') or 'not recorded'}")
     else:
-        outcome = {"ok": "", "failed": "FAILED, ", "running": "running, "}.get(str(last.get("status")), "")
+        outcome = {"ok": "", "failed": "FAILED, ", "running": "running, ", "cancelled": "CANCELLED, "}.get(
+            str(last.get("status")), ""
+        )
         lines.append(
             f"Last sync      {last['started_at']} → {last['finished_at'] or 'running'}: {outcome}"
             f"{last['created']} created, {last['updated']} updated, {last['errors']} errors ({_who(last)})"
         )
-        if last.get("status") == "failed" and last.get("message"):
-            lines.append(f"  reason: {last['message']}")
+        if last.get("status") in ("failed", "cancelled") and last.get("message"):
+            lines.append(f"  {'reason' if last.get('status') == 'failed' else 'note'}: {last['message']}")
     failure = status.get("last_failure")
     if failure is not None and failure != last:
         lines.append(
