@@ -1,4 +1,4 @@
-"""How fast the console's read models are with 100,000 payments (storage/views.py).
+"""How fast the console's read models are with 100,000 payments (storage/views/).
 
     python bench/bench_console_views.py [--payments 100000] [--commitments 2000]
 

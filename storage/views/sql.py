@@ -1,0 +1,73 @@
+"""What the views' queries share: the models, columns selected by name, text matching, chunked
+IN lists, and values as the database hands them back (money, datetimes, the home currency)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from datetime import datetime
+from decimal import Decimal
+from typing import Any, TypeVar, cast
+
+from peewee import ModelSelect, fn
+
+from storage.models import CompanyFile
+
+Record = TypeVar("Record", bound=tuple[Any, ...])
+
+
+def named(**columns: Any) -> list[Any]:
+    """A select list whose columns come back under these names.
+
+    `fetch(Record, query)` then builds each row as the NamedTuple `Record` by keyword, so a column
+    added, dropped or moved fails loudly instead of shifting values into the wrong field. A name
+    given to an expression that is neither a column nor a function (a CASE) must not be a column
+    of the queried model: peewee would convert the value as that column.
+    """
+    return [expression.alias(name) for name, expression in columns.items()]
+
+
+def fetch(record: type[Record], query: ModelSelect[Any]) -> Iterator[Record]:
+    """The rows of `query` (its columns chosen with `named`), each built as `record` by column name.
+
+    peewee's stubs cannot say that `.objects(constructor)` changes what a row is: hence the cast.
+    """
+    return iter(cast("Iterable[Record]", query.objects(record)))
+
+
+def contains(column: Any, text: str) -> Any:
+    """`column` contains `text`, case-insensitively; `%` and `_` the user typed are taken literally."""
+    return fn.LOWER(fn.COALESCE(column, "")).contains(text.lower())
+
+
+def chunks(items: Sequence[Any], size: int = 500) -> Iterator[Sequence[Any]]:
+    """`items` in slices small enough for one IN list."""
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def money(raw: Any) -> Decimal | None:
+    """peewee hands MoneyField columns back through the field, but aggregates arrive raw (cents)."""
+    if raw is None:
+        return None
+    if isinstance(raw, Decimal):
+        return raw
+    return (Decimal(int(raw)) / 100).quantize(Decimal("0.01"))
+
+
+def aware(raw: Any, column: Any) -> datetime | None:
+    """A datetime column's value as the column reads it, should it arrive raw."""
+    if raw is None or isinstance(raw, datetime):
+        return raw
+    value: datetime | None = column.python_value(raw)
+    return value
+
+
+def home_currency() -> str:
+    """The QuickBooks home currency amounts are shown in without a code (USD for the U.S. edition)."""
+    code = (
+        CompanyFile.select(CompanyFile.home_currency)
+        .where(CompanyFile.home_currency.is_null(False))
+        .order_by(CompanyFile.id)
+        .scalar()
+    )
+    return str(code) if code else "USD"
