@@ -19,6 +19,7 @@ from typing import Any
 from urllib.parse import unquote, urlparse
 
 from peewee import (
+    BaseQuery,
     Database,
     DatabaseError,
     ImproperlyConfigured,
@@ -323,3 +324,13 @@ def write_transaction() -> Iterator[Any]:
     context = db.atomic("IMMEDIATE") if isinstance(db, SqliteDatabase) else db.atomic()
     with context as transaction:
         yield transaction
+
+
+def tuple_rows(query: BaseQuery) -> Iterator[tuple[Any, ...]]:
+    """The rows of `query.tuples()`: each a tuple of the selected columns' values.
+
+    peewee's type stubs give `.tuples()` the query's own type, so the rows of a model's query
+    would read as model instances; this names them for what they are.
+    """
+    rows: Iterator[tuple[Any, ...]] = iter(query.tuples())
+    return rows

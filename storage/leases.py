@@ -28,11 +28,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
-from storage import models
 from storage.fields import utc_now
+from storage.models import Setting
 from storage.settings_store import PUSH_LEASE, SCHEDULE_LEASE
-
-Setting: Any = models.Setting
 
 LEASE_TTL = timedelta(minutes=15)
 RENEW_AFTER_SECONDS = 60.0

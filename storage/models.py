@@ -16,7 +16,10 @@ are storage/vocabulary.py's words, stored as text: a new kind needs no change he
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, ClassVar
+
 from peewee import (
+    AutoField,
     BigIntegerField,
     BooleanField,
     CharField,
@@ -31,13 +34,38 @@ from peewee import (
 from storage.fields import EncryptedTextField, MoneyField, UtcDateTimeField, utc_now
 from storage.vocabulary import ErpStatus
 
+if TYPE_CHECKING:
+    from peewee import ModelDelete
+
+    from storage.fields import ForeignKeyId
+
 database_proxy = DatabaseProxy()
 
 
-class BaseModel(Model):  # type: ignore[misc]
+class BaseModel(Model):
     class Meta:
         database = database_proxy
         legacy_table_names = False
+
+    if TYPE_CHECKING:
+        # peewee's stubs declare `delete` as an instance attribute of type classmethod_only[Self, ...],
+        # which mypy will not read through the class ("generic instance variables ... ambiguous");
+        # at run time it is a class-only method, as here.
+        @classmethod
+        def delete(cls) -> ModelDelete: ...
+
+
+if TYPE_CHECKING:
+
+    class IdModel(BaseModel):
+        """A table keyed by the `id` peewee adds to every model that declares no primary key of its own
+        (all but SchemaVersion, Setting and ProcoreToken, and the Procore tables keyed by Procore's ids).
+        It exists for type checkers only: at run time IdModel is BaseModel."""
+
+        id: ClassVar[AutoField[int]]
+
+else:
+    IdModel = BaseModel
 
 
 # --------------------------------------------------------------------------------------------
@@ -59,7 +87,7 @@ class Setting(BaseModel):
     updated_at = UtcDateTimeField(default=utc_now)
 
 
-class CompanyFile(BaseModel):
+class CompanyFile(IdModel):
     """A QuickBooks company file, named by a short `file_key` used in Procore origin ids."""
 
     file_key = CharField(unique=True, max_length=64)
@@ -80,7 +108,7 @@ class CompanyFile(BaseModel):
     created_at = UtcDateTimeField(default=utc_now)
 
 
-class WebConnectorCredential(BaseModel):
+class WebConnectorCredential(IdModel):
     """The Web Connector login; the password is kept only as a salted PBKDF2 hash."""
 
     username = CharField(unique=True, max_length=100)
@@ -89,7 +117,7 @@ class WebConnectorCredential(BaseModel):
     updated_at = UtcDateTimeField(default=utc_now)
 
 
-class LoginAttempt(BaseModel):
+class LoginAttempt(IdModel):
     """Recent authenticate calls, so repeated failures can be throttled."""
 
     username = CharField(max_length=200)
@@ -98,13 +126,15 @@ class LoginAttempt(BaseModel):
     at = UtcDateTimeField(default=utc_now, index=True)
 
 
-class WebConnectorSession(BaseModel):
+class WebConnectorSession(IdModel):
     """One Web Connector poll, from authenticate to closeConnection, keyed by its ticket."""
 
     ticket = CharField(unique=True, max_length=64)
     username = CharField(max_length=200)
     file_key = CharField(max_length=64, index=True)
     company_file = ForeignKeyField(CompanyFile, null=True, backref="sessions", on_delete="SET NULL")
+    if TYPE_CHECKING:  # the key column beside each foreign key, as peewee adds it
+        company_file_id: ClassVar[ForeignKeyId[int | None]]
     # open | closed | failed | expired | no_work
     state = CharField(max_length=16, default="open", index=True)
     remote_addr = CharField(max_length=64, null=True)
@@ -119,7 +149,7 @@ class WebConnectorSession(BaseModel):
     last_error = TextField(null=True)
 
 
-class QuickBooksWork(BaseModel):
+class QuickBooksWork(IdModel):
     """A query waiting for (or being run through) the Web Connector.
 
     kind: a storage.vocabulary.WorkKind, stored as its text (sync/quickbooks/steps has one step each)
@@ -151,10 +181,12 @@ class QuickBooksWork(BaseModel):
         indexes = ((("file_key", "status", "priority"), False),)
 
 
-class BillPayment(BaseModel):
+class BillPayment(IdModel):
     """A QuickBooks BillPaymentCheck or BillPaymentCreditCard, as last received."""
 
     company_file = ForeignKeyField(CompanyFile, backref="payments", on_delete="CASCADE")
+    if TYPE_CHECKING:  # the key column beside each foreign key, as peewee adds it
+        company_file_id: ClassVar[ForeignKeyId[int]]
     txn_id = CharField(max_length=36)
     kind = CharField(max_length=12)  # check | credit_card
     edit_sequence = CharField(max_length=16)
@@ -192,10 +224,12 @@ class BillPayment(BaseModel):
         indexes = ((("company_file", "txn_id"), True),)
 
 
-class BillPaymentApplication(BaseModel):
+class BillPaymentApplication(IdModel):
     """The part of a bill payment applied to one bill: one Procore payment each (DESIGN rule 3)."""
 
     payment = ForeignKeyField(BillPayment, backref="applications", on_delete="CASCADE")
+    if TYPE_CHECKING:  # the key column beside each foreign key, as peewee adds it
+        payment_id: ClassVar[ForeignKeyId[int]]
     bill_txn_id = CharField(max_length=36, index=True)
     bill_ref_number = CharField(max_length=20, null=True, index=True)
     bill_txn_date = DateField(null=True)
@@ -210,8 +244,10 @@ class BillPaymentApplication(BaseModel):
         indexes = ((("payment", "bill_txn_id"), True),)
 
 
-class Bill(BaseModel):
+class Bill(IdModel):
     company_file = ForeignKeyField(CompanyFile, backref="bills", on_delete="CASCADE")
+    if TYPE_CHECKING:  # the key column beside each foreign key, as peewee adds it
+        company_file_id: ClassVar[ForeignKeyId[int]]
     txn_id = CharField(max_length=36)
     edit_sequence = CharField(max_length=16, null=True)
     time_modified = CharField(max_length=32, null=True)
@@ -233,8 +269,10 @@ class Bill(BaseModel):
         indexes = ((("company_file", "txn_id"), True),)
 
 
-class QuickBooksDeletion(BaseModel):
+class QuickBooksDeletion(IdModel):
     company_file = ForeignKeyField(CompanyFile, backref="deletions", on_delete="CASCADE")
+    if TYPE_CHECKING:  # the key column beside each foreign key, as peewee adds it
+        company_file_id: ClassVar[ForeignKeyId[int]]
     txn_del_type = CharField(max_length=32)
     txn_id = CharField(max_length=36)
     time_created = CharField(max_length=32, null=True)
@@ -246,10 +284,12 @@ class QuickBooksDeletion(BaseModel):
         indexes = ((("company_file", "txn_id"), True),)
 
 
-class Watermark(BaseModel):
+class Watermark(IdModel):
     """How far a query has read, as a QuickBooks-local wall-clock string (no offset)."""
 
     company_file = ForeignKeyField(CompanyFile, backref="watermarks", on_delete="CASCADE")
+    if TYPE_CHECKING:  # the key column beside each foreign key, as peewee adds it
+        company_file_id: ClassVar[ForeignKeyId[int]]
     kind = CharField(max_length=32)
     value = CharField(max_length=32)
     updated_at = UtcDateTimeField(default=utc_now)
@@ -258,7 +298,7 @@ class Watermark(BaseModel):
         indexes = ((("company_file", "kind"), True),)
 
 
-class SyncRun(BaseModel):
+class SyncRun(IdModel):
     """One sync or push, and how it ended. A run that could not start (configuration, permission,
     Procore unreachable) is kept too: status "failed", with the reason in `message`."""
 
@@ -278,7 +318,7 @@ class SyncRun(BaseModel):
     actor = CharField(max_length=100, null=True)
 
 
-class AuditLog(BaseModel):
+class AuditLog(IdModel):
     """Every write PaySync makes or sees: Procore writes, Web Connector sessions, user edits."""
 
     at = UtcDateTimeField(default=utc_now, index=True)
@@ -288,7 +328,7 @@ class AuditLog(BaseModel):
     detail = TextField(null=True)  # JSON
 
 
-class ErrorEvent(BaseModel):
+class ErrorEvent(IdModel):
     """An error a person should see: where it happened and how to fix it."""
 
     at = UtcDateTimeField(default=utc_now, index=True)
@@ -349,6 +389,8 @@ class ProcoreVendor(BaseModel):
 class Commitment(BaseModel):
     id = BigIntegerField(primary_key=True)
     project = ForeignKeyField(ProcoreProject, backref="commitments", on_delete="CASCADE")
+    if TYPE_CHECKING:  # the key column beside each foreign key, as peewee adds it
+        project_id: ClassVar[ForeignKeyId[int]]
     kind = CharField(max_length=16)  # subcontract | purchase_order
     number = CharField(max_length=100, null=True)
     title = TextField(null=True)
@@ -370,6 +412,9 @@ class Invoice(BaseModel):
     id = BigIntegerField(primary_key=True)
     project = ForeignKeyField(ProcoreProject, backref="invoices", on_delete="CASCADE")
     commitment = ForeignKeyField(Commitment, backref="invoices", on_delete="CASCADE")
+    if TYPE_CHECKING:  # the key column beside each foreign key, as peewee adds it
+        project_id: ClassVar[ForeignKeyId[int]]
+        commitment_id: ClassVar[ForeignKeyId[int]]
     number = IntegerField(null=True)  # the draw request number
     invoice_number = CharField(max_length=100, null=True, index=True)
     vendor_id = BigIntegerField(null=True)
@@ -382,7 +427,7 @@ class Invoice(BaseModel):
     imported_at = UtcDateTimeField(default=utc_now)
 
 
-class PaymentLink(BaseModel):
+class PaymentLink(IdModel):
     """One bill payment application and the one Procore payment that mirrors it.
 
     erp_status: a storage.vocabulary.ErpStatus, stored as its text
@@ -392,6 +437,10 @@ class PaymentLink(BaseModel):
     origin_id = CharField(max_length=200, unique=True)
     invoice = ForeignKeyField(Invoice, null=True, backref="payment_links", on_delete="SET NULL")
     commitment = ForeignKeyField(Commitment, null=True, backref="payment_links", on_delete="SET NULL")
+    if TYPE_CHECKING:  # the key column beside each foreign key, as peewee adds it
+        application_id: ClassVar[ForeignKeyId[int]]
+        invoice_id: ClassVar[ForeignKeyId[int | None]]
+        commitment_id: ClassVar[ForeignKeyId[int | None]]
     match_reason = TextField(null=True)
     erp_status = CharField(max_length=32, default=ErpStatus.WAITING.value, index=True)
     status_reason = TextField(null=True)
@@ -411,7 +460,7 @@ class PaymentLink(BaseModel):
     updated_at = UtcDateTimeField(default=utc_now)
 
 
-class ProcoreWrite(BaseModel):
+class ProcoreWrite(IdModel):
     """The intent journal: a row is committed before every Procore write (DESIGN rule 4).
 
     operation: create | unlock | patch | relock | delete | attach
@@ -419,6 +468,8 @@ class ProcoreWrite(BaseModel):
     """
 
     link = ForeignKeyField(PaymentLink, null=True, backref="writes", on_delete="SET NULL")
+    if TYPE_CHECKING:  # the key column beside each foreign key, as peewee adds it
+        link_id: ClassVar[ForeignKeyId[int | None]]
     origin_id = CharField(max_length=200, index=True)
     operation = CharField(max_length=16)
     project_id = BigIntegerField()
@@ -431,8 +482,10 @@ class ProcoreWrite(BaseModel):
     finished_at = UtcDateTimeField(null=True)
 
 
-class PaymentAttachment(BaseModel):
+class PaymentAttachment(IdModel):
     link = ForeignKeyField(PaymentLink, backref="attachments", on_delete="CASCADE")
+    if TYPE_CHECKING:  # the key column beside each foreign key, as peewee adds it
+        link_id: ClassVar[ForeignKeyId[int]]
     filename = TextField()
     size = IntegerField()
     procore_attachment_id = BigIntegerField(null=True)
@@ -458,10 +511,12 @@ PROCORE_SIDE_MODELS: tuple[type[BaseModel], ...] = (
 # --------------------------------------------------------------------------------------------
 
 
-class QuickBooksVendor(BaseModel):
+class QuickBooksVendor(IdModel):
     """A QuickBooks vendor, read for its currency (multicurrency company files)."""
 
     company_file = ForeignKeyField(CompanyFile, backref="vendors", on_delete="CASCADE")
+    if TYPE_CHECKING:  # the key column beside each foreign key, as peewee adds it
+        company_file_id: ClassVar[ForeignKeyId[int]]
     list_id = CharField(max_length=36)
     name = TextField(null=True)
     edit_sequence = CharField(max_length=16, null=True)
@@ -474,10 +529,12 @@ class QuickBooksVendor(BaseModel):
         indexes = ((("company_file", "list_id"), True),)
 
 
-class QuickBooksCurrency(BaseModel):
+class QuickBooksCurrency(IdModel):
     """A currency of a multicurrency company file: QuickBooks' name for it and its ISO code."""
 
     company_file = ForeignKeyField(CompanyFile, backref="currencies", on_delete="CASCADE")
+    if TYPE_CHECKING:  # the key column beside each foreign key, as peewee adds it
+        company_file_id: ClassVar[ForeignKeyId[int]]
     list_id = CharField(max_length=36)
     name = TextField()
     code = CharField(max_length=3, null=True)
@@ -487,7 +544,7 @@ class QuickBooksCurrency(BaseModel):
         indexes = ((("company_file", "list_id"), True),)
 
 
-class HeldRecord(BaseModel):
+class HeldRecord(IdModel):
     """A QuickBooks record PaySync could not read, kept aside with the raw text and the reason.
 
     The rest of its page was stored and the watermark moved on; when QuickBooks sends the record
@@ -496,6 +553,8 @@ class HeldRecord(BaseModel):
     """
 
     company_file = ForeignKeyField(CompanyFile, backref="held_records", on_delete="CASCADE")
+    if TYPE_CHECKING:  # the key column beside each foreign key, as peewee adds it
+        company_file_id: ClassVar[ForeignKeyId[int]]
     record_type = CharField(max_length=32)
     record_key = CharField(
         max_length=200

@@ -9,25 +9,25 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from peewee import JOIN, Case, fn
+from peewee import JOIN, Case, ModelSelect, fn
 
-from storage import models
+from storage.db import tuple_rows
+from storage.models import (
+    BillPayment,
+    BillPaymentApplication,
+    CompanyFile,
+    ErrorEvent,
+    HeldRecord,
+    PaymentLink,
+    ProcoreWrite,
+    QuickBooksWork,
+    SyncRun,
+)
 from storage.settings_store import PROCORE_RATE_LIMIT, get_setting
 from storage.vocabulary import ErpStatus
 
-# peewee's type hints do not know the implicit `id` columns; the models are used untyped here.
-BillPayment: Any = models.BillPayment
-BillPaymentApplication: Any = models.BillPaymentApplication
-CompanyFile: Any = models.CompanyFile
-ErrorEvent: Any = models.ErrorEvent
-HeldRecord: Any = models.HeldRecord
-PaymentLink: Any = models.PaymentLink
-ProcoreWrite: Any = models.ProcoreWrite
-QuickBooksWork: Any = models.QuickBooksWork
-SyncRun: Any = models.SyncRun
 
-
-def application_status_expression() -> Any:
+def application_status_expression() -> Case:
     """SQL for one application's ERP status (BillPayment joined, PaymentLink left-joined).
 
     The engine's link decides once it exists, except that a payment held because QuickBooks sent a
@@ -50,7 +50,7 @@ def application_status_expression() -> Any:
     )
 
 
-def held_payments_not_stored() -> Any:
+def held_payments_not_stored() -> ModelSelect[HeldRecord]:
     """Payments QuickBooks sent that PaySync could not read and has no earlier version of."""
     stored = BillPayment.select(BillPayment.id).where(
         (BillPayment.company_file == HeldRecord.company_file) & (BillPayment.txn_id == HeldRecord.txn_id)
@@ -89,10 +89,9 @@ def payment_status_counts() -> dict[str, int]:
         .join(BillPayment, on=(BillPaymentApplication.payment == BillPayment.id))
         .join(PaymentLink, JOIN.LEFT_OUTER, on=(PaymentLink.application == BillPaymentApplication.id))
         .group_by(status)
-        .tuples()
     )
     counts = {status.value: 0 for status in ErpStatus}
-    for name, number in query:
+    for name, number in tuple_rows(query):
         if name in counts:
             counts[str(name)] += int(number)
     # A payment held unread has no applications yet: it counts once, as needing attention.
@@ -108,7 +107,7 @@ def queue_counts(file_key: str | None = None) -> dict[str, int]:
     if file_key is not None:
         query = query.where(QuickBooksWork.file_key == file_key)
     counts = {"queued": 0, "in_progress": 0}
-    for status, number in query.group_by(QuickBooksWork.status).tuples():
+    for status, number in tuple_rows(query.group_by(QuickBooksWork.status)):
         counts[str(status)] = int(number)
     return counts
 
@@ -119,9 +118,8 @@ def pending_work_kinds(file_key: str) -> list[tuple[str, str]]:
         QuickBooksWork.select(QuickBooksWork.kind, QuickBooksWork.status)
         .where((QuickBooksWork.file_key == file_key) & QuickBooksWork.status.in_(("queued", "in_progress")))
         .order_by(QuickBooksWork.priority.desc(), QuickBooksWork.created_at, QuickBooksWork.id)
-        .tuples()
     )
-    return [(str(kind), str(status)) for kind, status in query]
+    return [(str(kind), str(status)) for kind, status in tuple_rows(query)]
 
 
 def last_web_connector_contact(file_key: str | None = None) -> datetime | None:
@@ -129,7 +127,7 @@ def last_web_connector_contact(file_key: str | None = None) -> datetime | None:
     if file_key is not None:
         query = query.where(CompanyFile.file_key == file_key)
     raw = query.scalar()
-    return CompanyFile.last_contact_at.python_value(raw) if raw is not None else None  # type: ignore[no-any-return]
+    return CompanyFile.last_contact_at.python_value(raw) if raw is not None else None
 
 
 def company_files() -> list[dict[str, Any]]:
@@ -148,7 +146,7 @@ def company_files() -> list[dict[str, Any]]:
     ]
 
 
-def _run_dict(run: Any) -> dict[str, Any]:
+def _run_dict(run: SyncRun) -> dict[str, Any]:
     return {
         "trigger": str(run.trigger),
         "actor": run.actor,

@@ -9,12 +9,10 @@ take their rows by compare-and-swap, under the same key constants.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
 from storage import models
 from storage.fields import utc_now
-
-Setting: Any = models.Setting
+from storage.models import Setting
 
 # The schedule (sync.runtime.scheduler) and the cutoff (sync.quickbooks.cutoff, sync.runtime.cutoff).
 SCHEDULE_EXPRESSION = "schedule_expression"  # the schedule in use, as configured ("hourly", a cron)

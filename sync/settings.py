@@ -389,9 +389,12 @@ def signed_in_procore_user() -> str | None:
     "Jane Doe (jane@example.com, Procore user 42)"; None without one (client credentials)."""
     if models.database_proxy.obj is None:
         return None
-    token: Any = models.ProcoreToken
     try:
-        grant = token.select(token.grant_type).where(token.name == "default").scalar()
+        grant = (
+            models.ProcoreToken.select(models.ProcoreToken.grant_type)
+            .where(models.ProcoreToken.name == "default")
+            .scalar()
+        )
         if grant != "authorization_code":
             return None
         raw = get_setting(PROCORE_SIGNED_IN_USER)

@@ -118,13 +118,14 @@ def use_theme(theme: Theme) -> Palette:
 
 def status_colour(status: str) -> str:
     colours = palette()
-    return {
+    by_status: dict[str, str] = {
         SYNCED: colours.green,
         WAITING: colours.blue,
         NEEDS_ATTENTION: colours.yellow,
         FAILED: colours.red,
         DELETED_IN_QUICKBOOKS: colours.red,
-    }.get(status, colours.grey)
+    }
+    return by_status.get(status, colours.grey)
 
 
 # Each status also has its own glyph shape, so it reads without colour too.

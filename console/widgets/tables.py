@@ -13,14 +13,14 @@ column's header carries an arrow.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import TypeAlias
+from typing import ClassVar, TypeAlias
 
 from rich.cells import cell_len
 from rich.text import Text
-from textual.binding import Binding
+from textual.binding import BindingType
 from textual.widgets import DataTable
 
 from console.bindings import PAYMENTS_PANE_BINDINGS
@@ -305,8 +305,8 @@ _URGENCY = {
 }
 
 
-def invoice_sort_key(sort: str) -> object:
-    def key(row: InvoiceRow) -> object:
+def invoice_sort_key(sort: str) -> Callable[[InvoiceRow], tuple[object, int]]:
+    def key(row: InvoiceRow) -> tuple[object, int]:
         if sort == "status":
             return (_URGENCY.get(row.status, 0), row.id)
         if sort == "invoice":
@@ -349,7 +349,7 @@ class InvoicesTable(KeyedTable):
     def show(self, rows: Sequence[InvoiceRow]) -> None:
         sort = self.sort_key or "draw"
         descending = self.sort_descending
-        ordered = sorted(rows, key=invoice_sort_key(sort), reverse=descending)  # type: ignore[arg-type]
+        ordered = sorted(rows, key=invoice_sort_key(sort), reverse=descending)
         self._refill(
             [
                 (
@@ -370,7 +370,7 @@ class InvoicesTable(KeyedTable):
 
 
 class PaymentsTable(KeyedTable):
-    BINDINGS: list[Binding] = [*PAYMENTS_PANE_BINDINGS]  # type: ignore[assignment]
+    BINDINGS: ClassVar[list[BindingType]] = [*PAYMENTS_PANE_BINDINGS]
     COLUMNS = (
         ColumnSpec("status", "Status", sort="status"),
         ColumnSpec("date", "Date", sort="date"),

@@ -20,7 +20,9 @@ import logging
 from typing import Any
 
 from storage import models
+from storage.db import tuple_rows
 from storage.fields import utc_now
+from storage.models import ErrorEvent, PaymentLink
 from storage.vocabulary import ErpStatus
 from sync.engine.desired import changed_fields
 from sync.engine.erp_lock import UNLINK_INSTRUCTION, ProcoreStillLocked, unlock_patch_relock
@@ -51,9 +53,6 @@ from sync.procore.errors import (
     ProcoreRequestError,
     ProcoreWriteOutcomeUnknown,
 )
-
-PaymentLink: Any = models.PaymentLink
-ErrorEvent: Any = models.ErrorEvent
 
 log = logging.getLogger("paysync.engine")
 
@@ -453,10 +452,12 @@ def prepare_links(actions: list[PlannedAction], *, chunk: int = 500) -> None:
         ]
         with models.database_proxy.atomic():
             PaymentLink.insert_many(rows).on_conflict_ignore().execute()
-        ids = dict(
-            PaymentLink.select(PaymentLink.application, PaymentLink.id)
-            .where(PaymentLink.application.in_([a.application_id for a in part]))
-            .tuples()
+        ids: dict[int, int] = dict(
+            tuple_rows(
+                PaymentLink.select(PaymentLink.application, PaymentLink.id).where(
+                    PaymentLink.application.in_([a.application_id for a in part])
+                )
+            )
         )
         for action in part:
             found = ids.get(action.application_id)

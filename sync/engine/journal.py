@@ -22,13 +22,10 @@ from typing import Any, TypeVar
 
 from storage import models
 from storage.fields import utc_now
+from storage.models import AuditLog, PaymentLink, ProcoreWrite
 from sync.engine.desired import canonical_json, comparable
 from sync.engine.listings import PaymentsClient
 from sync.procore.errors import ProcoreError, ProcoreWriteOutcomeUnknown
-
-ProcoreWrite: Any = models.ProcoreWrite
-PaymentLink: Any = models.PaymentLink
-AuditLog: Any = models.AuditLog
 
 OPEN_STATUSES = ("intent", "unknown")
 T = TypeVar("T")

@@ -14,16 +14,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from storage import models
+from storage.models import ErrorEvent, PaymentAttachment, PaymentLink, ProcoreWrite
 from storage.vocabulary import ErpStatus
 from sync.engine.journal import OPEN_STATUSES, finish_write, observed_link_changes, sent_fields
 from sync.engine.listings import ContractListing, ContractListings
 from sync.procore.errors import ProcoreError
-
-ProcoreWrite: Any = models.ProcoreWrite
-PaymentLink: Any = models.PaymentLink
-PaymentAttachment: Any = models.PaymentAttachment
-ErrorEvent: Any = models.ErrorEvent
 
 
 @dataclass
@@ -60,7 +55,9 @@ def resolve_open_intents(listings: ContractListings, *, actor: str = "paysync") 
     return result
 
 
-def _resolve_one(write: Any, link: Any, listing: ContractListing, actor: str, result: Resolution) -> None:
+def _resolve_one(
+    write: ProcoreWrite, link: PaymentLink | None, listing: ContractListing, actor: str, result: Resolution
+) -> None:
     operation = str(write.operation)
     sent = sent_fields(write.request_body)
     target = str(write.origin_id)

@@ -11,15 +11,13 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime
-from typing import Any
 
 from storage import models
 from storage.fields import utc_now
+from storage.models import ErrorEvent, SyncRun
 
 log = logging.getLogger(__name__)
 
-SyncRun: Any = models.SyncRun
-ErrorEvent: Any = models.ErrorEvent
 
 # How each trigger reads in a message.
 TRIGGER_WORDS = {

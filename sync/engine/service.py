@@ -11,6 +11,9 @@ to sync.
 Procore clients come from `client_factory` (a fresh one per operation, closed afterwards), so
 the service can be used from several threads (the console's UI thread, the scheduler, the
 automatic push after a Web Connector session).
+
+Long because it is the one facade: each entry point is short, and all share the client factory,
+the push lease and the run record that a split would pass around.
 """
 
 from __future__ import annotations
@@ -20,11 +23,11 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
-from typing import Any
 
 from storage import models
 from storage.fields import utc_now
 from storage.leases import PushLease
+from storage.models import Commitment, ErrorEvent, PaymentAttachment, PaymentLink, ProcoreWrite, SyncRun
 from storage.vocabulary import ErpStatus
 from sync.engine.apply import PaymentPusher, ProcoreOutage, prepare_links
 from sync.engine.cancel import SyncCancel
@@ -53,12 +56,6 @@ from sync.settings import ConfigError, Settings, open_settings_database
 
 log = logging.getLogger("paysync.sync")
 
-PaymentLink: Any = models.PaymentLink
-PaymentAttachment: Any = models.PaymentAttachment
-ErrorEvent: Any = models.ErrorEvent
-SyncRun: Any = models.SyncRun
-Commitment: Any = models.Commitment
-ProcoreWrite: Any = models.ProcoreWrite
 
 MAX_PAYMENT_NUMBER = 2**31 - 1
 # How long a manual push waits for one already running (e.g. the one after a Web Connector session).
@@ -330,7 +327,7 @@ class SyncService:
 
     # -- edits a person may make ---------------------------------------------------------------
 
-    def _link(self, link_id: int) -> Any:
+    def _link(self, link_id: int) -> PaymentLink:
         link = PaymentLink.get_or_none(PaymentLink.id == link_id)
         if link is None:
             raise ValueError(
@@ -338,7 +335,7 @@ class SyncService:
             )
         return link
 
-    def _contract_of(self, link: Any) -> tuple[int, int] | None:
+    def _contract_of(self, link: PaymentLink) -> tuple[int, int] | None:
         if link.commitment_id is not None:
             commitment = Commitment.get_or_none(Commitment.id == link.commitment_id)
             if commitment is not None:

@@ -19,19 +19,20 @@ from typing import Any
 from peewee import JOIN
 
 from storage import models
+from storage.db import tuple_rows
+from storage.models import (
+    Bill,
+    BillPayment,
+    BillPaymentApplication,
+    Commitment,
+    CompanyFile,
+    Invoice,
+    PaymentLink,
+    ProcoreVendor,
+    ProcoreWrite,
+    QuickBooksVendor,
+)
 from storage.settings_store import PROCORE_COMPANY_CURRENCY, SCHEDULE_CUTOFF, get_setting
-
-# peewee's bundled hints know neither the auto `id` columns nor tuple rows; rows are typed below.
-BillPayment: Any = models.BillPayment
-BillPaymentApplication: Any = models.BillPaymentApplication
-Bill: Any = models.Bill
-CompanyFile: Any = models.CompanyFile
-Commitment: Any = models.Commitment
-Invoice: Any = models.Invoice
-PaymentLink: Any = models.PaymentLink
-ProcoreVendor: Any = models.ProcoreVendor
-ProcoreWrite: Any = models.ProcoreWrite
-QuickBooksVendor: Any = models.QuickBooksVendor
 
 # Built from a list of names, which mypy's namedtuple() does not take; the rows are read untyped.
 _namedtuple: Any = namedtuple
@@ -406,19 +407,20 @@ def _load_context(snapshot: Snapshot) -> None:
     columns these need, so it does not depend on the applications and links being held."""
     missing_refs = {
         str(txn_id)
-        for (txn_id,) in BillPaymentApplication.select(BillPaymentApplication.bill_txn_id)
-        .where(
-            BillPaymentApplication.bill_ref_number.is_null() | (BillPaymentApplication.bill_ref_number == "")
+        for (txn_id,) in tuple_rows(
+            BillPaymentApplication.select(BillPaymentApplication.bill_txn_id)
+            .where(
+                BillPaymentApplication.bill_ref_number.is_null()
+                | (BillPaymentApplication.bill_ref_number == "")
+            )
+            .distinct()
         )
-        .distinct()
-        .tuples()
     }
     if missing_refs:
-        for file_key, txn_id, ref in (
+        for file_key, txn_id, ref in tuple_rows(
             Bill.select(CompanyFile.file_key, Bill.txn_id, Bill.ref_number)
             .join(CompanyFile)
             .where(Bill.ref_number.is_null(False))
-            .tuples()
         ):
             if txn_id in missing_refs:
                 snapshot.bill_ref_numbers[(str(file_key), str(txn_id))] = str(ref)
@@ -426,17 +428,18 @@ def _load_context(snapshot: Snapshot) -> None:
     _load_currencies(snapshot.currencies)
     orphaned = [
         int(link_id)
-        for link_id, commitment_id in PaymentLink.select(PaymentLink.id, PaymentLink.commitment)
-        .where(PaymentLink.procore_payment_id.is_null(False))
-        .tuples()
+        for link_id, commitment_id in tuple_rows(
+            PaymentLink.select(PaymentLink.id, PaymentLink.commitment).where(
+                PaymentLink.procore_payment_id.is_null(False)
+            )
+        )
         if commitment_id is None or int(commitment_id) not in snapshot.commitments
     ]
     if orphaned:
-        for link_id, project_id, contract_id in (
+        for link_id, project_id, contract_id in tuple_rows(
             ProcoreWrite.select(ProcoreWrite.link, ProcoreWrite.project_id, ProcoreWrite.contract_id)
             .where(ProcoreWrite.link.in_(orphaned), ProcoreWrite.status.in_(("done", "resolved")))
             .order_by(ProcoreWrite.id)
-            .tuples()
         ):
             snapshot.written_contracts[int(link_id)] = (int(project_id), int(contract_id))
 
@@ -446,9 +449,9 @@ def _load_currencies(context: CurrencyContext) -> None:
     company = get_setting(PROCORE_COMPANY_CURRENCY)
     if company:
         context.procore_company_currency = company.upper()
-    for file_key, home in CompanyFile.select(CompanyFile.file_key, CompanyFile.home_currency).tuples():
+    for file_key, home in tuple_rows(CompanyFile.select(CompanyFile.file_key, CompanyFile.home_currency)):
         context.home[str(file_key)] = str(home).upper() if home else None
-    for file_key, list_id, code, name in (
+    for file_key, list_id, code, name in tuple_rows(
         QuickBooksVendor.select(
             CompanyFile.file_key,
             QuickBooksVendor.list_id,
@@ -457,6 +460,5 @@ def _load_currencies(context: CurrencyContext) -> None:
         )
         .join(CompanyFile)
         .where(QuickBooksVendor.currency.is_null(False) | QuickBooksVendor.currency_name.is_null(False))
-        .tuples()
     ):
         context.vendors[(str(file_key), str(list_id))] = (str(code).upper() if code else None, name)

@@ -4,14 +4,10 @@ user listed in PAYSYNC_ACCOUNTING_APPROVERS)."""
 
 from __future__ import annotations
 
-from typing import Any
-
-from storage import models
+from storage.models import ProcoreProject
 from sync.procore.client import ProcoreClient
 from sync.procore.errors import ProcoreRequestError
 from sync.settings import Settings
-
-ProcoreProject: Any = models.ProcoreProject
 
 ERP_TOOL_NAMES = {"erpintegrations", "erpintegration", "erp"}
 APPROVER_ACTIONS = {"canpushtoaccounting"}

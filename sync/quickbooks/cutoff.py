@@ -19,15 +19,13 @@ import logging
 from datetime import UTC, datetime
 from typing import Any
 
-from storage import models
 from storage.db import write_transaction
 from storage.fields import utc_now
+from storage.models import AuditLog
 from storage.settings_store import SCHEDULE_CUTOFF, SCHEDULE_CUTOFF_SOURCE, get_setting, set_setting
 from sync.quickbooks.qbxml.times import parse_qb_aware, parse_qb_local
 
 log = logging.getLogger(__name__)
-
-AuditLog: Any = models.AuditLog
 
 
 def schedule_cutoff() -> datetime | None:

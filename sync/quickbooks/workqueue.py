@@ -18,8 +18,6 @@ from storage.models import QuickBooksWork, WebConnectorSession
 from sync.quickbooks.steps import REFRESH_STEPS, step_for
 
 PENDING_STATUSES = ("queued", "in_progress")
-# The implicit AutoField primary key; the peewee stubs do not declare `id` on models.
-_WORK_ID = QuickBooksWork._meta.primary_key
 SESSION_IDLE_TIMEOUT = timedelta(minutes=30)
 
 
@@ -83,7 +81,7 @@ def queue_lookup(
                 & (QuickBooksWork.kind == step.kind)
                 & (QuickBooksWork.status == "queued")
             )
-            .order_by(_WORK_ID)
+            .order_by(QuickBooksWork.id)
             .first()
         )
         if waiting is not None:
@@ -135,14 +133,14 @@ def pending_work(file_key: str | None = None) -> list[QuickBooksWork]:
     query = QuickBooksWork.select().where(QuickBooksWork.status.in_(PENDING_STATUSES))
     if file_key is not None:
         query = query.where(QuickBooksWork.file_key == file_key)
-    return list(query.order_by(QuickBooksWork.priority.desc(), QuickBooksWork.created_at, _WORK_ID))
+    return list(query.order_by(QuickBooksWork.priority.desc(), QuickBooksWork.created_at, QuickBooksWork.id))
 
 
 def next_queued_work(file_key: str) -> QuickBooksWork | None:
     item: QuickBooksWork | None = (
         QuickBooksWork.select()
         .where((QuickBooksWork.file_key == file_key) & (QuickBooksWork.status == "queued"))
-        .order_by(QuickBooksWork.priority.desc(), QuickBooksWork.created_at, _WORK_ID)
+        .order_by(QuickBooksWork.priority.desc(), QuickBooksWork.created_at, QuickBooksWork.id)
         .first()
     )
     return item

@@ -13,11 +13,10 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Any
 
-from storage import models
-from storage.db import write_transaction
+from storage.db import tuple_rows, write_transaction
 from storage.fields import utc_now
+from storage.models import BillPayment, BillPaymentApplication, PaymentLink, Watermark, WebConnectorSession
 from storage.queries import procore_push_record
 from storage.settings_store import SCHEDULE_CUTOFF, SCHEDULE_CUTOFF_SOURCE, delete_setting, set_setting
 from storage.vocabulary import ErpStatus
@@ -25,12 +24,6 @@ from sync.engine.plan import cutoff_reason
 from sync.quickbooks.cutoff import audit_cutoff, is_pre_existing, schedule_cutoff
 from sync.quickbooks.steps import WATERMARK_KINDS
 from sync.quickbooks.workqueue import SESSION_IDLE_TIMEOUT
-
-BillPayment: Any = models.BillPayment
-BillPaymentApplication: Any = models.BillPaymentApplication
-PaymentLink: Any = models.PaymentLink
-Watermark: Any = models.Watermark
-WebConnectorSession: Any = models.WebConnectorSession
 
 _CHUNK = 500
 
@@ -104,10 +97,10 @@ def recompute_pre_existing(cutoff: datetime | None, now: datetime) -> tuple[int,
         .join(PaymentLink, on=(PaymentLink.application == BillPaymentApplication.id))
         .where(PaymentLink.procore_payment_id.is_null(False))
     )
-    rows: Any = (
-        BillPayment.select(BillPayment.id, BillPayment.time_created, BillPayment.pre_existing)
-        .where(BillPayment.id.not_in(in_procore))
-        .tuples()
+    rows = tuple_rows(
+        BillPayment.select(BillPayment.id, BillPayment.time_created, BillPayment.pre_existing).where(
+            BillPayment.id.not_in(in_procore)
+        )
     )
     became: dict[bool, list[int]] = {True: [], False: []}
     counts = {True: 0, False: 0}

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from storage.db import write_transaction
+from storage.db import tuple_rows, write_transaction
 from storage.models import (
     Bill,
     BillPayment,
@@ -75,14 +75,13 @@ def resolve_stored_currencies(company_file: CompanyFile) -> None:
     currency = CurrencyResolver(company_file)
     models: tuple[Any, ...] = (BillPayment, Bill, QuickBooksVendor)
     for model in models:
-        pairs: Any = (
+        pairs = tuple_rows(
             model.select(model.currency_list_id, model.currency_name, model.currency)
             .where(
                 (model.company_file == company_file)
                 & (model.currency_list_id.is_null(False) | model.currency_name.is_null(False))
             )
             .distinct()
-            .tuples()
         )
         for list_id, name, code in list(pairs):  # (currency ListID, name, ISO code) as stored
             resolved = currency(name, list_id)

@@ -14,7 +14,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any, ClassVar
 
-from storage.db import write_transaction
+from storage.db import tuple_rows, write_transaction
 from storage.models import BillPayment, BillPaymentApplication, CompanyFile, QuickBooksWork
 from storage.vocabulary import WorkKind
 from sync.quickbooks.cutoff import is_pre_existing, schedule_cutoff
@@ -291,11 +291,10 @@ def store_payments(
         ).execute()
     new_ids: dict[str, Any] = {}
     for chunk in chunks([record.txn_id for record in new_records]):
-        query = BillPayment.select(BillPayment._meta.primary_key, BillPayment.txn_id).where(
+        query = BillPayment.select(BillPayment.id, BillPayment.txn_id).where(
             (BillPayment.company_file == company_file) & BillPayment.txn_id.in_(chunk)
         )
-        rows: Any = query.tuples()
-        new_ids.update({str(txn_id): payment_id for payment_id, txn_id in rows})
+        new_ids.update({str(txn_id): payment_id for payment_id, txn_id in tuple_rows(query)})
     application_rows = [
         {"payment": new_ids[record.txn_id], "bill_txn_id": bill_txn_id, **values}
         for record in new_records
@@ -311,7 +310,7 @@ def store_payments(
                 BillPaymentApplication.payment.in_(chunk)
             ):
                 # payment_id: the raw foreign key, read without loading the payment row.
-                rows_by_payment.setdefault(application.payment_id, []).append(application)  # type: ignore[attr-defined]
+                rows_by_payment.setdefault(application.payment_id, []).append(application)
         for row, record in changed:
             for name, value in _payment_fields(record, now, currency).items():
                 setattr(row, name, value)

@@ -12,7 +12,6 @@ from __future__ import annotations
 import secrets
 import threading
 from datetime import datetime, timedelta
-from typing import Any
 
 from storage.db import write_transaction
 from storage.models import AuditLog, CompanyFile, ErrorEvent, LoginAttempt, WebConnectorCredential
@@ -133,9 +132,10 @@ class Logins:
         LoginAttempt.delete().where(LoginAttempt.at < now - timedelta(days=1)).execute()
         excess = LoginAttempt.select().count() - MAX_LOGIN_ROWS
         if excess > 0:
-            key: Any = LoginAttempt._meta.primary_key
-            oldest = LoginAttempt.select(key).order_by(LoginAttempt.at, key).limit(excess)
-            LoginAttempt.delete().where(key.in_(oldest)).execute()
+            oldest = (
+                LoginAttempt.select(LoginAttempt.id).order_by(LoginAttempt.at, LoginAttempt.id).limit(excess)
+            )
+            LoginAttempt.delete().where(LoginAttempt.id.in_(oldest)).execute()
 
     def authenticate(self, username: str, password: str, remote_addr: str | None = None) -> list[str]:
         """Check a login. The password hash (about a quarter of a second) is computed outside the

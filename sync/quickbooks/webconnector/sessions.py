@@ -27,9 +27,6 @@ from sync.settings import Settings
 
 from .errors import describe_hresult
 
-# The implicit AutoField primary key; the peewee stubs do not declare `id` on models.
-_WORK_ID = QuickBooksWork._meta.primary_key
-
 UNKNOWN_TICKET_MESSAGE = (
     "PaySync: unknown or expired ticket — the Web Connector will start a new session at its next run."
 )
@@ -131,7 +128,7 @@ class Sessions:
         """The item the session is in the middle of, if any."""
         if session.current_work_id is None:
             return None
-        work: QuickBooksWork | None = QuickBooksWork.get_or_none(session.current_work_id == _WORK_ID)
+        work: QuickBooksWork | None = QuickBooksWork.get_or_none(QuickBooksWork.id == session.current_work_id)
         if work is None or work.status != "in_progress" or work.session_ticket != session.ticket:
             return None
         return work
