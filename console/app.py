@@ -1,11 +1,13 @@
-"""The PaySync console: a Textual app over the sync engine (`sync.service.SyncService`).
+"""The PaySync console: a Textual app over the sync engine (`sync.engine.service.SyncService`).
 
 The app owns what outlives a screen: the engine facade, the clock, the runtime (the same
 `sync.runtime.runtime.Runtime` that `paysync serve` runs: the schedule, whose lease decides whether
 this console or another process runs it, and with --with-web-connector the endpoint and the push
 after each session; run in the background through console/runtime_bridge.py), the one error modal
 every failed worker ends up in, and the person's preferences (theme, time zone, keymap:
-console/preferences.py). The screens do the rest.
+console/preferences.py). The screens do the rest; they see the app through `ConsoleHost`
+(console/context.py), and the demo's sandbox is handed in as a `ConsoleEnvironment`, so neither
+the screens nor the demo are imported back from here in a circle.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from console.bindings import (
     SCREEN_CONTEXTS,
     all_bindings,
 )
+from console.context import ConsoleEnvironment, ConsoleHost, Progress
 from console.messages import ProblemReport
 from console.preferences import (
     Preferences,
@@ -51,11 +54,8 @@ from sync.runtime.scheduler import parse_schedule
 from sync.settings import ConfigError, Settings, open_settings_database
 
 if TYPE_CHECKING:
-    from console.demo import DemoEnvironment
     from sync.engine.service import SyncService
     from sync.engine.summary import SyncSummary
-
-Progress = Callable[[int, int, str], None]
 
 
 class _FromPreferences:
@@ -78,7 +78,7 @@ class PaySyncApp(App[None]):
         *,
         now: Callable[[], datetime] = utc_now,
         display_tz: tzinfo | None | _FromPreferences = FROM_PREFERENCES,
-        environment: DemoEnvironment | None = None,
+        environment: ConsoleEnvironment | None = None,
         run_scheduler: bool = True,
         runtime: Runtime | None = None,
         refresh_seconds: float | None = 15.0,
@@ -86,6 +86,8 @@ class PaySyncApp(App[None]):
         preferences_folder: Path | None = None,
     ) -> None:
         """`display_tz`: None shows local time; by default PAYSYNC_DISPLAY_TZ or console.json say.
+        `environment`: an embedded environment to run on (`paysync demo` passes its sandbox,
+        console/demo.py), else the configured Procore and Web Connector.
         `runtime`: the runtime to run in the background (run_console's hosts the Web Connector
         endpoint with --with-web-connector); by default one with the schedule only, on the `now`
         clock, unless `run_scheduler` is False. `preferences_folder`: where console.json and
@@ -309,6 +311,12 @@ class PaySyncApp(App[None]):
         return self.service.sync_now(trigger=trigger, progress=progress, cancel=cancel), note
 
 
+if TYPE_CHECKING:
+
+    def _is_a_console_host(app: PaySyncApp) -> ConsoleHost:
+        return app  # mypy checks that the app gives the screens what console/context.py promises
+
+
 def run_console(settings: Settings, *, with_web_connector: bool = False, new_database: bool = False) -> int:
     """`paysync`: the console against the configured Procore and Web Connector. The runtime runs
     in its background: the schedule (unless `paysync serve` or another console runs it on this
@@ -322,7 +330,7 @@ def run_console(settings: Settings, *, with_web_connector: bool = False, new_dat
     settings.require_procore()
     open_settings_database(settings, new_database=new_database)
     # The cutoff is not recorded here: only when a real run starts (the first sync that reaches
-    # Procore, or the Web Connector's first session; sync.cutoff).
+    # Procore, or the Web Connector's first session: sync/quickbooks/cutoff.py).
     remember_schedule(schedule.expression)
     actor = acting_person("console")  # the Procore user signed in, else this computer's account
     service = SyncService(settings, actor=actor)

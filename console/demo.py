@@ -7,8 +7,8 @@ Everything runs in this process, on loopback ports, against a SQLite file in a t
   invoice numbers as bill RefNumbers, same vendor names), with payments of every kind: full,
   partial, multi-bill, credit card, pre-existing ones from before the cutoff, a bill that matches
   no Procore invoice; one payment is later voided and one deleted;
-- PaySync's own Web Connector endpoint (sync.qbwc.app), and a *simulated* Web Connector
-  (sandbox.webconnector) that polls it at start and whenever the user syncs.
+- PaySync's own Web Connector endpoint (sync/quickbooks/webconnector/app.py), and a *simulated*
+  Web Connector (sandbox/webconnector.py) that polls it at start and whenever the user syncs.
 
 At start the demo runs two polls and pushes (so there is history: synced, voided, deleted), then
 enters a few more payments in "QuickBooks" that PaySync has not seen yet: pressing `s` fetches
@@ -21,12 +21,12 @@ import shutil
 import tempfile
 import threading
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
+from console.context import Progress
 from sandbox.procore import ProcoreState, create_procore_app, seed_demo
 from sandbox.quickbooks import SandboxCompanyFile
 from sandbox.servers import RunningServer, run_asgi_in_thread
@@ -40,8 +40,6 @@ from sync.quickbooks.webconnector.app import create_qbwc_app
 from sync.quickbooks.workqueue import queue_quickbooks_refresh
 from sync.runtime.scheduler import record_schedule_configured
 from sync.settings import Settings
-
-Progress = Callable[[int, int, str], None]
 
 DEMO_QBWC_PASSWORD = "demo-web-connector-password"
 # The demo's Web Connector password is throwaway: hash it cheaply so each simulated poll is quick.

@@ -1,0 +1,120 @@
+"""`paysync serve`: the runtime headless (the Web Connector endpoint, the scheduler, the pushes),
+and what it says about itself."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+
+from console.commands.common import EXIT_OK, CouldNotRun, open_database_for
+from storage.fields import utc_now
+from storage.leases import ScheduleHolder
+from sync.engine.service import SyncService
+from sync.quickbooks.cutoff import format_cutoff, schedule_cutoff
+from sync.quickbooks.webconnector.app import check_tls_settings
+from sync.runtime.events import EndpointListening, RuntimeEvent, ScheduledRunFinished, ScheduleHolderChanged
+from sync.runtime.runtime import EndpointError, Runtime
+from sync.runtime.scheduler import parse_schedule, remember_schedule
+from sync.runtime.status import iso_utc
+from sync.settings import Settings, acting_person
+
+
+def _cutoff_words() -> str:
+    try:
+        cutoff = schedule_cutoff()
+    except Exception:  # the announcement must not fail on a database hiccup
+        return ""
+    if cutoff is None:
+        return (
+            "Cutoff: not recorded yet (PaySync records it at the Web Connector's first session or the first "
+            "Procore refresh; `paysync cutoff` shows it)."
+        )
+    return f"Cutoff: {format_cutoff(cutoff)}."
+
+
+class ServeReport:
+    """What `paysync serve` says about its runtime's events: the announcement on stdout once the
+    endpoint listens, the rest in the log."""
+
+    def __init__(self, runtime: Runtime, taken_from: ScheduleHolder | None = None) -> None:
+        self.runtime = runtime
+        self.taken_from = taken_from
+        self.log = logging.getLogger("paysync.serve")
+
+    def __call__(self, event: RuntimeEvent) -> None:
+        if isinstance(event, EndpointListening):
+            print(self.announcement(event.url), flush=True)
+        elif isinstance(event, ScheduleHolderChanged):
+            if event.held_here:
+                self.log.info("this service runs the schedule on this database")
+            else:
+                holder = event.holder.describe() if event.holder else "another PaySync"
+                self.log.warning(
+                    "the schedule runs in %s now; this service takes it back when it can", holder
+                )
+        elif isinstance(event, ScheduledRunFinished) and event.summary is not None:
+            self.log.info("%s", event.summary.as_text())  # the pushes after a session log their own
+
+    def announcement(self, url: str) -> str:
+        runtime = self.runtime
+        schedule = runtime.schedule
+        next_run = iso_utc(runtime.next_run_at or schedule.next_run(utc_now()))
+        text = (
+            f"PaySync is listening for the QuickBooks Web Connector on {url} (WSDL: {url}?wsdl). "
+            f"Schedule: {schedule.expression}, next run {next_run or 'never'}. {_cutoff_words()} The .qwc file "
+            f"points at {runtime.settings.qbwc_url}. Stop with Ctrl+C."
+        )
+        if self.taken_from is not None:
+            text += (
+                f" The schedule ran in {self.taken_from.describe()}: this service took it over (that console "
+                "now shows what this service does)."
+            )
+        return text
+
+
+def claim_schedule(runtime: Runtime) -> None:
+    """Take the schedule for `paysync serve`: over from a console, never from another serve."""
+    for _ in range(3):  # a console renewing at the same moment wins a compare-and-swap; ask again
+        if runtime.hold_schedule():
+            return
+        holder = runtime.lease.current_holder
+        if holder is None or holder.role != "console":
+            break
+    raise CouldNotRun(
+        f"{runtime.lease.describe_holder()}. Two PaySync services on one database would both run the schedule: "
+        "stop the other one first, or point this one at another database (PAYSYNC_DATABASE_URL)."
+    )
+
+
+def command_serve(args: argparse.Namespace, settings: Settings) -> int:
+    """The runtime headless (sync/runtime/runtime.py): the Web Connector endpoint, the scheduler and
+    the pushes on one event loop, until Ctrl+C or SIGTERM. Refused while another `paysync serve`
+    runs the schedule on the database; a console that runs it hands it over (it then shows what
+    this service does)."""
+    if args.host:
+        settings = settings.with_overrides(qbwc_host=args.host)
+    if args.port is not None:
+        settings = settings.with_overrides(qbwc_port=args.port)
+    schedule = parse_schedule(settings.schedule)
+    check_tls_settings(settings)
+    settings.require_qbwc_password()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    open_database_for(args, settings)
+    # The schedule is remembered (the console shows it); the cutoff is recorded only when a real
+    # run starts: the Web Connector's first session or the first Procore refresh (sync/quickbooks/cutoff.py).
+    remember_schedule(schedule.expression)
+    runtime = Runtime(
+        settings, SyncService(settings, actor=acting_person("serve")), role="serve", host_endpoint=True
+    )
+    claim_schedule(runtime)
+    runtime.add_listener(ServeReport(runtime, taken_from=runtime.lease.took_over_from))
+    try:
+        with contextlib.suppress(KeyboardInterrupt):
+            asyncio.run(runtime.run())
+    except EndpointError as exc:
+        raise CouldNotRun(str(exc)) from None
+    finally:
+        runtime.release_schedule()
+    return EXIT_OK
