@@ -1,7 +1,13 @@
-"""Fixtures shared by the whole suite.
+"""Fixtures shared by the whole suite, built on tests/support/ (the one set of shared test setup:
+database.py, procore_world.py, quickbooks_world.py, bridge.py, console.py, runtime.py).
 
 - `db_url` / `db`: a fresh SQLite file in tmp_path, opened (and migrated) with
-  storage.db.open_database, closed afterwards.
+  tests.support.database.open_test_database (no schedule cutoff), closed afterwards.
+- `world`: the base Procore world (tests.support.procore_world.base_world) served on loopback.
+- `servers`: once per module, the loopback servers end-to-end tests put a fresh Procore and /qbwc
+  behind (tests.support.bridge.new_bridge).
+- Tests marked `postgres` share one PostgreSQL database, so they hold a lock while they run: under
+  pytest-xdist no two empty it under each other.
 - `running`: `with running(app) as server:` serves an ASGI app on a loopback port in a thread
   (sandbox.servers.run_asgi_in_thread); `server.url` is its base URL. Servers still running at
   the end of the test are stopped.
@@ -17,7 +23,9 @@ server under test that turned the skip into a 500.
 
 from __future__ import annotations
 
+import fcntl
 import os
+import tempfile
 from collections.abc import Callable, Generator, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
@@ -26,8 +34,9 @@ from typing import Any
 import pytest
 from peewee import Database
 
+from sandbox.procore import create_procore_app
 from sandbox.servers import RunningServer, run_asgi_in_thread
-from storage.db import close_database, open_database
+from storage.db import close_database
 from tests.shared_reference import (
     HARNESS_ENV,
     REQUIRE_SHARED_ENV,
@@ -38,6 +47,9 @@ from tests.shared_reference import (
     shared_required,
     skip_or_fail,
 )
+from tests.support.bridge import Servers
+from tests.support.database import current_database, open_test_database, sqlite_url
+from tests.support.procore_world import ProcoreWorld, base_world
 
 
 def pytest_report_header() -> str:
@@ -89,16 +101,30 @@ def secret_key_file(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
         os.environ["PAYSYNC_KEY_FILE"] = previous
 
 
+@pytest.fixture(autouse=True)
+def postgres_exclusive(request: pytest.FixtureRequest) -> Iterator[None]:
+    """A test marked `postgres` holds a lock on the one PostgreSQL test database while it runs."""
+    if request.node.get_closest_marker("postgres") is None:
+        yield
+        return
+    with open(Path(tempfile.gettempdir()) / "paysync-test-postgres.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
 @pytest.fixture
 def db_url(tmp_path: Path) -> str:
-    return f"sqlite:///{tmp_path / 'paysync.db'}"
+    return sqlite_url(tmp_path)
 
 
 @pytest.fixture
-def db(db_url: str) -> Iterator[Database]:
-    database = open_database(db_url)
+def db(db_url: str, tmp_path: Path) -> Iterator[Database]:
+    assert open_test_database(tmp_path, cutoff=None) == db_url
     try:
-        yield database
+        yield current_database()
     finally:
         close_database()
 
@@ -122,6 +148,27 @@ def running() -> Iterator[RunningFactory]:
     yield serve
     for server in started:
         server.stop()
+
+
+@pytest.fixture
+def world(running: RunningFactory) -> Iterator[ProcoreWorld]:
+    """The base Procore world (tests/support/procore_world.py) served on loopback."""
+    built = base_world()
+    with running(create_procore_app(built.state)) as server:
+        built.url = server.url
+        try:
+            yield built
+        finally:
+            built.state.release_delayed_responses.set()
+
+
+@pytest.fixture(scope="module")
+def servers() -> Iterator[Servers]:
+    """The Procore and /qbwc servers of a module's end-to-end tests; each test's new_bridge puts a
+    fresh company behind them."""
+    started = Servers.start()
+    yield started
+    started.stop()
 
 
 CONFIG_PREFIXES = ("PAYSYNC_", "PROCORE_", "QBWC_")

@@ -2,7 +2,7 @@
 and says so, `paysync cutoff` shows it, and before the first push it can be set (recomputing which
 stored payments are pre-existing) or reset; afterwards it is refused, saying why.
 
-End to end over loopback (tests/e2e_support.py): sandbox QuickBooks -> Web Connector emulator ->
+End to end over loopback (tests/support/bridge.py): sandbox QuickBooks -> Web Connector emulator ->
 PaySync -> sandbox Procore, with `paysync` run as a person runs it."""
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ import pytest
 from console.cli import main
 from storage.db import close_database, open_database
 from storage.models import AuditLog, BillPayment, ErrorEvent, Setting, SyncRun
-from tests.e2e_support import Bridge, Servers, new_bridge
+from tests.support.bridge import Bridge, Servers, new_bridge
 
 ME = f"{getpass.getuser()} (computer account)"
 RECORDED = re.compile(
@@ -31,13 +31,6 @@ RECORDED = re.compile(
     r"pushed to Procore it can still change: `paysync cutoff --set DATE` moves it, `paysync cutoff --reset` "
     r"clears it\."
 )
-
-
-@pytest.fixture(scope="module")
-def servers() -> Iterator[Servers]:
-    running = Servers.start()
-    yield running
-    running.stop()
 
 
 @pytest.fixture

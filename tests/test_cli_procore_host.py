@@ -17,7 +17,7 @@ from sandbox.procore import create_procore_app
 from storage.db import close_database, open_database
 from storage.models import Setting, SyncRun
 from tests.conftest import RunningFactory
-from tests.engine_support import CLIENT_ID, CLIENT_SECRET, new_procore_state
+from tests.support.procore_world import CLIENT_ID, CLIENT_SECRET, new_procore_state
 
 LOGIN_EXAMPLE = "https://login.procore.com; a sandbox company uses https://login-sandbox.procore.com"
 API_EXAMPLE = "https://api.procore.com; a sandbox company uses https://sandbox.procore.com"

@@ -100,7 +100,12 @@ def test_serve_listens_over_tls_and_a_web_connector_session_works(tmp_path: Path
         text=True,
     )
     lines: queue.Queue[str] = queue.Queue()
-    threading.Thread(target=lambda: [lines.put(line) for line in process.stdout or ()], daemon=True).start()
+
+    def pump() -> None:
+        for line in process.stdout or ():
+            lines.put(line)
+
+    threading.Thread(target=pump, daemon=True).start()
     try:
         announcement = lines.get(timeout=60)
         match = re.search(r"on (https://127\.0\.0\.1:\d+/qbwc) ", announcement)

@@ -15,16 +15,9 @@ import pytest
 
 from console.cli import main
 from storage.db import close_database
-from tests.e2e_support import Bridge, Servers, new_bridge
+from tests.support.bridge import Bridge, Servers, new_bridge
 
 PAYMENTS = "/rest/v1.0/contract_payments"
-
-
-@pytest.fixture(scope="module")
-def servers() -> Iterator[Servers]:
-    running = Servers.start()
-    yield running
-    running.stop()
 
 
 @pytest.fixture

@@ -11,6 +11,7 @@ import json
 import re
 from datetime import UTC, timedelta
 from pathlib import Path
+from typing import Any
 
 import peewee
 import pytest
@@ -26,7 +27,8 @@ from console.screens.detail import PaymentDetailScreen
 from console.screens.error import describe_error
 from console.screens.help import HelpScreen
 from console.screens.log import EventLogScreen
-from console.screens.main import MainScreen, attachment_problem
+from console.screens.main import MainScreen
+from console.screens.main_input import attachment_problem
 from console.screens.preview import PreviewScreen
 from console.widgets.footer import KeyFooter
 from console.widgets.prompt import PromptBar
@@ -38,7 +40,7 @@ from storage.models import AuditLog, PaymentAttachment, PaymentLink, SyncRun
 from storage.views import STATUS_LABELS
 from sync.procore.attachments import MAX_ATTACHMENT_BYTES
 from sync.procore.permissions import PermissionDenied
-from tests.console_support import NOW, make_fixed_app, settle
+from tests.support.console import NOW, make_fixed_app, settle
 
 SIZE = (140, 40)
 
@@ -50,12 +52,12 @@ def rendered_text(widget: Static) -> str:
     return console.export_text()
 
 
-def cell_text(table: DataTable[object], row: int, column: int) -> str:
+def cell_text(table: DataTable[Any], row: int, column: int) -> str:
     value = table.get_row_at(row)[column]
     return value.plain if isinstance(value, Text) else str(value)
 
 
-def table_column(table: DataTable[object], column: int) -> list[str]:
+def table_column(table: DataTable[Any], column: int) -> list[str]:
     return [cell_text(table, row, column) for row in range(table.row_count)]
 
 
@@ -141,7 +143,7 @@ async def test_a_payment_number_that_is_not_a_number_is_refused_in_words_and_not
         await pilot.press("e")
         prompt = app.screen.query_one(PromptBar)
         assert prompt.is_open
-        prompt.query_one("Input").value = ""
+        prompt.query_one(Input).value = ""
         await pilot.press("a", "b", "c", "enter")
         await settle(pilot)
 
@@ -280,7 +282,7 @@ async def test_every_action_is_in_the_command_palette(tmp_path: Path) -> None:
             "Copy",
             "Reload",
         } <= set(commands)
-        await commands["Sort"].callback()  # type: ignore[misc]
+        await commands["Sort"].callback()
         await settle(pilot)
         commitments = app.screen.query_one("#commitments", DataTable)
         assert str(commitments.border_title).endswith("· most urgent first")

@@ -24,8 +24,8 @@ from storage.fields import utc_now
 from sync.engine.service import SyncService
 from sync.runtime.events import ScheduledRunFinished
 from sync.runtime.runtime import Runtime
-from tests.console_support import settle
-from tests.runtime_support import Heard, SteppedClock, until
+from tests.support.console import settle
+from tests.support.runtime import Heard, SteppedClock, until
 
 SIZE = (140, 40)
 

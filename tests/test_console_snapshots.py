@@ -3,20 +3,32 @@ frozen clock, so they only change when the screens do. Update on purpose with
 `pytest tests/test_console_snapshots.py --snapshot-update` and review the SVGs in the diff.
 
 The main screen is taken at the sizes people have: 80×24 (the smallest supported), 120×30 (Windows
-Terminal's default) and 200×50; and once in a light theme."""
+Terminal's default) and 200×50; and once in a light theme. Then every state a person meets: a
+fresh database with nothing in it yet, a payment that needs attention, a sync under way and the
+question before stopping it, the prompts for a payment number and for a file to attach, the
+preview, a payment's details, the event log, the error modal and the help screen (help and
+details at 80×24 too)."""
 
 from __future__ import annotations
 
+from datetime import UTC
 from pathlib import Path
 from typing import Any
 
 import pytest
 from textual.pilot import Pilot
-from textual.widgets import DataTable
+from textual.widgets import DataTable, Input
 
+from console.app import PaySyncApp
+from console.messages import SyncProgressed
 from console.screens.error import describe_error
+from console.screens.main import MainScreen
+from storage.db import open_database
+from storage.vocabulary import ErpStatus
+from sync.engine.cancel import SyncCancel
+from sync.engine.service import SyncService
 from sync.procore.permissions import PermissionDenied
-from tests.console_support import make_fixed_app, settle
+from tests.support.console import fixed_settings, frozen_now, make_fixed_app, settle
 
 SIZE = (140, 40)
 
@@ -26,6 +38,63 @@ async def on_framing_subcontract(pilot: Pilot[None]) -> None:
     table = pilot.app.screen.query_one("#commitments", DataTable)
     table.move_cursor(row=2)  # SC-001: synced, waiting and pre-existing payments
     await settle(pilot)
+
+
+async def on_payment(pilot: Pilot[None], commitment_row: int, payment_row: int) -> None:
+    """The payment on `payment_row` of the commitment on `commitment_row`, highlighted in the focused
+    Payments pane (where e, a and x act)."""
+    await settle(pilot)
+    pilot.app.screen.query_one("#commitments", DataTable).move_cursor(row=commitment_row)
+    await settle(pilot)
+    payments = pilot.app.screen.query_one("#payments", DataTable)
+    payments.focus()
+    payments.move_cursor(row=payment_row)
+    await settle(pilot)
+
+
+async def open_prompt(pilot: Pilot[None], key: str) -> None:
+    """Press `key`, which opens the prompt bar, and hold its cursor still (shown, not blinking), so
+    the picture does not depend on when it is taken."""
+    await pilot.press(key)
+    await settle(pilot)
+    for field in pilot.app.screen.query(Input):
+        field.cursor_blink = False
+    await pilot.pause()
+
+
+def make_empty_app(tmp_path: Path) -> PaySyncApp:
+    """The console on a new, empty database: what a person sees before the first sync."""
+    settings = fixed_settings(tmp_path)
+    open_database(settings.database_url)
+    return PaySyncApp(
+        settings,
+        SyncService(settings, actor="console test"),
+        now=frozen_now,
+        display_tz=UTC,
+        preferences_folder=tmp_path / "config",
+        refresh_seconds=None,
+    )
+
+
+async def syncing(pilot: Pilot[None]) -> None:
+    """A sync the person started (s), three payments of eight written: the engine is not run (the
+    worker is replaced), its progress is told the way the engine tells it."""
+    await on_framing_subcontract(pilot)
+    await pilot.press("s")
+    await settle(pilot)
+    pilot.app.screen.post_message(SyncProgressed(3, 8, "create: qbd:main:PAY-9:BILL-2"))
+    await settle(pilot)
+
+
+@pytest.fixture
+def no_sync_worker(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`s` starts a sync that stays under way: its worker does nothing (so no Procore is called and
+    the picture does not depend on how far a thread got)."""
+
+    def run_sync(self: MainScreen, trigger: str, cancel: SyncCancel) -> None:
+        return None
+
+    monkeypatch.setattr(MainScreen, "run_sync", run_sync)
 
 
 @pytest.mark.parametrize("size", [(80, 24), (120, 30), (200, 50)], ids=["80x24", "120x30", "200x50"])
@@ -40,13 +109,64 @@ def test_main_screen_in_a_light_theme(snap_compare: Any, tmp_path: Path) -> None
     assert snap_compare(make_fixed_app(tmp_path), terminal_size=(120, 30), run_before=on_framing_subcontract)
 
 
-def test_help_screen(snap_compare: Any, tmp_path: Path) -> None:
+def test_empty_database(snap_compare: Any, tmp_path: Path) -> None:
+    assert snap_compare(make_empty_app(tmp_path), terminal_size=(120, 30), run_before=settle)
+
+
+def test_needs_attention(snap_compare: Any, tmp_path: Path) -> None:
     async def run_before(pilot: Pilot[None]) -> None:
-        await settle(pilot)
-        await pilot.press("question_mark")
-        await settle(pilot)
+        await on_payment(pilot, commitment_row=0, payment_row=0)  # the unmatched payments
+        screen = pilot.app.screen
+        assert isinstance(screen, MainScreen)
+        row = screen.selected_payment()
+        assert row is not None and row.status == ErpStatus.NEEDS_ATTENTION
 
     assert snap_compare(make_fixed_app(tmp_path), terminal_size=SIZE, run_before=run_before)
+
+
+@pytest.mark.usefixtures("no_sync_worker")
+def test_sync_under_way(snap_compare: Any, tmp_path: Path) -> None:
+    assert snap_compare(make_fixed_app(tmp_path), terminal_size=(120, 30), run_before=syncing)
+
+
+@pytest.mark.usefixtures("no_sync_worker")
+def test_stop_the_sync_question(snap_compare: Any, tmp_path: Path) -> None:
+    async def run_before(pilot: Pilot[None]) -> None:
+        await syncing(pilot)
+        await pilot.press("k")
+        await settle(pilot)
+
+    assert snap_compare(make_fixed_app(tmp_path), terminal_size=(120, 30), run_before=run_before)
+
+
+def test_payment_number_prompt(snap_compare: Any, tmp_path: Path) -> None:
+    async def run_before(pilot: Pilot[None]) -> None:
+        await on_payment(pilot, commitment_row=2, payment_row=2)  # check 1042, payment # 1
+        await open_prompt(pilot, "e")
+
+    assert snap_compare(make_fixed_app(tmp_path), terminal_size=(120, 30), run_before=run_before)
+
+
+def test_attachment_prompt(snap_compare: Any, tmp_path: Path) -> None:
+    async def run_before(pilot: Pilot[None]) -> None:
+        await on_payment(pilot, commitment_row=2, payment_row=1)  # check 1043, synced
+        await open_prompt(pilot, "a")
+
+    assert snap_compare(make_fixed_app(tmp_path), terminal_size=(120, 30), run_before=run_before)
+
+
+async def on_help(pilot: Pilot[None]) -> None:
+    await settle(pilot)
+    await pilot.press("question_mark")
+    await settle(pilot)
+
+
+def test_help_screen(snap_compare: Any, tmp_path: Path) -> None:
+    assert snap_compare(make_fixed_app(tmp_path), terminal_size=SIZE, run_before=on_help)
+
+
+def test_help_screen_at_80x24(snap_compare: Any, tmp_path: Path) -> None:
+    assert snap_compare(make_fixed_app(tmp_path), terminal_size=(80, 24), run_before=on_help)
 
 
 def test_preview_screen(snap_compare: Any, tmp_path: Path) -> None:
@@ -58,17 +178,22 @@ def test_preview_screen(snap_compare: Any, tmp_path: Path) -> None:
     assert snap_compare(make_fixed_app(tmp_path), terminal_size=SIZE, run_before=run_before)
 
 
-def test_payment_detail_screen(snap_compare: Any, tmp_path: Path) -> None:
-    async def run_before(pilot: Pilot[None]) -> None:
-        await on_framing_subcontract(pilot)
-        payments = pilot.app.screen.query_one("#payments", DataTable)
-        payments.focus()
-        payments.move_cursor(row=3)  # the pre-existing check 0990
-        await settle(pilot)
-        await pilot.press("enter")
-        await settle(pilot)
+async def on_payment_detail(pilot: Pilot[None]) -> None:
+    await on_framing_subcontract(pilot)
+    payments = pilot.app.screen.query_one("#payments", DataTable)
+    payments.focus()
+    payments.move_cursor(row=3)  # the pre-existing check 0990
+    await settle(pilot)
+    await pilot.press("enter")
+    await settle(pilot)
 
-    assert snap_compare(make_fixed_app(tmp_path), terminal_size=(120, 30), run_before=run_before)
+
+def test_payment_detail_screen(snap_compare: Any, tmp_path: Path) -> None:
+    assert snap_compare(make_fixed_app(tmp_path), terminal_size=(120, 30), run_before=on_payment_detail)
+
+
+def test_payment_detail_screen_at_80x24(snap_compare: Any, tmp_path: Path) -> None:
+    assert snap_compare(make_fixed_app(tmp_path), terminal_size=(80, 24), run_before=on_payment_detail)
 
 
 def test_event_log_screen(snap_compare: Any, tmp_path: Path) -> None:

@@ -1,4 +1,4 @@
-"""The console's read models (storage/views.py) over the fixed data set."""
+"""The console's read models (storage/views/) over the fixed data set."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import pytest
 from storage import views
 from storage.models import Bill, BillPayment, BillPaymentApplication, Commitment, SyncRun
 from storage.vocabulary import StatusCounts
-from tests.console_support import NOW, fixed_settings, seed_console_data
+from tests.support.console import NOW, fixed_settings, seed_console_data
 
 
 @pytest.fixture

@@ -6,38 +6,20 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 
-from sandbox.procore import create_procore_app
 from storage.db import close_database
 from storage.leases import PushLease
 from storage.models import PaymentLink, ProcoreWrite
 from sync.engine.service import SyncService
 from sync.procore.client import ProcoreClient
-from tests.engine_support import (
-    QB,
-    ProcoreWorld,
-    base_world,
-    new_procore_state,
-    open_test_database,
-    origin,
-    procore_view,
-    serve,
-)
+from tests.support.database import open_test_database
+from tests.support.procore_world import ProcoreWorld, procore_view
+from tests.support.quickbooks_world import QB, origin
 
 PAYMENTS = "/rest/v1.0/contract_payments"
-
-
-@pytest.fixture
-def world() -> Iterator[ProcoreWorld]:
-    state = new_procore_state()
-    built = base_world(state)
-    with serve(create_procore_app(state)) as url:
-        built.url = url
-        yield built
-        state.release_delayed_responses.set()
 
 
 @pytest.fixture
@@ -115,7 +97,7 @@ def test_a_write_with_an_unknown_outcome_is_reconciled_never_duplicated(
 
     assert summary.failed == 1 and summary.created == 1, summary.as_text()
     failed = PaymentLink.get(PaymentLink.erp_status == "failed")
-    assert "PaySync checks Procore before trying again" in failed.status_reason
+    assert "PaySync checks Procore before trying again" in (failed.status_reason or "")
     assert ProcoreWrite.select().where(ProcoreWrite.status == "unknown").count() == 1
 
     again = service.push(trigger="manual")
@@ -209,8 +191,8 @@ def test_a_crash_between_unlock_and_relock_is_repaired_by_the_next_run(
     QB().edit(first, applied={"B-100": "1000.01"})
     crashing = SyncService(
         service.settings,
-        client_factory=lambda: CrashingClient(world.client(), crash_on),
-        actor="tester",  # type: ignore[arg-type,return-value]
+        client_factory=lambda: cast(ProcoreClient, CrashingClient(world.client(), crash_on)),
+        actor="tester",
     )
 
     with pytest.raises(Crash):
@@ -236,8 +218,10 @@ def test_a_crash_right_after_a_create_was_sent_does_not_post_twice(
             raise Crash()
 
     crashing = SyncService(
-        service.settings, client_factory=lambda: CrashAfterCreate(world.client(), 0), actor="t"
-    )  # type: ignore[arg-type,return-value]
+        service.settings,
+        client_factory=lambda: cast(ProcoreClient, CrashAfterCreate(world.client(), 0)),
+        actor="t",
+    )
     with pytest.raises(Crash):
         crashing.push(trigger="manual")
     assert len(world.payments()) == 1

@@ -4,7 +4,7 @@ anything else is 'needs mapping' with a reason, never a guess."""
 
 from __future__ import annotations
 
-from sync.engine.matching import MatchIndex, match_bill_to_invoice
+from sync.engine.matching import MatchIndex, MatchResult, match_bill_to_invoice
 from sync.engine.snapshot import CommitmentRow, InvoiceRow, VendorRow
 
 VENDORS = [
@@ -36,7 +36,7 @@ INDEX = MatchIndex(INVOICES, COMMITMENTS, VENDORS)
 
 def match(
     txn: str = "NO-SUCH-TXN", ref: str | None = None, list_id: str | None = None, name: str | None = None
-):  # type: ignore[no-untyped-def]
+) -> MatchResult:
     return match_bill_to_invoice(
         INDEX, bill_txn_id=txn, bill_ref_number=ref, vendor_list_id=list_id, vendor_name=name
     )

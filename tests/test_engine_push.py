@@ -12,31 +12,12 @@ from typing import Any
 
 import pytest
 
-from sandbox.procore import create_procore_app
 from storage.db import close_database
 from storage.models import AuditLog, ErrorEvent, PaymentLink, ProcoreWrite, SyncRun
 from sync.engine.service import SyncService
-from tests.engine_support import (
-    QB,
-    ProcoreWorld,
-    base_world,
-    database_kinds,
-    new_procore_state,
-    open_test_database,
-    origin,
-    procore_view,
-    serve,
-)
-
-
-@pytest.fixture
-def world() -> Iterator[ProcoreWorld]:
-    state = new_procore_state()
-    built = base_world(state)
-    with serve(create_procore_app(state)) as url:
-        built.url = url
-        yield built
-        state.release_delayed_responses.set()
+from tests.support.database import database_kinds, open_test_database
+from tests.support.procore_world import ProcoreWorld, procore_view
+from tests.support.quickbooks_world import QB, origin
 
 
 @pytest.fixture(params=database_kinds())

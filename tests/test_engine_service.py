@@ -10,29 +10,13 @@ from typing import Any
 
 import pytest
 
-from sandbox.procore import create_procore_app
-from storage.db import close_database
+from storage.db import close_database, tuple_rows
 from storage.models import ALL_MODELS, AuditLog, PaymentAttachment, PaymentLink, SyncRun
 from sync.engine.service import SyncService
 from sync.procore.permissions import PermissionDenied
-from tests.engine_support import (
-    QB,
-    ProcoreWorld,
-    base_world,
-    new_procore_state,
-    open_test_database,
-    origin,
-    serve,
-)
-
-
-@pytest.fixture
-def world() -> Iterator[ProcoreWorld]:
-    state = new_procore_state()
-    built = base_world(state)
-    with serve(create_procore_app(state)) as url:
-        built.url = url
-        yield built
+from tests.support.database import open_test_database
+from tests.support.procore_world import ProcoreWorld
+from tests.support.quickbooks_world import QB, origin
 
 
 @pytest.fixture
@@ -44,8 +28,8 @@ def service(world: ProcoreWorld, tmp_path: Path) -> Iterator[SyncService]:
     close_database()
 
 
-def database_rows() -> dict[str, list[tuple[Any, ...]]]:
-    return {model.__name__: sorted(map(str, model.select().tuples())) for model in ALL_MODELS}
+def database_rows() -> dict[str, list[str]]:
+    return {model.__name__: sorted(map(str, tuple_rows(model.select()))) for model in ALL_MODELS}
 
 
 def test_the_preview_writes_nothing_anywhere(world: ProcoreWorld, service: SyncService) -> None:

@@ -30,7 +30,7 @@ from sandbox.procore import (
     seed_demo,
 )
 from sandbox.servers import run_asgi_in_thread
-from storage.db import close_database, open_database
+from storage.db import close_database
 from storage.models import ProcoreToken
 from sync.procore.auth import (
     DatabaseTokenStore,
@@ -49,6 +49,7 @@ from sync.procore.errors import (
 )
 from sync.procore.login import sign_in_with_code
 from sync.settings import Settings
+from tests.support.database import open_test_database
 
 
 @dataclass
@@ -137,7 +138,7 @@ def simulated(sandbox: Sandbox) -> SimulatedTime:
 
 @pytest.fixture
 def database(tmp_path: Path) -> Iterator[None]:
-    open_database(f"sqlite:///{tmp_path / 'paysync.db'}")
+    open_test_database(tmp_path, cutoff=None)
     try:
         yield
     finally:

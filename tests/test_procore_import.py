@@ -3,7 +3,6 @@ into a real SQLite file (and PostgreSQL when PAYSYNC_TEST_POSTGRES_URL is set)."
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import date
@@ -16,11 +15,12 @@ import pytest
 
 from sandbox.procore import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, ProcoreState, create_procore_app, seed_demo
 from sandbox.servers import run_asgi_in_thread
-from storage.db import close_database, open_database
-from storage.models import ALL_MODELS, Commitment, Invoice, ProcoreProject, ProcoreVendor, Setting
+from storage.db import close_database
+from storage.models import Commitment, Invoice, ProcoreProject, ProcoreVendor, Setting
 from sync.procore.auth import MemoryTokenStore
 from sync.procore.client import ProcoreClient
 from sync.procore.importer import import_from_procore, watermark_key
+from tests.support.database import database_kinds, open_test_database
 
 TWO_HOURS = 7200.0
 
@@ -71,32 +71,9 @@ def sandbox() -> Iterator[Sandbox]:
         server.stop()
 
 
-def _database_urls() -> list[Any]:
-    urls: list[Any] = ["sqlite"]
-    urls.append(
-        pytest.param(
-            "postgres",
-            marks=[
-                pytest.mark.postgres,
-                pytest.mark.skipif(
-                    not os.environ.get("PAYSYNC_TEST_POSTGRES_URL"),
-                    reason="PAYSYNC_TEST_POSTGRES_URL not set",
-                ),
-            ],
-        )
-    )
-    return urls
-
-
-@pytest.fixture(params=_database_urls())
+@pytest.fixture(params=database_kinds())
 def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[None]:
-    if request.param == "postgres":
-        db = open_database(os.environ["PAYSYNC_TEST_POSTGRES_URL"])
-        db.drop_tables(ALL_MODELS, safe=True)
-        close_database()
-        open_database(os.environ["PAYSYNC_TEST_POSTGRES_URL"])
-    else:
-        open_database(f"sqlite:///{tmp_path / 'paysync.db'}")
+    open_test_database(tmp_path, request.param, cutoff=None)
     try:
         yield
     finally:
@@ -318,8 +295,7 @@ def _odd_procore() -> Any:
 
 def test_items_procore_sends_that_paysync_cannot_read_are_skipped_and_named(tmp_path: Path) -> None:
     server = run_asgi_in_thread(_odd_procore())
-    close_database()
-    open_database(f"sqlite:///{tmp_path / 'odd.db'}")
+    open_test_database(tmp_path, cutoff=None, name="odd.db")
     try:
         client = ProcoreClient(
             api_base=server.url,

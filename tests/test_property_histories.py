@@ -3,13 +3,20 @@ deleted), interleaved with syncs and lost Procore answers, ends with Procore hol
 QuickBooks says, to the cent, with one Procore payment per application and nothing posted twice.
 
 The whole path runs for real on loopback (Web Connector emulator -> /qbwc -> SQLite -> engine ->
-sandbox Procore); the servers start once per module and each example gets fresh state.
+sandbox Procore); the servers start once per module (the `servers` fixture) and each example gets
+fresh state.
+
+Examples: EXAMPLES (40) per run, about 1-2 s each, so about a minute, drawn with `derandomize=True`, so
+every run (CI's included) tries the same histories and a failure reproduces by running the test again.
+Shrinking is on: a failing history is cut down to a minimal one before it is reported, and the
+report lists that history one step per line (`note`) besides Hypothesis' "Falsifying example".
 """
 
 from __future__ import annotations
 
+import os
+import shutil
 import tempfile
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -17,23 +24,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import HealthCheck, given, note, settings
 from hypothesis import strategies as st
 
 from storage.db import close_database
 from storage.models import PaymentLink, ProcoreWrite
-from tests.e2e_support import Bridge, Servers, new_bridge
-from tests.engine_support import procore_view
+from tests.support.bridge import Bridge, Servers, new_bridge
+from tests.support.procore_world import procore_view
 
 PAYMENTS = "/rest/v1.0/contract_payments"
 BILLS = 4  # per vendor; bill 3 of each vendor has no Procore invoice (needs mapping)
-
-
-@pytest.fixture(scope="module")
-def servers() -> Iterator[Servers]:
-    running = Servers.start()
-    yield running
-    running.stop()
 
 
 # ---- the history ---------------------------------------------------------------------------
@@ -171,18 +171,41 @@ def payment_writes(bridge: Bridge) -> list[Any]:
     return [e for e in bridge.state.request_log if e.method != "GET" and e.path.startswith(PAYMENTS)]
 
 
-# No shrinking: an example is at most ten steps, and shrinking full HTTP round trips takes minutes.
+def describe(history: list[tuple[Any, ...]], pre_existing_count: int) -> str:
+    """The history as a person reads it, one step per line."""
+    lines = [f"{pre_existing_count} pre-existing payment(s) before the cutoff"]
+    for number, step in enumerate(history, start=1):
+        kind, *details = step
+        if kind in ("pay", "edit"):
+            target, chosen, *flags = details
+            applied = ", ".join(f"bill {index}: {amount}" for index, amount in chosen)
+            who = f"vendor {target}" if kind == "pay" else f"payment #{target}"
+            lines.append(f"{number}. {kind} {who} [{applied}] {flags}")
+        elif kind == "sync":
+            lines.append(f"{number}. sync ({details[0]})")
+        else:
+            lines.append(f"{number}. {kind} payment #{details[0]}")
+    return "\n".join(lines)
+
+
+EXAMPLES = int(os.environ.get("PAYSYNC_PROPERTY_EXAMPLES", "40"))  # more for a longer hunt
+
+
+# Shrinking stays on (the default phases): a failure is reported as a minimal history. Shrinking
+# replays full HTTP round trips, so the test may take longer than pytest-timeout's default then.
+@pytest.mark.timeout(1200)
 @settings(
-    max_examples=25,
+    max_examples=EXAMPLES,
     deadline=None,
     database=None,
-    phases=[Phase.explicit, Phase.reuse, Phase.generate],
+    derandomize=True,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
 )
 @given(history=st.lists(steps, min_size=1, max_size=10), pre_existing_count=st.integers(0, 1))
 def test_any_history_ends_with_procore_holding_exactly_what_quickbooks_says(
     servers: Servers, history: list[tuple[Any, ...]], pre_existing_count: int
 ) -> None:
+    note("history:\n" + describe(history, pre_existing_count))
     folder = Path(tempfile.mkdtemp(prefix="paysync-prop-"))
     bridge = new_bridge(
         servers, folder, clock_start=datetime(2026, 10, 25, 9, 0), client_options={"timeout": 0.4}
@@ -226,3 +249,4 @@ def test_any_history_ends_with_procore_holding_exactly_what_quickbooks_says(
     finally:
         bridge.state.release_delayed_responses.set()
         close_database()
+        shutil.rmtree(folder, ignore_errors=True)

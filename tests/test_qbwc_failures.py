@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from console.cli import main
-from sandbox.procore import ProcoreState, create_procore_app
+from sandbox.procore import create_procore_app
 from sandbox.quickbooks import SandboxCompanyFile
 from storage.models import (
     BillPayment,
@@ -25,7 +25,8 @@ from storage.models import (
 )
 from sync.quickbooks.webconnector.sessions import UNKNOWN_TICKET_MESSAGE
 from tests.conftest import RunningFactory
-from tests.qbwc_support import PASSWORD, USERNAME, add_vendor_with_bills, qbwc_world
+from tests.support.procore_world import CLIENT_ID, CLIENT_SECRET, new_world
+from tests.support.quickbooks_world import PASSWORD, USERNAME, add_vendor_with_bills, qbwc_world
 
 
 def _pay(company: SandboxCompanyFile, count: int, vendor: str = "Acme Concrete") -> list[str]:
@@ -199,10 +200,8 @@ def test_nothing_queued_answers_none_then_paysync_sync_queues_work(
     capsys: pytest.CaptureFixture[str],
     running: RunningFactory,
 ) -> None:
-    procore = ProcoreState("Summit Builders")
-    procore.add_client("paysync-test", "test-secret")
-    project = procore.add_project("Tower")
-    procore.service_account_permissions = {project: {"commitments": "admin", "erp_integrations": "admin"}}
+    procore_world = new_world("Tower", company="Summit Builders")
+    procore, project = procore_world.state, procore_world.project_id
     with qbwc_world(tmp_path) as world, running(create_procore_app(procore)) as procore_server:
         paid = _pay(world.company, 2)
 
@@ -217,8 +216,8 @@ def test_nothing_queued_answers_none_then_paysync_sync_queues_work(
             "QBWC_PASSWORD": PASSWORD,
             "PROCORE_API_BASE": procore_server.url,
             "PROCORE_LOGIN_BASE": procore_server.url,
-            "PROCORE_CLIENT_ID": "paysync-test",
-            "PROCORE_CLIENT_SECRET": "test-secret",
+            "PROCORE_CLIENT_ID": CLIENT_ID,
+            "PROCORE_CLIENT_SECRET": CLIENT_SECRET,
             "PROCORE_COMPANY_ID": str(procore.company_id),
             "PROCORE_PROJECT_IDS": str(project),
         }

@@ -7,7 +7,6 @@ edits and deletions.
 
 from __future__ import annotations
 
-import os
 from decimal import Decimal
 from pathlib import Path
 
@@ -24,7 +23,9 @@ from storage.models import (
     Watermark,
     WebConnectorSession,
 )
-from tests.qbwc_support import (
+from tests.qbxml_schema import qbxml_errors
+from tests.support.database import needs_postgres
+from tests.support.quickbooks_world import (
     PASSWORD,
     SANDBOX_START_UTC,
     add_vendor_with_bills,
@@ -32,9 +33,6 @@ from tests.qbwc_support import (
     qbwc_world,
     stored_payment,
 )
-from tests.qbxml_schema import qbxml_errors
-
-POSTGRES_URL = os.environ.get("PAYSYNC_TEST_POSTGRES_URL")
 
 
 def test_full_partial_multi_bill_and_credit_card_payments_arrive_exactly(tmp_path: Path) -> None:
@@ -176,7 +174,7 @@ def test_an_application_moved_to_another_bill_keeps_the_old_row_at_zero(tmp_path
         bills = add_vendor_with_bills(qb, "Acme Concrete", "100.00", "200.00")
         payment = qb.pay_bills("Acme Concrete", [(bills[0], Decimal("100.00"))], check_number="1")
         world.sync()
-        old_row_id = BillPaymentApplication.get(BillPaymentApplication.bill_txn_id == bills[0]).get_id()
+        old_row_id = BillPaymentApplication.get(BillPaymentApplication.bill_txn_id == bills[0]).id
 
         qb.advance(minutes=20)
         qb.edit_payment(payment, applications=[(bills[1], Decimal("100.00"))])
@@ -184,9 +182,7 @@ def test_an_application_moved_to_another_bill_keeps_the_old_row_at_zero(tmp_path
 
         # The old row (a Procore payment may hang off it) stays, now at 0.00.
         assert applications_of(payment) == {bills[0]: Decimal("0.00"), bills[1]: Decimal("100.00")}
-        assert (
-            BillPaymentApplication.get(BillPaymentApplication.bill_txn_id == bills[0]).get_id() == old_row_id
-        )
+        assert BillPaymentApplication.get(BillPaymentApplication.bill_txn_id == bills[0]).id == old_row_id
 
 
 def test_a_payment_deleted_in_quickbooks_is_recorded_and_flagged_not_removed(tmp_path: Path) -> None:
@@ -202,7 +198,7 @@ def test_a_payment_deleted_in_quickbooks_is_recorded_and_flagged_not_removed(tmp
         report = world.sync()
 
         assert report.outcome == "done"
-        assert report.close_message.endswith("1 deletion")
+        assert report.close_message is not None and report.close_message.endswith("1 deletion")
         deletion = QuickBooksDeletion.get(QuickBooksDeletion.txn_id == doomed)
         assert deletion.txn_del_type == "BillPaymentCheck"
         assert deletion.ref_number == "8001"
@@ -215,7 +211,8 @@ def test_a_payment_deleted_in_quickbooks_is_recorded_and_flagged_not_removed(tmp
 
         # Read again through the overlap: not counted twice.
         qb.advance(minutes=1)
-        assert world.sync().close_message.endswith("0 deletions")
+        again = world.sync().close_message
+        assert again is not None and again.endswith("0 deletions")
         assert QuickBooksDeletion.select().count() == 1
 
 
@@ -307,11 +304,9 @@ def test_bills_that_payments_refer_to_are_read_in_the_same_session(tmp_path: Pat
 
 
 @pytest.mark.postgres
-@pytest.mark.skipif(
-    not POSTGRES_URL, reason="PAYSYNC_TEST_POSTGRES_URL not set (bash .ci/run starts PostgreSQL)"
-)
+@needs_postgres
 def test_a_session_stores_payments_in_postgresql(tmp_path: Path) -> None:
-    with qbwc_world(tmp_path, database_url=POSTGRES_URL, fetch_unknown_bills=True) as world:
+    with qbwc_world(tmp_path, database="postgres", fetch_unknown_bills=True) as world:
         qb = world.company
         bills = add_vendor_with_bills(qb, "Acme Concrete", "1250.00", "300.10")
         multi = qb.pay_bills(

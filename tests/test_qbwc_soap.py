@@ -9,14 +9,15 @@ from pathlib import Path
 import httpx
 import pytest
 from lxml import etree
+from peewee import Database
 
 from storage.models import BillPayment, ErrorEvent, QuickBooksWork
 from sync.quickbooks.webconnector.app import create_qbwc_app
 from sync.quickbooks.webconnector.service import paysync_version
 from sync.quickbooks.webconnector.soap import SoapFault, parse_soap_request
 from tests.conftest import RunningFactory
-from tests.qbwc_support import PASSWORD, TEST_ITERATIONS, USERNAME, make_settings, qbwc_world
 from tests.shared_reference import intuit_wsdl_path
+from tests.support.quickbooks_world import PASSWORD, TEST_ITERATIONS, USERNAME, make_settings, qbwc_world
 
 SOAP = "http://schemas.xmlsoap.org/soap/envelope/"
 WSDL = "http://schemas.xmlsoap.org/wsdl/"
@@ -125,17 +126,11 @@ def test_entity_payloads_are_refused_without_expansion(tmp_path: Path, body: str
         _still_serves(world.url)
 
 
-def test_an_oversized_body_is_refused_unread(tmp_path: Path, db_url: str, running: RunningFactory) -> None:
-    from storage.db import close_database, open_database
-
-    open_database(db_url)
-    try:
-        app = create_qbwc_app(make_settings(db_url), password_iterations=TEST_ITERATIONS, max_body_bytes=1024)
-        with running(app) as server:
-            response = httpx.post(f"{server.url}/qbwc", content=b"<x>" + b"a" * 5000 + b"</x>")
-            assert "larger than" in _fault_string(response)
-    finally:
-        close_database()
+def test_an_oversized_body_is_refused_unread(db: Database, db_url: str, running: RunningFactory) -> None:
+    app = create_qbwc_app(make_settings(db_url), password_iterations=TEST_ITERATIONS, max_body_bytes=1024)
+    with running(app) as server:
+        response = httpx.post(f"{server.url}/qbwc", content=b"<x>" + b"a" * 5000 + b"</x>")
+        assert "larger than" in _fault_string(response)
 
 
 def test_the_wsdl_names_the_same_messages_as_intuits_and_points_at_this_server(tmp_path: Path) -> None:

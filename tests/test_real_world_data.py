@@ -31,21 +31,15 @@ from storage.models import (
     Watermark,
 )
 from sync.quickbooks.workqueue import queue_quickbooks_refresh
-from tests.e2e_support import QBWC_PASSWORD, Bridge, Servers, new_bridge
-from tests.engine_support import procore_view
+from tests.support.bridge import Bridge, Servers, new_bridge
+from tests.support.procore_world import procore_view
+from tests.support.quickbooks_world import PASSWORD
 
 PAYMENTS = "/rest/v1.0/contract_payments"
 UNLINK = (
     "An accounting approver must unlink it in Procore's ERP Integrations tool (Unlink); PaySync applies "
     "the change by itself once it sees the payment unlinked"
 )
-
-
-@pytest.fixture(scope="module")
-def servers() -> Iterator[Servers]:
-    running = Servers.start()
-    yield running
-    running.stop()
 
 
 def make_bridge(servers: Servers, tmp_path: Path, **company: Any) -> Bridge:
@@ -328,7 +322,7 @@ def test_quickbooks_2013_gets_no_query_and_a_plain_reason(
     queue_quickbooks_refresh("main", requested_by="test")
 
     report = WebConnectorEmulator(
-        bridge.qbwc_url, bridge.settings.qbwc_username, QBWC_PASSWORD, bridge.company
+        bridge.qbwc_url, bridge.settings.qbwc_username, PASSWORD, bridge.company
     ).run_session()
 
     expected = (
@@ -353,7 +347,7 @@ def test_the_version_hresult_is_explained_as_a_quickbooks_version_problem(
     bridge = make_bridge(servers, tmp_path, product_year=2013)
     queue_quickbooks_refresh("main", requested_by="test")
     emulator = WebConnectorEmulator(
-        bridge.qbwc_url, bridge.settings.qbwc_username, QBWC_PASSWORD, bridge.company, qbxml_version=(13, 0)
+        bridge.qbwc_url, bridge.settings.qbwc_username, PASSWORD, bridge.company, qbxml_version=(13, 0)
     )
     emulator.company_file.hcp_response = lambda: ""  # type: ignore[method-assign]
 

@@ -29,7 +29,8 @@ from typing import Any
 import pytest
 
 from console.app import PaySyncApp
-from console.cli import CouldNotRun, claim_schedule
+from console.commands.common import CouldNotRun
+from console.commands.serve import claim_schedule
 from console.widgets.topbar import TopBar
 from storage.db import close_database, open_database
 from storage.leases import schedule_holder
@@ -45,23 +46,16 @@ from sync.runtime.events import (
 )
 from sync.runtime.runtime import Runtime
 from sync.settings import Settings
-from tests.console_support import settle
-from tests.e2e_support import Bridge, Servers, new_bridge
-from tests.engine_support import procore_view
-from tests.runtime_support import Heard, SteppedClock, until
+from tests.support.bridge import Bridge, Servers, new_bridge
+from tests.support.console import settle
+from tests.support.procore_world import procore_view
+from tests.support.runtime import Heard, SteppedClock, until
 
 ROOT = Path(__file__).resolve().parents[1]
 START = datetime(2026, 11, 25, 10, 20, tzinfo=UTC)
 ELEVEN = datetime(2026, 11, 25, 11, 0, tzinfo=UTC)  # the first hourly run after START
 TWELVE = ELEVEN + timedelta(hours=1)
 SIZE = (160, 40)
-
-
-@pytest.fixture(scope="module")
-def servers() -> Iterator[Servers]:
-    running = Servers.start()
-    yield running
-    running.stop()
 
 
 @pytest.fixture(autouse=True)
@@ -289,7 +283,12 @@ def start_serve(database: Path) -> tuple[subprocess.Popen[str], str]:
         text=True,
     )
     lines: queue.Queue[str] = queue.Queue()
-    threading.Thread(target=lambda: [lines.put(line) for line in process.stdout or ()], daemon=True).start()
+
+    def pump() -> None:
+        for line in process.stdout or ():
+            lines.put(line)
+
+    threading.Thread(target=pump, daemon=True).start()
     return process, lines.get(timeout=60)
 
 

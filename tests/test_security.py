@@ -236,7 +236,7 @@ def test_large_bodies_need_an_open_session_and_slow_ones_are_dropped(tmp_path: P
 def _database_with_a_payment(path: Path) -> None:
     from decimal import Decimal
 
-    from tests.engine_support import QB
+    from tests.support.quickbooks_world import QB
 
     close_database()
     open_database(f"sqlite:///{path}")
@@ -344,7 +344,7 @@ def test_an_unexpected_error_is_one_line_and_the_details_go_to_a_file(
     def broken(*args: Any, **kwargs: Any) -> Any:
         raise RuntimeError("a bug")
 
-    monkeypatch.setattr("console.cli.collect_status", broken)
+    monkeypatch.setattr("console.commands.status.collect_status", broken)
     assert main(["--env-file", str(env_file), "status"]) == 2
     close_database()
     err = capsys.readouterr().err

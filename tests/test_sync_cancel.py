@@ -21,6 +21,7 @@ import pytest
 from console.app import PaySyncApp
 from console.screens.confirm import ConfirmModal
 from console.screens.main import MainScreen
+from console.widgets.footer import KeyFooter
 from console.widgets.topbar import TopBar
 from storage.db import close_database
 from storage.models import AuditLog, PaymentLink, ProcoreWrite, SyncRun
@@ -30,20 +31,13 @@ from sync.engine.service import SyncService
 from sync.procore.auth import MemoryTokenStore
 from sync.procore.client import ProcoreClient
 from sync.runtime.status import collect_status, format_status_text
-from tests.console_support import settle
-from tests.e2e_support import Bridge, Servers, new_bridge
-from tests.engine_support import CLIENT_ID, CLIENT_SECRET
-from tests.runtime_support import until
+from tests.support.bridge import Bridge, Servers, new_bridge
+from tests.support.console import settle
+from tests.support.procore_world import CLIENT_ID, CLIENT_SECRET
+from tests.support.runtime import until
 
 N = 3  # payments to create
 SIZE = (140, 40)
-
-
-@pytest.fixture(scope="module")
-def servers() -> Iterator[Servers]:
-    running = Servers.start()
-    yield running
-    running.stop()
 
 
 @pytest.fixture
@@ -146,7 +140,9 @@ class GatedClient(ProcoreClient):
 
 
 def gated_app(bridge: Bridge, tmp_path: Path) -> tuple[PaySyncApp, type[GatedClient]]:
-    gated = type("Gated", (GatedClient,), {"entered": threading.Event(), "gate": threading.Event()})
+    gated: type[GatedClient] = type(
+        "Gated", (GatedClient,), {"entered": threading.Event(), "gate": threading.Event()}
+    )
 
     def client() -> ProcoreClient:
         return gated(
@@ -179,12 +175,12 @@ async def test_k_stops_the_console_sync_after_the_payment_being_written(
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         screen = app.main_screen
-        assert "k" not in screen.query_one("KeyFooter").shown_keys  # only while a sync runs
+        assert "k" not in screen.query_one(KeyFooter).shown_keys  # only while a sync runs
 
         await pilot.press("s")
         await until(gated.entered.is_set, what="the first payment being written")
         await pilot.pause(0.05)
-        assert "k" in screen.query_one("KeyFooter").shown_keys
+        assert "k" in screen.query_one(KeyFooter).shown_keys
         await pilot.press("k")
         await pilot.pause(0.05)
         assert isinstance(app.screen, ConfirmModal)

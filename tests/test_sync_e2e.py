@@ -24,18 +24,11 @@ from console.cli import main as paysync_main
 from storage.db import close_database
 from storage.models import ErrorEvent, PaymentLink, ProcoreWrite
 from sync.quickbooks.workqueue import queue_quickbooks_refresh
-from tests.e2e_support import Bridge, Servers, new_bridge
-from tests.engine_support import procore_view
+from tests.support.bridge import Bridge, Servers, new_bridge
+from tests.support.procore_world import procore_view
 
 PAYMENTS = "/rest/v1.0/contract_payments"
 ROOT = Path(__file__).resolve().parents[1]
-
-
-@pytest.fixture(scope="module")
-def servers() -> Iterator[Servers]:
-    running = Servers.start()
-    yield running
-    running.stop()
 
 
 @pytest.fixture
@@ -168,7 +161,7 @@ def test_unmatched_ambiguous_and_pre_existing_post_nothing_and_say_why(
         assert payments_issued(bridge) == [bridge.expected(good, bills["A-2"], "A-2", "70.00")]
         assert summary.needs_attention == 2
         reasons = {
-            link.origin_id.split(":")[2]: (link.erp_status, link.status_reason)
+            link.origin_id.split(":")[2]: (link.erp_status, link.status_reason or "")
             for link in PaymentLink.select()
         }
         assert reasons[unmatched][0] == "needs_attention"
@@ -390,18 +383,14 @@ def test_serve_killed_mid_push_and_restarted_ends_with_exact_payments(tmp_path: 
     from sandbox.procore import create_procore_app
     from sandbox.quickbooks import SandboxCompanyFile
     from sandbox.servers import run_asgi_in_thread
-    from sandbox.webconnector import WebConnectorEmulator
-    from tests.e2e_support import QBWC_PASSWORD
-    from tests.engine_support import ProcoreWorld, new_procore_state, open_test_database
+    from tests.support.database import open_test_database
+    from tests.support.procore_world import CLIENT_ID, CLIENT_SECRET, new_world
+    from tests.support.quickbooks_world import PASSWORD, emulator
 
     count = 30
     database_url = open_test_database(tmp_path)  # also records the schedule cutoff (2026-11-01)
-    state = new_procore_state()
-    world = ProcoreWorld(state)
-    world.project_id = state.add_project("Kill Test Tower")
-    state.service_account_permissions = {
-        world.project_id: {"commitments": "admin", "erp_integrations": "admin"}
-    }
+    world = new_world("Kill Test Tower")
+    state = world.state
     company = SandboxCompanyFile()
     world.add_vendor("acme", "Acme Concrete", company.add_vendor("Acme Concrete"))
     world.add_commitment("SC-1", "acme")
@@ -431,20 +420,20 @@ def test_serve_killed_mid_push_and_restarted_ends_with_exact_payments(tmp_path: 
         "PAYSYNC_DATABASE_URL": database_url,
         "PROCORE_API_BASE": server.url,
         "PROCORE_LOGIN_BASE": server.url,
-        "PROCORE_CLIENT_ID": "engine-client",
-        "PROCORE_CLIENT_SECRET": "engine-secret",
+        "PROCORE_CLIENT_ID": CLIENT_ID,
+        "PROCORE_CLIENT_SECRET": CLIENT_SECRET,
         "PROCORE_COMPANY_ID": str(state.company_id),
         "PROCORE_PROJECT_IDS": str(world.project_id),
         "QBWC_HOST": "127.0.0.1",
         "QBWC_PORT": "0",
-        "QBWC_PASSWORD": QBWC_PASSWORD,
+        "QBWC_PASSWORD": PASSWORD,
         "PAYSYNC_SCHEDULE": "never",
     }
     serve, url = start_serve(env)
     restarted: subprocess.Popen[str] | None = None
     try:
         queue_quickbooks_refresh("main", requested_by="test")
-        report = WebConnectorEmulator(url, "paysync", QBWC_PASSWORD, company).run_session()
+        report = emulator(url, company).run_session()
         assert report.outcome == "done", report
         # The session's end starts the automatic push; kill the service in the middle of it.
         # Kill it while a payment POST is on its way (its intent is committed, its answer not).

@@ -1,6 +1,6 @@
-"""The whole path on loopback: sandbox QuickBooks company file -> Web Connector emulator ->
-PaySync's /qbwc app -> SQLite -> SyncService -> sandbox Procore. Shared by the end-to-end and
-property tests."""
+"""Both worlds wired together on loopback: the sandbox QuickBooks company file -> Web Connector
+emulator -> PaySync's /qbwc app -> test database -> SyncService -> sandbox Procore. Shared by the
+end-to-end, CLI, runtime and property tests (the `servers` fixture in tests/conftest.py)."""
 
 from __future__ import annotations
 
@@ -14,21 +14,20 @@ from typing import Any
 from sandbox.procore import ProcoreState, create_procore_app
 from sandbox.quickbooks import SandboxCompanyFile
 from sandbox.servers import RunningServer, run_asgi_in_thread
-from sandbox.webconnector import SessionReport, WebConnectorEmulator
-from storage.db import close_database
+from sandbox.webconnector import SessionReport
 from sync.engine.service import SyncService
 from sync.engine.summary import SyncSummary
 from sync.quickbooks.webconnector.app import create_qbwc_app
 from sync.quickbooks.workqueue import queue_quickbooks_refresh
 from sync.settings import Settings
-from tests.engine_support import ProcoreWorld, new_procore_state, open_test_database
-
-QBWC_PASSWORD = "correct horse battery"
+from tests.support.database import open_test_database
+from tests.support.procore_world import ProcoreWorld, new_world
+from tests.support.quickbooks_world import PASSWORD, TEST_ITERATIONS, emulator
 
 
 class SwappableApp:
-    """An ASGI app whose target can be replaced, so one server can serve a fresh sandbox per
-    hypothesis example (servers are started once per module)."""
+    """An ASGI app whose target can be replaced, so one server can serve a fresh sandbox per test
+    or hypothesis example (servers are started once per module)."""
 
     def __init__(self) -> None:
         self.target: Any = None
@@ -80,8 +79,8 @@ class Bridge:
     def session(self) -> SessionReport:
         """Queue a QuickBooks refresh and let the Web Connector poll once."""
         queue_quickbooks_refresh(self.settings.qbwc_file_key, requested_by="test")
-        report = WebConnectorEmulator(
-            self.qbwc_url, self.settings.qbwc_username, QBWC_PASSWORD, self.company
+        report = emulator(
+            self.qbwc_url, self.company, username=self.settings.qbwc_username, password=PASSWORD
         ).run_session()
         assert report.outcome == "done", (report.outcome, report.last_errors, report.soap_faults)
         return report
@@ -123,15 +122,9 @@ class Bridge:
             snapshot.txn_date.isoformat(),
             snapshot.kind,
             snapshot.ref_number,
-            invoice_key_number(self.world, invoice_key),
+            self.world.invoice_number(invoice_key),
             self.world.invoices[invoice_key],
         )
-
-
-def invoice_key_number(world: ProcoreWorld, key: str) -> str:
-    requisition_id = world.invoices[key]
-    with world.state.lock:
-        return str(world.state._requisitions[requisition_id].invoice_number)
 
 
 def new_bridge(
@@ -143,17 +136,13 @@ def new_bridge(
     with_hook: bool = False,
     company_options: dict[str, Any] | None = None,
 ) -> Bridge:
-    """A fresh company on the running servers: new Procore state, QuickBooks file and database."""
-    close_database()
+    """A fresh company on the running servers: new Procore world (project "Harbor Point", nothing
+    else yet), QuickBooks file and database (with the schedule cutoff 2026-11-01)."""
     database_url = open_test_database(tmp_path)
-    state = new_procore_state()
-    world = ProcoreWorld(state, url=servers.procore.url)
-    world.project_id = state.add_project("Harbor Point")
-    state.service_account_permissions = {
-        world.project_id: {"commitments": "admin", "erp_integrations": "admin"}
-    }
-    servers.procore_app.target = create_procore_app(state)
-    settings = world.settings(database_url, qbwc_password=QBWC_PASSWORD, schedule="hourly")
+    world = new_world("Harbor Point")
+    world.url = servers.procore.url
+    servers.procore_app.target = create_procore_app(world.state)
+    settings = world.settings(database_url, qbwc_password=PASSWORD, schedule="hourly")
     options = dict(client_options or {})
     service = SyncService(settings, client_factory=lambda: world.client(**options), actor="tester")
     bridge = Bridge(
@@ -169,6 +158,6 @@ def new_bridge(
         bridge.hook_done.set()
 
     servers.qbwc_app.target = create_qbwc_app(
-        settings, on_session_closed=after_session if with_hook else None, password_iterations=1_000
+        settings, on_session_closed=after_session if with_hook else None, password_iterations=TEST_ITERATIONS
     )
     return bridge
