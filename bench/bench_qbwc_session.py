@@ -5,7 +5,9 @@ on a loopback port in a thread, as in production. Measures:
   1. the first session (all N payments new), in pages of --page-size through iterators;
   2. a second session after every payment was edited (all N changed);
   3. a third session with nothing changed (the ten-minute overlap re-reads nothing new).
-Prints wall-clock seconds, payments per second and pages. Asserts nothing.
+Prints wall-clock seconds, payments per second, pages and the longest receiveResponseXML answer.
+Asserts nothing. bench/bench_ingest.py measures a page against xmltodict alone, and a session with
+its bill lookups.
 
 Usage: python bench/bench_qbwc_session.py [--payments 5000] [--page-size 100]
 """
@@ -74,7 +76,8 @@ def main() -> None:
                 pages = sum("<BillPaymentCheckQueryRq" in r for r in report.requests)
                 print(
                     f"{label:>16}: {seconds:6.2f} s for {args.payments} payments in the file "
-                    f"({args.payments / seconds:7.0f} payments/s), {pages} check pages, "
+                    f"({args.payments / seconds:7.0f} payments/s), {pages} check pages, longest "
+                    f"receiveResponseXML {report.longest('receiveResponseXML'):.2f} s, "
                     f"outcome {report.outcome}: {report.close_message}"
                 )
             print(f"stored: {BillPayment.select().count()} payments")

@@ -91,6 +91,15 @@ class SessionReport:
     hresults: list[tuple[str, str]] = field(default_factory=list)  # (hresult, message) sent to the service
     connection_error_results: list[str] = field(default_factory=list)
     outcome: SessionOutcome | None = None
+    # Wall-clock seconds of each SOAP call, in call order (method, seconds): how long the service
+    # took to answer, the HTTP round trip included.
+    call_seconds: list[tuple[str, float]] = field(default_factory=list)
+    # Seconds QuickBooks (the sandbox company file) took to answer each request, in request order.
+    quickbooks_seconds: list[float] = field(default_factory=list)
+
+    def longest(self, method: str) -> float:
+        """The longest answer to ``method`` in this session (0.0 when it was not called)."""
+        return max((seconds for name, seconds in self.call_seconds if name == method), default=0.0)
 
 
 class _SessionEnded(Exception):
@@ -292,12 +301,14 @@ class WebConnectorEmulator:
                 return
 
             report.requests.append(request)
+            started = time.perf_counter()
             try:
                 response, hresult, message = self.company_file.handle_qbxml(request), "", ""
             except (QuickBooksParseError, QuickBooksVersionError) as refusal:
                 # QuickBooks answered nothing; QBWC passes the request processor's HRESULT on
                 # (0x80040400 parse error, 0x80040428 unsupported qbXML version).
                 response, hresult, message = "", refusal.hresult, refusal.message
+            report.quickbooks_seconds.append(time.perf_counter() - started)
             report.responses.append(response)
             report.hresults.append((hresult, message))
             percent = self._call_int(
@@ -357,8 +368,10 @@ class WebConnectorEmulator:
         """Calls ``method`` and returns its ``<methodResult>`` element (None when it is absent, which
         the WSDL allows: minOccurs 0). Any failure is recorded and ends the session."""
         report.methods.append(method)
+        started = time.perf_counter()
         try:
             response = self._post(client, method, soap_envelope(method, params))
+            report.call_seconds.append((method, time.perf_counter() - started))
         except httpx.HTTPError as exc:
             report.soap_faults.append(f"{method}: {type(exc).__name__}: {exc}")
             report.outcome = "soap_fault"

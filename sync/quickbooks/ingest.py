@@ -8,17 +8,27 @@ range again; rows read twice are recognised by (TxnID, EditSequence) and counted
 
 What each kind of record becomes is its step's business (sync/quickbooks/steps/); here are the
 counts and outcome of a page, the company file's currency names, records PaySync could not read
-(kept aside, DESIGN rule 11), and how an item finishes.
+(kept aside, DESIGN rule 11), how an item finishes, and the batched SQL the steps write with.
+
+Batched SQL: a page of 20,000 payments is written in a few dozen statements, never one per row.
+peewee spends tens of microseconds building each parameter of a statement, which dominated the
+cost of a page; so the hot statements are written here as plain parameterised SQL (the same text
+for SQLite and PostgreSQL: multi-row INSERT ... ON CONFLICT ... DO UPDATE, SELECT ... WHERE key IN),
+with each value converted by its peewee field's own db_value/python_value, in chunks that stay far
+below both databases' limits on bound parameters.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from peewee import Field, Model
+
+from storage.db import tuple_rows
 from storage.models import (
     AuditLog,
     CompanyFile,
@@ -33,6 +43,10 @@ from sync.quickbooks.watermarks import move_watermark
 
 # Rows per multi-row INSERT / ids per IN list: far below SQLite's 32,766 bound variables.
 BATCH = 200
+# Bound parameters per batched statement (SQLite allows 32,766, PostgreSQL 65,535); measured: larger
+# statements gain nothing (bench/bench_ingest.py).
+MAX_PARAMETERS = 8_000
+KEYS_PER_SELECT = 1_000
 
 
 @dataclass
@@ -81,21 +95,39 @@ class PageOutcome:
 
 class CurrencyResolver:
     """ISO codes for the currencies a company file names (its own currency list first, then
-    QuickBooks' default names); read once per page."""
+    QuickBooks' default names); read at most once per page, and only when a record names a currency
+    (a file without multicurrency never does)."""
 
     def __init__(self, company_file: CompanyFile) -> None:
-        self.by_list_id: dict[str, str] = {}
-        self.by_name: dict[str, str] = {}
-        for row in QuickBooksCurrency.select().where(
-            (QuickBooksCurrency.company_file == company_file) & QuickBooksCurrency.code.is_null(False)
-        ):
-            self.by_list_id[str(row.list_id)] = str(row.code).upper()
-            self.by_name[name_key(str(row.name))] = str(row.code).upper()
+        self.company_file = company_file
+        self._codes: tuple[dict[str, str], dict[str, str]] | None = None
+
+    def _read(self) -> tuple[dict[str, str], dict[str, str]]:
+        if self._codes is None:
+            by_list_id: dict[str, str] = {}
+            by_name: dict[str, str] = {}
+            for row in QuickBooksCurrency.select().where(
+                (QuickBooksCurrency.company_file == self.company_file)
+                & QuickBooksCurrency.code.is_null(False)
+            ):
+                by_list_id[str(row.list_id)] = str(row.code).upper()
+                by_name[name_key(str(row.name))] = str(row.code).upper()
+            self._codes = (by_list_id, by_name)
+        return self._codes
+
+    @property
+    def by_list_id(self) -> dict[str, str]:
+        return self._read()[0]
+
+    @property
+    def by_name(self) -> dict[str, str]:
+        return self._read()[1]
 
     def __call__(self, name: str | None, list_id: str | None) -> str | None:
         if not name and not list_id:
             return None
-        return currency_code(name, list_id, codes_by_list_id=self.by_list_id, codes_by_name=self.by_name)
+        by_list_id, by_name = self._read()
+        return currency_code(name, list_id, codes_by_list_id=by_list_id, codes_by_name=by_name)
 
 
 def records_of(response: QueryResponse, kind: type[Any]) -> list[Any]:
@@ -105,6 +137,112 @@ def records_of(response: QueryResponse, kind: type[Any]) -> list[Any]:
 def chunks(items: list[Any], size: int = BATCH) -> Iterator[list[Any]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
+
+
+# --------------------------------------------------------------------------------------------
+# Batched SQL
+# --------------------------------------------------------------------------------------------
+
+
+def _quoted(name: str) -> str:
+    return '"' + name + '"'  # SQLite and PostgreSQL both quote identifiers so
+
+
+def _field(model: type[Model], name: str) -> Field:
+    field: Field = model._meta.fields[name]
+    return field
+
+
+def _execute(model: type[Model], sql: str, params: Sequence[Any]) -> Any:
+    return model._meta.database.execute_sql(sql, params)
+
+
+def _param(model: type[Model]) -> str:
+    mark: str = model._meta.database.param  # "?" for SQLite, "%s" for PostgreSQL
+    return mark
+
+
+def upsert_rows(
+    model: type[Model],
+    rows: Sequence[Mapping[str, Any]],
+    *,
+    conflict: Sequence[str],
+    update: Sequence[str],
+    returning: Sequence[str] = (),
+) -> list[tuple[Any, ...]]:
+    """INSERT `rows` (dicts by field name, all with the same keys) in multi-row statements; a row
+    whose `conflict` key exists already has its `update` fields set instead (in place: the row keeps
+    its id, and whatever hangs off it). Returns the `returning` fields of every row written (raw
+    database values, in no promised order). Call inside a transaction."""
+    if not rows:
+        return []
+    names = list(rows[0])
+    fields = [_field(model, name) for name in names]
+    converters: list[Callable[[Any], Any]] = [field.db_value for field in fields]
+    per_row = len(names)
+    mark = _param(model)
+    row_sql = "(" + ",".join([mark] * per_row) + ")"
+    head = (
+        f"INSERT INTO {_quoted(model._meta.table_name)} ("
+        + ",".join(_quoted(field.column_name) for field in fields)
+        + ") VALUES "
+    )
+    conflict_columns = ",".join(_quoted(_field(model, name).column_name) for name in conflict)
+    if update:
+        columns = [_quoted(_field(model, name).column_name) for name in update]
+        tail = f" ON CONFLICT ({conflict_columns}) DO UPDATE SET " + ",".join(
+            f"{column} = EXCLUDED.{column}" for column in columns
+        )
+    else:
+        tail = f" ON CONFLICT ({conflict_columns}) DO NOTHING"
+    if returning:
+        tail += " RETURNING " + ",".join(_quoted(_field(model, name).column_name) for name in returning)
+    written: list[tuple[Any, ...]] = []
+    size = max(1, MAX_PARAMETERS // per_row)
+    for start in range(0, len(rows), size):
+        chunk = rows[start : start + size]
+        params = [
+            convert(value)
+            for row in chunk
+            for convert, value in zip(converters, [row[name] for name in names], strict=True)
+        ]
+        cursor = _execute(model, head + ",".join([row_sql] * len(chunk)) + tail, params)
+        if returning:
+            written.extend(tuple(found) for found in cursor.fetchall())
+    return written
+
+
+def select_rows(
+    model: type[Model],
+    columns: Sequence[str],
+    where: Mapping[str, Any],
+    key: str,
+    keys: Sequence[Any],
+) -> Iterator[tuple[Any, ...]]:
+    """The `columns` (field names, values as Python reads them) of the rows matching `where`
+    (field name: value) whose `key` field is one of `keys`: one SELECT per thousand keys."""
+    if not keys:
+        return
+    mark = _param(model)
+    fields = [_field(model, name) for name in columns]
+    converters: list[Callable[[Any], Any]] = [field.python_value for field in fields]
+    conditions = [f"{_quoted(_field(model, name).column_name)} = {mark}" for name in where]
+    fixed = [_field(model, name).db_value(value) for name, value in where.items()]
+    key_field = _field(model, key)
+    head = (
+        "SELECT "
+        + ",".join(_quoted(field.column_name) for field in fields)
+        + f" FROM {_quoted(model._meta.table_name)} WHERE "
+        + "".join(condition + " AND " for condition in conditions)
+        + f"{_quoted(key_field.column_name)} IN ("
+    )
+    for start in range(0, len(keys), KEYS_PER_SELECT):
+        chunk = keys[start : start + KEYS_PER_SELECT]
+        cursor = _execute(
+            model, head + ",".join([mark] * len(chunk)) + ")", fixed + [key_field.db_value(k) for k in chunk]
+        )
+        for row in cursor.fetchall():
+            yield tuple(convert(value) for convert, value in zip(converters, row, strict=True))
 
 
 # --------------------------------------------------------------------------------------------
@@ -119,14 +257,21 @@ def hold_unreadable(
     (the step's `held_type`). Call in a transaction. Returns the records newly held (or held for a
     new reason): they are said once, as an error event."""
     newly: list[UnreadableRecord] = []
-    for record in records:
-        row = HeldRecord.get_or_none(
+    records = list(records)
+    if not records:
+        return newly
+    existing: dict[str, HeldRecord] = {}
+    for chunk in chunks(sorted({record.record_key for record in records})):
+        for found in HeldRecord.select().where(
             (HeldRecord.company_file == company_file)
             & (HeldRecord.record_type == record_type)
-            & (HeldRecord.record_key == record.record_key)
-        )
+            & HeldRecord.record_key.in_(chunk)
+        ):
+            existing[found.record_key] = found
+    for record in records:
+        row = existing.get(record.record_key)
         if row is None:
-            HeldRecord.create(
+            existing[record.record_key] = HeldRecord.create(
                 company_file=company_file,
                 record_type=record_type,
                 record_key=record.record_key,
@@ -165,32 +310,41 @@ def hold_unreadable(
     return newly
 
 
-def release_held(company_file: CompanyFile, record_type: str, keys: Iterable[str], *, now: datetime) -> int:
-    """QuickBooks sent these records readable: their held rows go (the note is cleared)."""
-    released = 0
-    for chunk in chunks(sorted(set(keys))):
-        rows = list(
-            HeldRecord.select(HeldRecord.record_key).where(
-                (HeldRecord.company_file == company_file)
-                & (HeldRecord.record_type == record_type)
-                & HeldRecord.record_key.in_(chunk)
-            )
+def release_held(
+    company_file: CompanyFile, record_type: str | Sequence[str], keys: Iterable[str], *, now: datetime
+) -> int:
+    """QuickBooks sent these records readable: their held rows (of `record_type`, or of any of
+    several) go (the note is cleared).
+
+    Held records are few, so the held keys of the types are read once (one SELECT) and matched here,
+    rather than asking for every key of a page of thousands."""
+    types = [record_type] if isinstance(record_type, str) else list(record_type)
+    held: dict[str, list[str]] = {}
+    for held_type, key in tuple_rows(
+        HeldRecord.select(HeldRecord.record_type, HeldRecord.record_key).where(
+            (HeldRecord.company_file == company_file) & HeldRecord.record_type.in_(types)
         )
-        if not rows:
-            continue
-        found = [row.record_key for row in rows]
-        HeldRecord.delete().where(
-            (HeldRecord.company_file == company_file)
-            & (HeldRecord.record_type == record_type)
-            & HeldRecord.record_key.in_(found)
-        ).execute()
+    ):
+        held.setdefault(str(held_type), []).append(str(key))
+    if not held:
+        return 0
+    wanted = set(keys)
+    released = 0
+    for held_type in types:
+        found = sorted(wanted.intersection(held.get(held_type, ())))
+        for chunk in chunks(found):
+            HeldRecord.delete().where(
+                (HeldRecord.company_file == company_file)
+                & (HeldRecord.record_type == held_type)
+                & HeldRecord.record_key.in_(chunk)
+            ).execute()
         for key in found:
             AuditLog.create(
                 at=now,
                 actor="qbwc",
                 action="qbwc.record_released",
                 target=key,
-                detail=json.dumps({"record_type": record_type}),
+                detail=json.dumps({"record_type": held_type}),
             )
         released += len(found)
     return released

@@ -63,8 +63,12 @@ def queue_lookup(
     """Queue a lookup (`bills` by TxnID, `vendors` by ListID: a step with a `lookup_key`) for
     records that payments refer to but PaySync has not read yet.
 
-    The ids join a lookup of the same kind that is still queued (not yet sent), so one session asks
-    once. Returns the queued item, or None when there was nothing to ask.
+    A lookup is paged like every other query: each item asks for at most the step's
+    `ids_per_request` ids (one request, one answer that never holds QuickBooks long), and a finished
+    item counts in the session's percent. Ids already waiting in a lookup of the same kind (queued,
+    or being asked) are not queued twice; the others fill the last queued item, then new ones, so one
+    session asks for each id once. Returns the last item that took ids, or None when there was
+    nothing new to ask.
     """
     step = step_for(kind)
     key = step.lookup_key
@@ -73,33 +77,44 @@ def queue_lookup(
     wanted = set(ids)
     if not wanted:
         return None
+    per_request = step.ids_per_request
     with write_transaction():
-        waiting: QuickBooksWork | None = (
+        pending: list[QuickBooksWork] = list(
             QuickBooksWork.select()
             .where(
                 (QuickBooksWork.file_key == file_key)
                 & (QuickBooksWork.kind == step.kind)
-                & (QuickBooksWork.status == "queued")
+                & QuickBooksWork.status.in_(PENDING_STATUSES)
             )
             .order_by(QuickBooksWork.id)
-            .first()
         )
-        if waiting is not None:
-            known = set(json.loads(waiting.payload or "{}").get(key, []))
-            if wanted <= known:
-                return waiting
-            waiting.payload = json.dumps({key: sorted(known | wanted)})
-            waiting.save()
-            return waiting
-        item: QuickBooksWork = QuickBooksWork.create(
-            file_key=file_key,
-            kind=step.kind,
-            priority=step.priority,
-            requested_by=requested_by,
-            created_at=now or utc_now(),
-            payload=json.dumps({key: sorted(wanted)}),
-        )
-        return item
+        asked: dict[int, list[str]] = {}
+        for item in pending:
+            asked[work_id(item)] = list(json.loads(item.payload or "{}").get(key, []))
+            wanted.difference_update(asked[work_id(item)])
+        if not wanted:
+            return None
+        fresh = sorted(wanted)
+        touched: QuickBooksWork | None = None
+        last = pending[-1] if pending and pending[-1].status == "queued" else None
+        if last is not None:
+            known = asked[work_id(last)]
+            room = per_request - len(known)
+            if room > 0:
+                last.payload = json.dumps({key: sorted(known + fresh[:room])})
+                last.save()
+                fresh = fresh[room:]
+                touched = last
+        for start in range(0, len(fresh), per_request):
+            touched = QuickBooksWork.create(
+                file_key=file_key,
+                kind=step.kind,
+                priority=step.priority,
+                requested_by=requested_by,
+                created_at=now or utc_now(),
+                payload=json.dumps({key: fresh[start : start + per_request]}),
+            )
+        return touched
 
 
 def queue_once(

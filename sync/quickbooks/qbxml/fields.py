@@ -47,7 +47,10 @@ class Fields:
     __slots__ = ("_shared", "_values", "context")
 
     def __init__(self, value: object, context: str, shared: Shared) -> None:
-        self._values: Mapping[str, object] = value if isinstance(value, Mapping) else {}
+        # type() first: parse.py hands over plain dicts, and an ABC isinstance check is slow.
+        self._values: Mapping[str, object] = (
+            value if type(value) is dict or isinstance(value, Mapping) else {}  # type: ignore[assignment]
+        )
         self._shared = shared
         self.context = context  # e.g. "BillPaymentCheckRet 12-1700000000", used in error messages
 
@@ -76,12 +79,16 @@ class Fields:
 
     def text(self, child: str) -> str | None:
         value = self._values.get(child)
+        if type(value) is str:  # the common case, first
+            return value or None
         if isinstance(value, list):  # repeated where the schema allows one: keep the first
             value = value[0] if value else None
         return self._as_text(child, value)
 
     def _as_text(self, child: str, value: object) -> str | None:
-        if isinstance(value, Mapping):  # an element with attributes keeps its text under "#text"
+        if type(value) is dict or isinstance(
+            value, Mapping
+        ):  # an element with attributes keeps its text under "#text"
             value = value.get("#text")
         if value is None or isinstance(value, str):
             return value or None  # <X></X> and <X/> both mean "no value"

@@ -4,15 +4,26 @@ qbXML never needs a DTD, so the parser refuses any DOCTYPE outright. expat repor
 a DOCTYPE before it reads the internal subset, so entity declarations (billion laughs) and external
 entities (`SYSTEM "file:///etc/passwd"`) are rejected before anything is declared, expanded or
 fetched. External entity references and parameter entities are refused as a second line of defence.
+
+Two readers share these rules. `parse_xml` (xmltodict on a hardened expat) reads small documents
+whole: SOAP envelopes, the HCP response. `pull_elements` streams a qbXML response through lxml
+(libxml2), handing over only the elements the caller names as each one closes, so a page of tens of
+MB is read at C speed, element by element. It is hardened in three layers: the prologue is read
+before the parser sees a byte, and a DOCTYPE there is refused; the parser itself never resolves an
+entity, never loads a DTD and never touches the network (and its resolver refuses any URL anyway);
+and should a DOCTYPE reach it all the same, the first event refuses the document before any element
+content is handed over.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import re
+from collections.abc import Collection, Iterator
 from typing import Any, NoReturn
 from xml.parsers import expat
 
 import xmltodict
+from lxml import etree
 
 from .errors import MalformedXMLError, UnsafeXMLError
 
@@ -104,3 +115,134 @@ def parse_xml(text: str | bytes, **xmltodict_kwargs: Any) -> Any:
             f"The response is not well-formed XML ({exc}). It may be truncated or not qbXML at all; "
             "check the Web Connector log (QWCLog.txt) for what QuickBooks returned."
         ) from exc
+
+
+# ---------------------------------------------------------------------------------------------
+# Streaming: lxml, hardened
+
+
+class _RefuseEveryResolver(etree.Resolver):  # type: ignore[misc]  # lxml has no type stubs here
+    """Whatever libxml2 might want to load (a DTD, an external entity), the answer is no."""
+
+    def resolve(self, system_url: str | None, public_id: str | None, context: object) -> Any:
+        raise UnsafeXMLError(
+            f"Refused XML that references an external resource ({system_url or public_id or 'unknown'}): "
+            "the parser never reads files or URLs named inside a document. Send the plain qbXML document."
+        )
+
+
+_DOCTYPE_NAME = re.compile(r"<!DOCTYPE\s+([^\s\[>]+)")
+
+
+# The prologue before a DOCTYPE or the root element: a byte order mark, then white space, processing
+# instructions (the XML declaration) and comments. Alternatives start with distinct characters, so
+# matching is linear.
+_PROLOGUE_TEXT = re.compile(r"\A\ufeff?(?:[ \t\r\n]+|<\?.*?\?>|<!--.*?-->)*", re.DOTALL)
+_PROLOGUE_BYTES = re.compile(rb"\A(?:\xef\xbb\xbf)?(?:[ \t\r\n]+|<\?.*?\?>|<!--.*?-->)*", re.DOTALL)
+
+
+def _refuse_doctype_in_prologue(text: str | bytes) -> None:
+    """Read the prologue up to the root element; a DOCTYPE there is refused before the parser sees
+    the document. `text` is a str or ASCII-compatible bytes, read in place, never copied."""
+    if isinstance(text, str):
+        found = _PROLOGUE_TEXT.match(text)
+        end = found.end() if found else 0
+        head = text[end : end + 200]
+    else:
+        found_bytes = _PROLOGUE_BYTES.match(text)
+        end = found_bytes.end() if found_bytes else 0
+        head = text[end : end + 200].decode("latin-1")
+    if head.startswith("<!DOCTYPE"):
+        named = _DOCTYPE_NAME.match(head)
+        _refuse_doctype(named.group(1) if named else None)
+
+
+def _ascii_compatible(text: str | bytes) -> str | bytes:
+    """`text`, with bytes in an encoding that is not ASCII-compatible (UTF-16, UTF-32: never what the
+    Web Connector sends) decoded first, so the prologue can be read."""
+    if isinstance(text, str):
+        return text
+    if text[:2] in (b"\xff\xfe", b"\xfe\xff") or b"\x00" in text[:4]:
+        for codec in ("utf-32", "utf-16"):
+            try:
+                return text.decode(codec)
+            except UnicodeDecodeError:
+                continue
+    return text
+
+
+def _refuse_parsed_doctype(element: Any) -> None:
+    """Second line: a DOCTYPE that reached libxml2 after all is refused at the first event."""
+    info = element.getroottree().docinfo
+    if info.doctype or info.internalDTD is not None or info.externalDTD is not None:
+        _refuse_doctype(info.root_name)
+
+
+def _malformed(exc: BaseException) -> MalformedXMLError:
+    return MalformedXMLError(
+        f"The response is not well-formed XML ({exc}). It may be truncated or not qbXML at all; "
+        "check the Web Connector log (QWCLog.txt) for what QuickBooks returned."
+    )
+
+
+def _chunks(text: str | bytes) -> Iterator[bytes]:
+    if isinstance(text, str):
+        yield from _utf8_slices(text)
+        return
+    view = memoryview(text)
+    for start in range(0, len(view), 4 * _FEED_CHARS):
+        yield bytes(view[start : start + 4 * _FEED_CHARS])
+
+
+def pull_elements(text: str | bytes, tags: Collection[str]) -> Iterator[Any]:
+    """Stream `text` and yield each element named in `tags` as its end tag is read (an lxml element,
+    complete with its children). The caller may remove it from its parent once read, which keeps
+    memory flat; elements not named are built by libxml2 but never cross into Python.
+
+    After the last element, yields the root element (finished; it has no parent) so the caller can
+    check it. Raises
+    UnsafeXMLError for a DOCTYPE, an entity declaration or an external reference, MalformedXMLError for
+    text that is not well-formed XML.
+    """
+    if not isinstance(text, str | bytes | bytearray):
+        raise TypeError(f"pull_elements expects str or bytes, not {type(text).__name__}")
+    if not text:
+        raise MalformedXMLError(
+            "Got an empty document where qbXML was expected; QuickBooks sent no response text."
+        )
+    source = _ascii_compatible(bytes(text) if isinstance(text, bytearray) else text)
+    _refuse_doctype_in_prologue(source)
+    parser = etree.XMLPullParser(
+        events=("end",),
+        tag=list(tags),
+        # A str is already decoded: it is fed as UTF-8 whatever the XML declaration says.
+        encoding="utf-8" if isinstance(source, str) else None,
+        resolve_entities=False,
+        load_dtd=False,
+        no_network=True,
+        dtd_validation=False,
+        huge_tree=False,  # libxml2's limits on one text node, depth and names stay on
+        remove_comments=True,
+        remove_pis=True,
+        collect_ids=False,
+    )
+    parser.resolvers.add(_RefuseEveryResolver())
+    checked = False
+    try:
+        for chunk in _chunks(source):
+            parser.feed(chunk)
+            for _event, element in parser.read_events():
+                if not checked:
+                    _refuse_parsed_doctype(element)
+                    checked = True
+                yield element
+        root = parser.close()
+    except (etree.XMLSyntaxError, UnicodeError) as exc:
+        raise _malformed(exc) from exc
+    for _event, element in parser.read_events():
+        if not checked:
+            _refuse_parsed_doctype(element)
+            checked = True
+        yield element
+    _refuse_parsed_doctype(root)
+    yield root

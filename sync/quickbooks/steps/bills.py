@@ -1,5 +1,11 @@
 """Bills: a lookup of the bills payments name that PaySync has not read yet (their numbers match a
-bill to its Procore invoice). Queued after a payment page; its errors only add detail."""
+bill to its Procore invoice). Queued after a payment page; its errors only add detail.
+
+Like every other query it is paged: the bills wanted are queued in items of at most
+`ids_per_request` TxnIDs (workqueue.queue_lookup), one BillQueryRq each, so no answer holds
+QuickBooks long, and each finished item counts in the percent the Web Connector shows. A page of
+bills is stored in batches (one SELECT of the stored EditSequences, one multi-row upsert).
+"""
 
 from __future__ import annotations
 
@@ -14,9 +20,12 @@ from sync.quickbooks.ingest import (
     CurrencyResolver,
     IngestCounts,
     PageOutcome,
+    chunks,
     hold_unreadable,
     records_of,
     release_held,
+    select_rows,
+    upsert_rows,
 )
 from sync.quickbooks.qbxml.build import build_bill_query
 from sync.quickbooks.qbxml.records import BillPaymentRecord, BillRecord, QueryResponse, UnreadableRecord
@@ -66,24 +75,40 @@ class BillLookup(Step):
                 hold_unreadable(company_file, records_of(response, UnreadableRecord), self.held_type, now=now)
             )
             release_held(company_file, self.held_type, (r.txn_id for r in records), now=now)
-            currency = CurrencyResolver(company_file)
-            for record in records:
-                row = Bill.get_or_none((Bill.company_file == company_file) & (Bill.txn_id == record.txn_id))
-                if row is None:
-                    Bill.create(
-                        company_file=company_file, txn_id=record.txn_id, **_bill_fields(record, now, currency)
-                    )
-                    counts.bills += 1
-                elif row.edit_sequence != record.edit_sequence:
-                    for name, value in _bill_fields(record, now, currency).items():
-                        setattr(row, name, value)
-                    row.save()
-                    counts.bills += 1
+            counts.bills = store_bills(company_file, records, now=now)
             work.pages += 1
             work.records += len(records)
             self.finish(work, context)
             work.save()
         return PageOutcome(counts=counts, finished=True)
+
+
+def store_bills(company_file: CompanyFile, records: list[BillRecord], *, now: datetime) -> int:
+    """Upsert bills by (company file, TxnID), in batches; a bill whose EditSequence is the one stored
+    is left alone. Returns how many were stored or updated. Call inside a transaction."""
+    currency = CurrencyResolver(company_file)
+    company_id = company_file.get_id()  # type: ignore[no-untyped-call]
+    latest_by_id = {record.txn_id: record for record in records}
+    written = 0
+    for batch in chunks(list(latest_by_id.values()), BILLS_PER_BATCH):
+        stored = {
+            str(txn_id): edit_sequence
+            for txn_id, edit_sequence in select_rows(
+                Bill,
+                ("txn_id", "edit_sequence"),
+                {"company_file": company_id},
+                "txn_id",
+                [r.txn_id for r in batch],
+            )
+        }
+        rows = [
+            {"company_file": company_id, "txn_id": record.txn_id, **_bill_fields(record, now, currency)}
+            for record in batch
+            if record.txn_id not in stored or stored[record.txn_id] != record.edit_sequence
+        ]
+        upsert_rows(Bill, rows, conflict=("company_file", "txn_id"), update=_BILL_UPDATED)
+        written += len(rows)
+    return written
 
 
 def _bill_fields(record: BillRecord, now: datetime, currency: CurrencyResolver) -> dict[str, Any]:
@@ -111,14 +136,31 @@ def unknown_bill_ids(company_file: CompanyFile, bill_txn_ids: Iterable[str]) -> 
     wanted = set(bill_txn_ids)
     if not wanted:
         return set()
-    known: set[str] = set()
-    ids = sorted(wanted)
-    for start in range(0, len(ids), 500):  # keep the IN list well under SQLite's variable limit
-        chunk = ids[start : start + 500]
-        known.update(
-            row.txn_id
-            for row in Bill.select(Bill.txn_id).where(
-                (Bill.company_file == company_file) & Bill.txn_id.in_(chunk)
-            )
+    company_id = company_file.get_id()  # type: ignore[no-untyped-call]
+    known = {
+        str(txn_id)
+        for (txn_id,) in select_rows(
+            Bill, ("txn_id",), {"company_file": company_id}, "txn_id", sorted(wanted)
         )
+    }
     return wanted - known
+
+
+_BILL_UPDATED = (
+    "edit_sequence",
+    "time_modified",
+    "vendor_list_id",
+    "vendor_name",
+    "txn_date",
+    "ref_number",
+    "amount_due",
+    "open_amount",
+    "is_paid",
+    "currency_list_id",
+    "currency_name",
+    "currency",
+    "exchange_rate",
+    "amount_due_in_home_currency",
+    "updated_at",
+)
+BILLS_PER_BATCH = 500

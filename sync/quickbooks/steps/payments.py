@@ -10,11 +10,12 @@ steps say which ids a page names).
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import datetime
 from decimal import Decimal
 from typing import Any, ClassVar
 
-from storage.db import tuple_rows, write_transaction
+from storage.db import write_transaction
 from storage.models import BillPayment, BillPaymentApplication, CompanyFile, QuickBooksWork
 from storage.vocabulary import WorkKind
 from sync.quickbooks.cutoff import is_pre_existing, schedule_cutoff
@@ -27,6 +28,8 @@ from sync.quickbooks.ingest import (
     iterator_finished,
     records_of,
     release_held,
+    select_rows,
+    upsert_rows,
 )
 from sync.quickbooks.qbxml.build import build_bill_payment_query
 from sync.quickbooks.qbxml.records import BillPaymentRecord, PaymentKind, QueryResponse, UnreadableRecord
@@ -73,12 +76,11 @@ class BillPayments(Step):
         records: list[BillPaymentRecord] = records_of(response, BillPaymentRecord)
         unreadable: list[UnreadableRecord] = records_of(response, UnreadableRecord)
         with write_transaction():
-            counts = store_payments(company_file, records, cutoff=schedule_cutoff(), now=now)
+            counts = store_payments(company_file, records, cutoff=schedule_cutoff, now=now)
             held = hold_unreadable(company_file, unreadable, self.held_type, now=now)
             hold_stored_payments(company_file, held, now=now)
             counts.held = len(held)
-            for record_type in PAYMENT_HELD_TYPES:
-                release_held(company_file, record_type, (r.txn_id for r in records), now=now)
+            release_held(company_file, PAYMENT_HELD_TYPES, (r.txn_id for r in records), now=now)
             latest = work.max_time_modified
             for record in records:
                 latest = later(latest, local_string(record.time_modified))
@@ -179,35 +181,6 @@ def figures_problem(record: BillPaymentRecord) -> str | None:
     )
 
 
-def _save_applications(
-    payment: BillPayment, record: BillPaymentRecord, existing_rows: list[BillPaymentApplication] | None = None
-) -> None:
-    """Make the payment's applications match the record.
-
-    Rows are updated in place, never deleted and re-created: a PaymentLink (and the Procore payment
-    it made) hangs off each one with ON DELETE CASCADE. An application that QuickBooks no longer
-    lists (the payment was moved to another bill, or voided and its applications dropped) is kept
-    with amount 0.00, which the engine sees as "this Procore payment must go to zero".
-    """
-    wanted = _bill_applications(record)
-    if existing_rows is None:
-        existing_rows = list(BillPaymentApplication.select().where(BillPaymentApplication.payment == payment))
-    existing = {row.bill_txn_id: row for row in existing_rows}
-    for bill_txn_id, values in wanted.items():
-        row = existing.pop(bill_txn_id, None)
-        if row is None:
-            BillPaymentApplication.create(payment=payment, bill_txn_id=bill_txn_id, **values)
-            continue
-        if any(getattr(row, name) != value for name, value in values.items()):
-            for name, value in values.items():
-                setattr(row, name, value)
-            row.save()
-    for row in existing.values():
-        if row.amount != ZERO:
-            row.amount = ZERO
-            row.save()
-
-
 def _payment_fields(
     record: BillPaymentRecord, now: datetime, currency: CurrencyResolver | None = None
 ) -> dict[str, Any]:
@@ -236,87 +209,153 @@ def _payment_fields(
     }
 
 
-def _row_id(row: Any) -> Any:
-    return row.get_id()
+# What an update of a stored payment sets: everything but what is decided once, at first sight.
+_PAYMENT_UPDATED = (
+    "kind",
+    "edit_sequence",
+    "txn_number",
+    "time_created",
+    "time_modified",
+    "vendor_list_id",
+    "vendor_name",
+    "txn_date",
+    "amount",
+    "ref_number",
+    "memo",
+    "account_name",
+    "currency_list_id",
+    "currency_name",
+    "currency",
+    "exchange_rate",
+    "amount_in_home_currency",
+    "hold_reason",
+    "is_void",
+    "updated_at",
+)
+_APPLICATION_VALUES = (
+    "bill_ref_number",
+    "bill_txn_date",
+    "amount",
+    "balance_remaining",
+    "discount_amount",
+    "credits",
+)
+# Payments per batch: one SELECT of what is stored, one upsert of the payments, one of their
+# applications (about 22 and 8 parameters a row: well within MAX_PARAMETERS per statement).
+PAYMENTS_PER_BATCH = 500
 
 
 def store_payments(
-    company_file: CompanyFile, records: list[BillPaymentRecord], *, cutoff: datetime | None, now: datetime
+    company_file: CompanyFile,
+    records: list[BillPaymentRecord],
+    *,
+    cutoff: datetime | None | Callable[[], datetime | None],
+    now: datetime,
 ) -> IngestCounts:
     """Upsert payments by (company file, TxnID): new ones are inserted, those whose EditSequence
     differs are updated, the rest are counted as unchanged. Call inside a transaction.
 
-    Reads and inserts are batched (peewee spends about a millisecond building each statement,
-    which dominated when every payment cost four statements).
+    Batched (ingest.py, "Batched SQL"): per PAYMENTS_PER_BATCH payments, one SELECT of the stored
+    (TxnID, EditSequence), one multi-row upsert of the new and changed payments (RETURNING their
+    ids), one SELECT of the changed payments' applications, one multi-row upsert of the applications
+    and one UPDATE for those QuickBooks no longer lists. No statement is made per row.
 
     pre_existing is decided once, when the payment is first stored, and never changed: TimeCreated
     does not change, and a payment once synced must not turn pre-existing (nor the reverse) because
-    the cutoff setting was edited by hand.
+    the cutoff setting was edited by hand (`cutoff` may be given as a function, read only when a
+    page brings a new payment). Applications are updated in place, never deleted and
+    re-created: a PaymentLink (and the Procore payment it made) hangs off each one with ON DELETE
+    CASCADE. An application that QuickBooks no longer lists (the payment was moved to another bill,
+    or voided and its applications dropped) is kept with amount 0.00, which the engine sees as "this
+    Procore payment must go to zero".
     """
     counts = IngestCounts(received=len(records))
     currency = CurrencyResolver(company_file)
     latest_by_id = {record.txn_id: record for record in records}  # a TxnID twice in a page: the last wins
-    existing: dict[str, BillPayment] = {}
-    for chunk in chunks(sorted(latest_by_id)):
-        for stored in BillPayment.select().where(
-            (BillPayment.company_file == company_file) & BillPayment.txn_id.in_(chunk)
-        ):
-            existing[stored.txn_id] = stored
-    new_records: list[BillPaymentRecord] = []
-    changed: list[tuple[BillPayment, BillPaymentRecord]] = []
-    for txn_id, record in latest_by_id.items():
-        found = existing.get(txn_id)
-        if found is None:
-            new_records.append(record)
-        elif found.edit_sequence == record.edit_sequence:
-            counts.unchanged += 1
-        else:
-            changed.append((found, record))
     counts.unchanged += len(records) - len(latest_by_id)
-    counts.new = len(new_records)
-    counts.changed = len(changed)
-
-    for chunk in chunks(new_records):
-        BillPayment.insert_many(
-            [
+    company_id = company_file.get_id()  # type: ignore[no-untyped-call]
+    read_cutoff = cutoff if callable(cutoff) else None
+    known_cutoff = None if callable(cutoff) else cutoff
+    for batch in chunks(list(latest_by_id.values()), PAYMENTS_PER_BATCH):
+        stored = {
+            str(txn_id): (payment_id, edit_sequence)
+            for payment_id, txn_id, edit_sequence in select_rows(
+                BillPayment,
+                ("id", "txn_id", "edit_sequence"),
+                {"company_file": company_id},
+                "txn_id",
+                [record.txn_id for record in batch],
+            )
+        }
+        written: list[dict[str, Any]] = []
+        changed_ids: dict[str, Any] = {}
+        if read_cutoff is not None and any(record.txn_id not in stored for record in batch):
+            known_cutoff, read_cutoff = read_cutoff(), None
+        for record in batch:
+            found = stored.get(record.txn_id)
+            if found is not None and found[1] == record.edit_sequence:
+                counts.unchanged += 1
+                continue
+            if found is None:
+                counts.new += 1
+            else:
+                counts.changed += 1
+                changed_ids[record.txn_id] = found[0]
+            written.append(
                 {
-                    "company_file": company_file,
+                    "company_file": company_id,
                     "txn_id": record.txn_id,
-                    "pre_existing": is_pre_existing(record.time_created, cutoff),
+                    # Only an insert takes these two; an update leaves them as first stored.
+                    "pre_existing": found is None and is_pre_existing(record.time_created, known_cutoff),
                     "first_seen_at": now,
                     **_payment_fields(record, now, currency),
                 }
-                for record in chunk
-            ]
-        ).execute()
-    new_ids: dict[str, Any] = {}
-    for chunk in chunks([record.txn_id for record in new_records]):
-        query = BillPayment.select(BillPayment.id, BillPayment.txn_id).where(
-            (BillPayment.company_file == company_file) & BillPayment.txn_id.in_(chunk)
+            )
+        if not written:
+            continue
+        ids = {
+            str(txn_id): payment_id
+            for payment_id, txn_id in upsert_rows(
+                BillPayment,
+                written,
+                conflict=("company_file", "txn_id"),
+                update=_PAYMENT_UPDATED,
+                returning=("id", "txn_id"),
+            )
+        }
+        _store_applications(
+            [(ids[row["txn_id"]], latest_by_id[row["txn_id"]]) for row in written], set(changed_ids.values())
         )
-        new_ids.update({str(txn_id): payment_id for payment_id, txn_id in tuple_rows(query)})
-    application_rows = [
-        {"payment": new_ids[record.txn_id], "bill_txn_id": bill_txn_id, **values}
-        for record in new_records
-        for bill_txn_id, values in _bill_applications(record).items()
-    ]
-    for chunk in chunks(application_rows):
-        BillPaymentApplication.insert_many(chunk).execute()
-
-    if changed:
-        rows_by_payment: dict[Any, list[BillPaymentApplication]] = {}
-        for chunk in chunks([_row_id(row) for row, _ in changed]):
-            for application in BillPaymentApplication.select().where(
-                BillPaymentApplication.payment.in_(chunk)
-            ):
-                # payment_id: the raw foreign key, read without loading the payment row.
-                rows_by_payment.setdefault(application.payment_id, []).append(application)
-        for row, record in changed:
-            for name, value in _payment_fields(record, now, currency).items():
-                setattr(row, name, value)
-            row.save()
-            _save_applications(row, record, rows_by_payment.get(_row_id(row), []))
     return counts
+
+
+def _store_applications(payments: list[tuple[Any, BillPaymentRecord]], changed: set[Any]) -> None:
+    """Make the applications of these payments (id, record) match their records: new rows inserted,
+    rows that differ updated in place, rows QuickBooks no longer lists set to 0.00 (never deleted).
+    `changed` names the payments stored before (the others have no applications yet)."""
+    stored: dict[tuple[Any, str], tuple[Any, ...]] = {}
+    if changed:
+        for payment_id, application_id, bill_txn_id, *stored_values in select_rows(
+            BillPaymentApplication,
+            ("payment", "id", "bill_txn_id", *_APPLICATION_VALUES),
+            {},
+            "payment",
+            sorted(changed),
+        ):
+            stored[(payment_id, str(bill_txn_id))] = (application_id, *stored_values)
+    rows: list[dict[str, Any]] = []
+    for payment_id, record in payments:
+        for bill_txn_id, values in _bill_applications(record).items():
+            found = stored.pop((payment_id, bill_txn_id), None)
+            if found is not None and tuple(values[name] for name in _APPLICATION_VALUES) == found[1:]:
+                continue  # as stored
+            rows.append({"payment": payment_id, "bill_txn_id": bill_txn_id, **values})
+    upsert_rows(BillPaymentApplication, rows, conflict=("payment", "bill_txn_id"), update=_APPLICATION_VALUES)
+    no_longer_listed = [
+        found[0] for found in stored.values() if found[_APPLICATION_VALUES.index("amount") + 1] != ZERO
+    ]
+    for chunk in chunks(no_longer_listed):
+        BillPaymentApplication.update(amount=ZERO).where(BillPaymentApplication.id.in_(chunk)).execute()
 
 
 def store_payment(

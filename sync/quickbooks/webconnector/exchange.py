@@ -16,7 +16,9 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime
 
-from storage.db import write_transaction
+from peewee import fn
+
+from storage.db import tuple_rows, write_transaction
 from storage.models import CompanyFile, ErrorEvent, QuickBooksWork, WebConnectorSession
 from sync.quickbooks.company_file import (
     NEEDED_VERSION,
@@ -375,21 +377,55 @@ class Exchange:
         return self._percent_done(session, work)
 
     def _percent_done(self, session: WebConnectorSession, current: QuickBooksWork) -> int:
-        remaining = (
-            QuickBooksWork.select()
+        """How far the session is, as receiveResponseXML answers it (0-99; 100 when nothing is left).
+
+        Each query counts as one part: an item, and the current item's iterator progress within
+        it. A lookup is paged in several items (workqueue.queue_lookup), and all the items of one
+        lookup kind in a session count together as one part, done in the share of its items done:
+        so the bills move the percent up page by page, and a session that names 40,000 bills does not
+        look as if the payments were a small part of it.
+        """
+        pending: dict[str, int] = {}
+        for kind, count in tuple_rows(
+            QuickBooksWork.select(QuickBooksWork.kind, fn.COUNT(QuickBooksWork.id))
             .where(
                 (QuickBooksWork.file_key == session.file_key)
                 & QuickBooksWork.status.in_(("queued", "in_progress"))
             )
-            .count()
-        )
+            .group_by(QuickBooksWork.kind)
+        ):
+            pending[str(kind)] = int(count)
+        remaining = sum(pending.values())
         if remaining == 0:
             return 100
-        fraction = 0.0
+        done_lookups: dict[str, int] = {}
+        if _LOOKUP_KINDS:
+            for kind, count in tuple_rows(
+                QuickBooksWork.select(QuickBooksWork.kind, fn.COUNT(QuickBooksWork.id))
+                .where(
+                    (QuickBooksWork.session_ticket == session.ticket)
+                    & QuickBooksWork.kind.in_(_LOOKUP_KINDS)
+                    & QuickBooksWork.status.in_(("done", "failed"))
+                )
+                .group_by(QuickBooksWork.kind)
+            ):
+                done_lookups[str(kind)] = int(count)
+        lookup_done = sum(done_lookups.values())
+        lookup_pending = sum(pending.get(kind, 0) for kind in _LOOKUP_KINDS)
+        parts_done = float(max(0, session.work_done - lookup_done))
+        parts_total = parts_done + (remaining - lookup_pending)
+        for kind in _LOOKUP_KINDS:
+            done, waiting = done_lookups.get(kind, 0), pending.get(kind, 0)
+            if done + waiting:
+                parts_done += done / (done + waiting)
+                parts_total += 1
         if current.status == "in_progress" and current.iterator_remaining:
-            fraction = current.records / (current.records + current.iterator_remaining)
-        total = session.work_done + remaining
-        return max(0, min(99, int((session.work_done + fraction) / total * 100)))
+            parts_done += current.records / (current.records + current.iterator_remaining)
+        return max(0, min(99, int(parts_done / max(parts_total, 1.0) * 100)))
+
+
+# The kinds looked up by id (bills, vendors): paged in several items that count as one part.
+_LOOKUP_KINDS: tuple[str, ...] = tuple(step.kind.value for step in STEPS if step.lookup_key is not None)
 
 
 @dataclass
