@@ -120,7 +120,8 @@ Pagination (API-NOTES §6.1 and Procore's pagination page)
     later pages add prev; the last page has no next.
 
 Rate limits (API-NOTES §6.2)
-    Counted per token owner (OAuth client + user) in fixed windows of ``state.rate_limit``; every
+    Counted per token owner (OAuth client + user) in the windows of ``state.rate_limit`` (fixed,
+    opened by the first request, unless ``RateLimit.windows`` says "aligned" or "sliding"); every
     /rest response, failed or not, counts and carries ``X-Rate-Limit-Limit/Remaining/Reset`` for
     whichever window has fewer requests left. Over the limit: 429 with ``Retry-After``.
 

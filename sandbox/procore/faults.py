@@ -1,5 +1,5 @@
 """Failures the simulated Procore serves on purpose: injected faults (``ProcoreState.inject_fault``)
-and rate limits (fixed windows per token owner, the ``X-Rate-Limit-*`` headers, 429 over the limit).
+and rate limits (windows per token owner, the ``X-Rate-Limit-*`` headers, 429 over the limit).
 """
 
 from __future__ import annotations
@@ -7,13 +7,16 @@ from __future__ import annotations
 import asyncio
 import math
 import threading
-from dataclasses import dataclass, replace
+from collections import deque
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Literal
 
 from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
 
 FaultKind = Literal["429", "500", "503", "commit_then_timeout", "commit_then_502"]
+WindowKind = Literal["fixed", "aligned", "sliding"]
+WINDOW_KINDS: tuple[WindowKind, ...] = ("fixed", "aligned", "sliding")
 FAULT_KINDS = ("429", "500", "503", "commit_then_timeout", "commit_then_502")
 # Kinds answered before any work is done; the others commit first.
 FAULTS_BEFORE_WORK = ("429", "500", "503")
@@ -25,12 +28,25 @@ class RateLimit:
 
     Procore's docs show ``600`` per hour and ``25`` per 10 s as examples; the sandbox default
     is 3600 per hour with no spike window so that long test runs are not throttled by accident.
+
+    How Procore's windows run is not documented (API-NOTES §6.2 gives only the headers), so
+    ``windows`` chooses: ``"fixed"`` (the default) opens a window at the first request after the
+    previous one ended; ``"aligned"`` cuts time into windows from the Unix epoch (the reset is a
+    whole multiple of the window); ``"sliding"`` counts the requests of the last
+    ``window_seconds`` (the reset is when the oldest of them leaves the window).
     """
 
     limit: int = 3600
     window_seconds: float = 3600.0
     spike_limit: int | None = None
     spike_window_seconds: float = 10.0
+    windows: WindowKind = "fixed"
+
+    def __post_init__(self) -> None:
+        if self.windows not in WINDOW_KINDS:
+            raise ValueError(
+                f"windows must be one of {', '.join(map(repr, WINDOW_KINDS))}, not {self.windows!r}"
+            )
 
 
 @dataclass
@@ -47,6 +63,8 @@ class Fault:
 class RateWindow:
     started_at: datetime
     count: int
+    # "sliding" windows: when each request still in the window was counted, oldest first.
+    times: deque[datetime] = field(default_factory=deque)
 
 
 # -- injected faults ----------------------------------------------------------------------------
@@ -123,10 +141,7 @@ def count_request(
         specs.append(("spike", limits.spike_limit, limits.spike_window_seconds))
     specs.append(("hourly", limits.limit, limits.window_seconds))
     for name, limit, seconds in specs:
-        window = windows_by_key.get((key, name))
-        if window is None or now >= window.started_at + timedelta(seconds=seconds):
-            window = RateWindow(now, 0)
-            windows_by_key[(key, name)] = window
+        window = _current_window(windows_by_key, (key, name), now, seconds, limits.windows)
         windows.append((limit, window, window.started_at + timedelta(seconds=seconds)))
     refused = [item for item in windows if item[1].count >= item[0]]
     if refused:
@@ -136,9 +151,40 @@ def count_request(
         return False, rate_headers(limit, 0, reset), wait
     for _, counted, _ in windows:
         counted.count += 1
+        if limits.windows == "sliding":
+            counted.times.append(now)
     # Report the window closest to running out, as Procore does (ties: the spike one).
     limit, reported, reset = min(windows, key=lambda item: item[0] - item[1].count)
     return True, rate_headers(limit, limit - reported.count, reset), 0
+
+
+def _current_window(
+    windows_by_key: dict[tuple[str, str], RateWindow],
+    key: tuple[str, str],
+    now: datetime,
+    seconds: float,
+    kind: WindowKind,
+) -> RateWindow:
+    """``key``'s window as of ``now`` (``started_at + seconds`` is its reset)."""
+    window = windows_by_key.get(key)
+    if kind == "sliding":
+        if window is None:
+            window = windows_by_key[key] = RateWindow(now, 0)
+        horizon = now - timedelta(seconds=seconds)
+        while window.times and window.times[0] <= horizon:
+            window.times.popleft()
+        window.count = len(window.times)
+        # The next reset: when the oldest request still counted leaves the window.
+        window.started_at = window.times[0] if window.times else now
+        return window
+    if kind == "aligned":
+        start = datetime.fromtimestamp(math.floor(now.timestamp() / seconds) * seconds, now.tzinfo)
+        if window is None or window.started_at != start:
+            window = windows_by_key[key] = RateWindow(start, 0)
+        return window
+    if window is None or now >= window.started_at + timedelta(seconds=seconds):
+        window = windows_by_key[key] = RateWindow(now, 0)
+    return window
 
 
 def rate_limited_response(headers: dict[str, str], wait: int) -> Response:
