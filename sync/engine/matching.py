@@ -9,13 +9,15 @@
 3. Anything else is *needs mapping*, with a reason a person can act on. Never a guess.
 
 `MatchIndex` is built once per run (dictionaries keyed the way the rules look things up), so
-matching 100,000 applications costs 100,000 dictionary lookups.
+matching 100,000 applications costs 100,000 dictionary lookups. `PartialMatchIndex` builds it over
+only the invoices the bills still to be matched can find (a push where nearly everything is already
+in Procore keeps a handful of invoices, not our whole copy of Procore), with the same answers.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Literal
 
@@ -155,3 +157,58 @@ def match_bill_to_invoice(
         f"needs mapping: several Procore invoices numbered {shown_number!r} on commitments of "
         f"{vendors[0].name} ({found}); renumber all but one in Procore",
     )
+
+
+def bill_keys(bill_txn_id: str, bill_ref_number: str | None) -> tuple[str, str]:
+    """What matching looks a bill up by: its TxnID (an invoice's origin id) and its normalised
+    number ("" when it has none: then no number is looked up)."""
+    return bill_txn_id.strip(), normalise_number(bill_ref_number)
+
+
+class PartialMatchIndex:
+    """A `MatchIndex` over the invoices that some bills can match, built when first needed.
+
+    Every lookup `match_bill_to_invoice()` makes for one of these bills reads only invoices whose
+    origin id is the bill's TxnID or whose number is the bill's number, so keeping those invoices
+    (all of them, whatever their vendor) gives exactly the answers of the whole index. A bill that
+    was not named up front (stored while the plan ran) falls back to the whole index.
+    """
+
+    def __init__(
+        self,
+        bills: Iterable[tuple[str, str | None]],
+        invoices: Callable[[], Iterable[InvoiceRow]],
+        commitments: dict[int, CommitmentRow],
+        vendors: Iterable[VendorRow],
+    ) -> None:
+        self._txn_ids: set[str] = set()
+        self._numbers: set[str] = set()
+        for txn_id, ref_number in bills:
+            txn_key, number_key = bill_keys(txn_id, ref_number)
+            self._txn_ids.add(txn_key)
+            if number_key:
+                self._numbers.add(number_key)
+        self._invoices = invoices
+        self._commitments = commitments
+        self._vendors = list(vendors)
+        self._index: MatchIndex | None = None
+        self.whole = False  # every invoice is in the index
+
+    def _needed(self, invoice: InvoiceRow) -> bool:
+        return bool(
+            (invoice.origin_id and invoice.origin_id.strip() in self._txn_ids)
+            or normalise_number(invoice.invoice_number) in self._numbers
+        )
+
+    def for_bill(self, bill_txn_id: str, bill_ref_number: str | None) -> MatchIndex:
+        """The index to match this bill with."""
+        txn_key, number_key = bill_keys(bill_txn_id, bill_ref_number)
+        if not self.whole and (
+            txn_key not in self._txn_ids or (number_key and number_key not in self._numbers)
+        ):
+            self.whole, self._index = True, None
+        if self._index is None:
+            invoices = self._invoices()
+            kept = invoices if self.whole else (i for i in invoices if self._needed(i))
+            self._index = MatchIndex(kept, self._commitments, self._vendors)
+        return self._index

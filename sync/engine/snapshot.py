@@ -1,9 +1,11 @@
 """One read of everything the plan needs, as plain rows, so planning is a pure function.
 
 `load_snapshot()` runs a handful of queries (raw rows read by column name, no model instances:
-100,000 applications load in a second or two) and `compute_plan()` then works from dictionaries only. `compute_plan()` on its
-own reads `load_reference()` (everything but the applications) and streams the applications with
-their links from `iter_applications_with_links()`, so they are never all held. Nothing here writes.
+100,000 applications load in a second or two) and `compute_plan()` then works from dictionaries
+only. `compute_plan()` on its own reads `load_reference(invoices=False)` (commitments, vendors and
+context, not the invoices) and streams the applications with their links and linked invoices from
+`iter_plan_rows()`, so they are never all held; of the invoices it keeps only those matching may
+need (`iter_unplaced_bills()`, `iter_invoices()`). Nothing here writes.
 """
 
 from __future__ import annotations
@@ -257,6 +259,10 @@ _INVOICE = _Columns(
     }
 )
 _VENDOR = _Columns({"id": ProcoreVendor.id, "name": ProcoreVendor.name, "origin_id": ProcoreVendor.origin_id})
+# The invoice a link was placed on, joined beside it (left join), under names of its own.
+_LINKED_INVOICE = _Columns({f"linked_invoice_{name}": column for name, column in _INVOICE.columns.items()})
+# What the streamed plan reads per application: the application, its link and the link's invoice.
+_PLAN_ROW = _Columns({**_APPLICATION_WITH_LINK.columns, **_LINKED_INVOICE.columns})
 
 
 def _application_query(columns: _Columns = _APPLICATION) -> Any:
@@ -327,6 +333,22 @@ def _link_row(row: Any, text: _SharedText) -> LinkRow:
     )
 
 
+def _invoice_row(row: Any, prefix: str = "") -> InvoiceRow:
+    """An InvoiceRow from a row of _INVOICE's columns (or _PLAN_ROW's, whose names have `prefix`)."""
+    number, invoice_number, origin_id, vendor_id = (
+        getattr(row, prefix + name) for name in ("number", "invoice_number", "origin_id", "vendor_id")
+    )
+    return InvoiceRow(
+        id=int(getattr(row, prefix + "id")),
+        project_id=int(getattr(row, prefix + "project_id")),
+        commitment_id=int(getattr(row, prefix + "commitment_id")),
+        number=int(number) if number is not None else None,
+        invoice_number=str(invoice_number) if invoice_number is not None else None,
+        origin_id=str(origin_id) if origin_id else None,
+        vendor_id=int(vendor_id) if vendor_id is not None else None,
+    )
+
+
 def load_application(application_id: int) -> ApplicationRow | None:
     """One application, as the plan sees it (for the edits a person makes to one payment)."""
     for row in _APPLICATION.rows(_application_query().where(BillPaymentApplication.id == application_id)):
@@ -334,27 +356,73 @@ def load_application(application_id: int) -> ApplicationRow | None:
     return None
 
 
-def iter_applications_with_links() -> Iterator[tuple[ApplicationRow, LinkRow | None]]:
-    """Every application with its link (if any), in application order, read as a stream: the plan
-    needs one at a time, and holding all of them (100,000 rows and the JSON of what Procore holds)
-    would cost more than everything else the plan reads."""
+def iter_plan_rows() -> Iterator[tuple[ApplicationRow, LinkRow | None, InvoiceRow | None]]:
+    """Every application with its link (if any) and the invoice that link was placed on (if it is
+    still in our copy of Procore), in application order, read as a stream: the plan needs one at a
+    time, and holding all of them (100,000 rows, the JSON of what Procore holds, and every invoice
+    of our copy of Procore to look the linked ones up) would cost more than everything else the plan
+    reads."""
     text = _SharedText()
     query = (
-        _application_query(_APPLICATION_WITH_LINK)
+        _application_query(_PLAN_ROW)
         .switch(BillPaymentApplication)
         .join(PaymentLink, JOIN.LEFT_OUTER, on=(PaymentLink.application == BillPaymentApplication.id))
+        .join(Invoice, JOIN.LEFT_OUTER, on=(Invoice.id == PaymentLink.invoice))
         .order_by(BillPaymentApplication.id)
     )
-    for row in _APPLICATION_WITH_LINK.rows(query):
+    for row in _PLAN_ROW.rows(query):
         link = _link_row(row, text) if row.link_id is not None else None
-        yield _application_row(row, text), link
+        invoice = _invoice_row(row, "linked_invoice_") if row.linked_invoice_id is not None else None
+        yield _application_row(row, text), link, invoice
 
 
-def load_reference() -> Snapshot:
-    """Everything the plan reads except the applications and their links (see
-    `iter_applications_with_links()`): our copy of Procore, bill numbers, the schedule cutoff."""
+def iter_invoices() -> Iterator[InvoiceRow]:
+    """Every invoice of our copy of Procore, read as a stream (the caller keeps what it needs)."""
+    for row in _INVOICE.rows(_INVOICE.select(Invoice)):
+        yield _invoice_row(row)
+
+
+def iter_unplaced_bills() -> Iterator[tuple[str, str, str | None]]:
+    """(file key, bill TxnID, bill RefNumber) of every application that may need matching: not
+    pre-existing, not deleted, and not yet in Procore (no link, or a link without a Procore
+    payment). A superset of what the plan matches; in a steady state only a few rows."""
+    query = (
+        BillPaymentApplication.select(
+            CompanyFile.file_key, BillPaymentApplication.bill_txn_id, BillPaymentApplication.bill_ref_number
+        )
+        .join(BillPayment)
+        .join(CompanyFile)
+        .switch(BillPaymentApplication)
+        .join(PaymentLink, JOIN.LEFT_OUTER, on=(PaymentLink.application == BillPaymentApplication.id))
+        .where(
+            (BillPayment.pre_existing == False)  # noqa: E712 (peewee builds SQL from ==)
+            & BillPayment.deleted_at.is_null()
+            & (PaymentLink.id.is_null() | PaymentLink.procore_payment_id.is_null())
+        )
+    )
+    for file_key, txn_id, ref in tuple_rows(query):
+        yield str(file_key), str(txn_id), str(ref) if ref else None
+
+
+def load_bill_ref_number(file_key: str, bill_txn_id: str) -> str | None:
+    """The RefNumber of a bill PaySync has read (for an application that arrived without one)."""
+    for (ref,) in tuple_rows(
+        Bill.select(Bill.ref_number)
+        .join(CompanyFile)
+        .where(CompanyFile.file_key == file_key, Bill.txn_id == bill_txn_id, Bill.ref_number.is_null(False))
+        .limit(1)
+    ):
+        return str(ref)
+    return None
+
+
+def load_reference(*, invoices: bool = True) -> Snapshot:
+    """Everything the plan reads except the applications and their links (see `iter_plan_rows()`):
+    our copy of Procore, bill numbers, the schedule cutoff. Without `invoices`, the invoices are
+    left out (the streamed plan reads a linked invoice beside its link, and keeps only the invoices
+    that matching may need: `iter_invoices()`)."""
     snapshot = Snapshot()
-    _load_procore_copy(snapshot)
+    _load_procore_copy(snapshot, invoices=invoices)
     _load_context(snapshot)
     return snapshot
 
@@ -373,7 +441,7 @@ def load_snapshot() -> Snapshot:
     return snapshot
 
 
-def _load_procore_copy(snapshot: Snapshot) -> None:
+def _load_procore_copy(snapshot: Snapshot, *, invoices: bool = True) -> None:
     """Commitments, invoices and vendors: what matching looks up."""
     for row in _COMMITMENT.rows(_COMMITMENT.select(Commitment)):
         label = " ".join(str(part) for part in (row.number, row.title) if part) or f"commitment {row.id}"
@@ -385,16 +453,8 @@ def _load_procore_copy(snapshot: Snapshot) -> None:
             currency=str(row.currency).upper() if row.currency else None,
             updated_at=str(row.updated_at) if row.updated_at is not None else None,
         )
-    for row in _INVOICE.rows(_INVOICE.select(Invoice)):
-        snapshot.invoices[int(row.id)] = InvoiceRow(
-            id=int(row.id),
-            project_id=int(row.project_id),
-            commitment_id=int(row.commitment_id),
-            number=int(row.number) if row.number is not None else None,
-            invoice_number=str(row.invoice_number) if row.invoice_number is not None else None,
-            origin_id=str(row.origin_id) if row.origin_id else None,
-            vendor_id=int(row.vendor_id) if row.vendor_id is not None else None,
-        )
+    if invoices:
+        snapshot.invoices = {invoice.id: invoice for invoice in iter_invoices()}
     snapshot.vendors = [
         VendorRow(id=int(row.id), name=str(row.name), origin_id=str(row.origin_id) if row.origin_id else None)
         for row in _VENDOR.rows(_VENDOR.select(ProcoreVendor))
