@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from peewee import fn
+
 from storage import models
 from storage.fields import utc_now
 from storage.models import Setting
@@ -36,6 +38,17 @@ def procore_import_watermark(project_id: int, what: str) -> str:
     return f"procore_import:{project_id}:{what}"
 
 
+# That this database has listed a commitment's Payments Issued (sync.engine.listings): JSON with
+# when, and the origin ids in PaySync's form found there that no payment of this database held. Until
+# a commitment has one, a push lists it before creating on it; a database restored from a backup
+# must forget them all (sync.engine.listings.forget_payment_listings).
+PROCORE_PAYMENTS_LISTED_PREFIX = "procore_payments_listed:"
+
+
+def procore_payments_listed(contract_id: int) -> str:
+    return f"{PROCORE_PAYMENTS_LISTED_PREFIX}{contract_id}"
+
+
 # Leases (storage/leases.py): JSON naming the holder and when the lease expires.
 PUSH_LEASE = "sync_push_lease"  # one push at a time
 SCHEDULE_LEASE = "schedule_lease"  # one process runs the schedule
@@ -59,3 +72,12 @@ def set_setting(key: str, value: str, *, now: datetime | None = None) -> None:
 def delete_setting(*keys: str) -> None:
     """Forget these keys (nothing happens for a key that is not there)."""
     Setting.delete().where(Setting.key.in_(keys)).execute()
+
+
+def delete_settings_starting_with(prefix: str) -> int:
+    """Forget every key that starts with `prefix` (a family of keys, such as one per commitment);
+    returns how many there were."""
+    if not prefix:
+        raise ValueError("a prefix is needed: this would forget every setting")
+    # SUBSTR, not LIKE: the prefix's underscores must not match any character.
+    return int(Setting.delete().where(fn.SUBSTR(Setting.key, 1, len(prefix)) == prefix).execute())

@@ -1,7 +1,10 @@
 """Carrying out the plan against Procore, every write journaled (DESIGN rules 4 and 5).
 
-- create: look for the origin_id in the contract's listing first (one listing per contract per
-  run); adopt a payment already there, else POST with origin_id set, which locks it.
+- create: POST with origin_id set (which locks it), without reading first when the journal can
+  answer: the commitment's listing (listings.py) is looked at only when this database never listed
+  that commitment, when the journal has an earlier attempt for the origin id, or when Procore
+  refuses the create in a way that may mean the payment is already there; a payment found there is
+  adopted, never posted twice.
 - update / void / a new payment number: `unlock_patch_relock(...)` (erp_lock.py), the only place
   that changes a synced payment.
 - flag_deleted: never a DELETE (a payment deleted in QuickBooks is never deleted automatically);
@@ -32,6 +35,7 @@ from sync.engine.journal import (
     audit,
     journaled_procore_call,
     observed_link_changes,
+    origins_with_writes,
     set_link,
     usable_answer,
 )
@@ -57,6 +61,16 @@ from sync.procore.errors import (
 log = logging.getLogger("paysync.engine")
 
 OUTAGE_LIMIT = 5  # items failing in a row on Procore's side before a push stops early
+
+
+def _may_mean_already_there(exc: ProcoreRequestError) -> bool:
+    """Whether a refused create may mean the payment is already in Procore. Procore documents
+    origin_id as unique but not its answer to a duplicate (API-NOTES §12): a 409, or a refusal that
+    names the origin id or says something is taken, already there, duplicate or not unique."""
+    if exc.status == 409 or any("origin" in name.lower() for name in exc.errors):
+        return True
+    said = " ".join([exc.procore_message, *(m for messages in exc.errors.values() for m in messages)]).lower()
+    return any(word in said for word in ("taken", "already", "duplicate", "unique"))
 
 
 def _refusal_advice(exc: ProcoreRequestError) -> str:
@@ -88,11 +102,15 @@ class PaymentPusher:
         *,
         actor: str,
         blocked_links: set[int] | None = None,
+        attempted_origins: set[str] | None = None,
     ) -> None:
+        """`attempted_origins`: the origin ids of this run's creates that the journal has a write
+        for (journal.origins_with_writes); None: asked of the journal one create at a time."""
         self.client = client
         self.listings = listings
         self.actor = actor
         self.blocked_links = blocked_links or set()
+        self.attempted_origins = attempted_origins
         self.counts = PushCounts()
         self._errors_recorded = 0
         self.outages_in_a_row = 0
@@ -246,29 +264,18 @@ class PaymentPusher:
 
     def _create(self, action: PlannedAction) -> str:
         ctx = self._ctx(action)
-        listing = self.listings.get(ctx.project_id, ctx.contract_id)
         placed = {
             "invoice": action.invoice_id,
             "commitment": action.commitment_id,
             "match_reason": action.match_reason,
             "last_attempt_at": utc_now(),
         }
-        existing = listing.find_origin(action.origin_id)
+        listing = self.listings.cached(ctx.project_id, ctx.contract_id)
+        if listing is None and self._must_list(ctx.contract_id, action.origin_id):
+            listing = self.listings.get(ctx.project_id, ctx.contract_id)
+        existing = listing.find_origin(action.origin_id) if listing is not None else None
         if existing is not None:
-            # Already in Procore (an earlier run whose record we lost): adopt it, never post twice.
-            changes = observed_link_changes(existing, action.origin_id, sent=None, pushed_json=None)
-            set_link(ctx.link_id, **placed, **changes)
-            audit(self.actor, "procore.adopt", action.origin_id, {"procore_payment_id": existing["id"]})
-            if changed_fields(action.fields, changes["pushed_fingerprint"]) or not changes["locked"]:
-                self._unlock_patch_relock(ctx, int(existing["id"]), action, listing)
-                return UPDATED
-            set_link(
-                ctx.link_id,
-                erp_status=ErpStatus.SYNCED,
-                status_reason=None,
-                pushed_edit_sequence=action.edit_sequence,
-            )
-            return SKIPPED
+            return self._adopt(ctx, action, existing, placed, listing)
         fields = dict(action.fields)
         detail = {"project_id": ctx.project_id, "contract_id": ctx.contract_id, "fields": fields}
 
@@ -299,20 +306,66 @@ class PaymentPusher:
                 )
             return found
 
-        created = journaled_procore_call(
-            ctx,
-            "create",
-            lambda: self.client.create_contract_payment(ctx.project_id, ctx.contract_id, fields),
-            payment_id=None,
-            body=fields,
-            audit_detail=detail,
-            intent_link_changes=placed,
-            on_done=created_done,
-            confirm=confirmed,
-        )
-        listing = self.listings.cached(ctx.project_id, ctx.contract_id) or listing
-        listing.put(created)
+        try:
+            created = journaled_procore_call(
+                ctx,
+                "create",
+                lambda: self.client.create_contract_payment(ctx.project_id, ctx.contract_id, fields),
+                payment_id=None,
+                body=fields,
+                audit_detail=detail,
+                intent_link_changes=placed,
+                on_done=created_done,
+                confirm=confirmed,
+            )
+        except ProcoreRequestError as exc:
+            if listing is not None or not _may_mean_already_there(exc):
+                raise
+            # Procore's answer to a duplicate origin_id is not documented (API-NOTES §12): a refusal
+            # that may mean "already there" is checked once against the commitment's listing.
+            listing = self.listings.get(ctx.project_id, ctx.contract_id)
+            existing = listing.find_origin(action.origin_id)
+            if existing is None:
+                raise
+            return self._adopt(ctx, action, existing, placed, listing)
+        cached = self.listings.cached(ctx.project_id, ctx.contract_id)
+        if cached is not None:
+            cached.put(created)
         return CREATED
+
+    def _must_list(self, contract_id: int, origin_id: str) -> bool:
+        """Whether the journal cannot answer "is it already in Procore?" for this create: an earlier
+        attempt is on record, or this database never listed the commitment (or saw the origin id
+        there unclaimed)."""
+        if self.attempted_origins is None:
+            attempted = bool(origins_with_writes([origin_id]))
+        else:
+            attempted = origin_id in self.attempted_origins
+        return attempted or self.listings.must_list_before_create(contract_id, origin_id)
+
+    def _adopt(
+        self,
+        ctx: WriteContext,
+        action: PlannedAction,
+        existing: dict[str, Any],
+        placed: dict[str, Any],
+        listing: ContractListing | None,
+    ) -> str:
+        """Already in Procore (an earlier run whose record we lost, or an earlier database): adopt
+        it, never post twice; bring it to what QuickBooks says if it differs."""
+        changes = observed_link_changes(existing, action.origin_id, sent=None, pushed_json=None)
+        set_link(ctx.link_id, **placed, **changes)
+        audit(self.actor, "procore.adopt", action.origin_id, {"procore_payment_id": existing["id"]})
+        if changed_fields(action.fields, changes["pushed_fingerprint"]) or not changes["locked"]:
+            self._unlock_patch_relock(ctx, int(existing["id"]), action, listing)
+            return UPDATED
+        set_link(
+            ctx.link_id,
+            erp_status=ErpStatus.SYNCED,
+            status_reason=None,
+            pushed_edit_sequence=action.edit_sequence,
+        )
+        return SKIPPED
 
     def _unlock_patch_relock(
         self,

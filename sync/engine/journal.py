@@ -15,7 +15,7 @@ resolve.py settles it against what Procore holds, before anything else is writte
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, TypeVar
@@ -111,6 +111,21 @@ def finish_write(
                 audit_target,
                 {"write_id": write_id, "status": status, **(audit_detail or {})},
             )
+
+
+def origins_with_writes(origin_ids: Iterable[str], *, chunk: int = 500) -> set[str]:
+    """Which of these origin ids the journal has any write for: an earlier attempt (even one that
+    was refused, settled or lost), so a create of it looks at the commitment's listing first."""
+    wanted = sorted(set(origin_ids))
+    found: set[str] = set()
+    for start in range(0, len(wanted), chunk):
+        query = (
+            ProcoreWrite.select(ProcoreWrite.origin_id)
+            .where(ProcoreWrite.origin_id.in_(wanted[start : start + chunk]))
+            .distinct()
+        )
+        found.update(str(row.origin_id) for row in query)
+    return found
 
 
 def sent_fields(request_body: str | None) -> dict[str, Any]:

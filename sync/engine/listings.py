@@ -1,18 +1,43 @@
-"""What Procore holds on a commitment: its Payments Issued, listed at most once per contract per run.
+"""What Procore holds on a commitment: its Payments Issued, listed only when the journal cannot answer.
 
-Contract payments cannot be filtered by `origin_id`, so the engine lists a commitment's payments
-once, keeps that listing current with its own writes, and looks payments up in it by origin id or
-Procore id (to adopt a payment already there, and to resolve open intents).
+Contract payments cannot be filtered by `origin_id`, so finding one means listing the whole
+commitment. The journal answers "did this database already create it?" (a `ProcoreWrite` for the
+origin id, `PaymentLink.procore_payment_id`), so a push lists a commitment only:
+  (a) to settle an open intent (resolve.py: an uncertain outcome),
+  (b) when a create is refused in a way that may mean the payment is already there (apply.py),
+  (c) before the first create on a commitment this database has never listed, to adopt what an
+      earlier database (or a lost record) may have posted: each listing is recorded per commitment
+      (`procore_payments_listed:{id}`), with the origin ids in PaySync's form found there that no
+      payment of this database held, so a later create of one of those lists again and adopts it;
+  (d) when a create has a trace in the journal (an earlier attempt), and for reconciliation.
+Each commitment is listed at most once per run; the listing is kept current with our own writes
+and looked up by origin id or Procore id.
+
+A database restored from a backup does not know what was posted after the backup was taken: run
+`forget_payment_listings()` on it, so the next push lists every commitment once again.
 """
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from storage.fields import utc_now
+from storage.models import PaymentLink
+from storage.settings_store import (
+    PROCORE_PAYMENTS_LISTED_PREFIX,
+    delete_settings_starting_with,
+    get_setting,
+    procore_payments_listed,
+    set_setting,
+)
 from sync.procore.errors import ProcoreError
+
+OUR_ORIGIN_PREFIX = "qbd:"  # PaySync's origin ids: qbd:{file_key}:{payment TxnID}:{bill TxnID}
+CHUNK = 500
 
 
 class PaymentsClient(Protocol):
@@ -68,13 +93,24 @@ class ContractListing:
         return found[0] if found else None
 
 
+@dataclass(frozen=True)
+class ListedBefore:
+    """What this database remembers of a commitment's last listing: when, and the origin ids in
+    PaySync's form that were there without a payment of this database holding them."""
+
+    at: str
+    unclaimed: frozenset[str]
+
+
 class ContractListings:
-    """Lists each contract's payments at most once per run (the endpoint has no origin_id filter)."""
+    """Lists each contract's payments at most once per run (the endpoint has no origin_id filter),
+    and remembers per commitment that it was listed, so later runs create without listing."""
 
     def __init__(self, client: PaymentsClient) -> None:
         self.client = client
         self._cache: dict[tuple[int, int], ContractListing] = {}
         self._failed: dict[tuple[int, int], ProcoreError] = {}
+        self._listed_before: dict[int, ListedBefore | None] = {}
         self.requests = 0
         self.unreadable: list[str] = []  # listed payments PaySync could not read
 
@@ -100,6 +136,7 @@ class ContractListings:
                 self._failed[key] = exc
                 raise
             self._cache[key] = listing
+            self._remember(contract_id, listing)
         return listing
 
     def cached(self, project_id: int, contract_id: int) -> ContractListing | None:
@@ -110,3 +147,66 @@ class ContractListings:
         self._cache.pop((project_id, contract_id), None)
         self._failed.pop((project_id, contract_id), None)
         return self.get(project_id, contract_id)
+
+    # -- what the journal cannot answer --------------------------------------------------------
+
+    def must_list_before_create(self, contract_id: int, origin_id: str) -> bool:
+        """Whether creating `origin_id` on this commitment needs its listing first: never listed by
+        this database (something posted before may be there), or listed with that origin id on it
+        unclaimed. The caller adds (d): an earlier attempt in the journal."""
+        before = self.listed_before(contract_id)
+        return before is None or origin_id in before.unclaimed
+
+    def listed_before(self, contract_id: int) -> ListedBefore | None:
+        """This database's record of the commitment's last listing (read once per run)."""
+        if contract_id not in self._listed_before:
+            self._listed_before[contract_id] = _read_record(get_setting(procore_payments_listed(contract_id)))
+        return self._listed_before[contract_id]
+
+    def _remember(self, contract_id: int, listing: ContractListing) -> None:
+        ours = {
+            int(payment["id"]): str(origin)
+            for origin, payments in listing.by_origin.items()
+            if origin.startswith(OUR_ORIGIN_PREFIX)
+            for payment in payments
+        }
+        held = _held_procore_ids(ours)
+        record = ListedBefore(
+            at=utc_now().isoformat(),
+            unclaimed=frozenset(origin for payment_id, origin in ours.items() if payment_id not in held),
+        )
+        set_setting(
+            procore_payments_listed(contract_id),
+            json.dumps({"listed_at": record.at, "unclaimed": sorted(record.unclaimed)}),
+        )
+        self._listed_before[contract_id] = record
+
+
+def _held_procore_ids(payment_ids: Iterable[int]) -> set[int]:
+    """Which of these Procore payments a link of this database holds."""
+    wanted = list(payment_ids)
+    held: set[int] = set()
+    for start in range(0, len(wanted), CHUNK):
+        query = PaymentLink.select(PaymentLink.procore_payment_id).where(
+            PaymentLink.procore_payment_id.in_(wanted[start : start + CHUNK])
+        )
+        held.update(int(row.procore_payment_id) for row in query if row.procore_payment_id is not None)
+    return held
+
+
+def _read_record(raw: str | None) -> ListedBefore | None:
+    if raw is None:
+        return None
+    try:
+        value = json.loads(raw)
+        unclaimed = frozenset(str(origin) for origin in value.get("unclaimed") or ())
+        return ListedBefore(at=str(value.get("listed_at") or ""), unclaimed=unclaimed)
+    except (ValueError, TypeError, AttributeError):
+        return None  # unreadable: as if never listed (costs one listing, never a duplicate)
+
+
+def forget_payment_listings() -> int:
+    """Forget that any commitment was listed: the next push lists each commitment once before
+    creating on it, and adopts what it finds. For a database restored from a backup (it does not
+    know the payments posted after the backup was taken). Returns how many records there were."""
+    return delete_settings_starting_with(PROCORE_PAYMENTS_LISTED_PREFIX)

@@ -33,7 +33,7 @@ from sync.engine.apply import PaymentPusher, ProcoreOutage, prepare_links
 from sync.engine.cancel import SyncCancel
 from sync.engine.desired import origin_data
 from sync.engine.erp_lock import retract, unlock_patch_relock
-from sync.engine.journal import WriteContext, audit, journaled_procore_call
+from sync.engine.journal import WriteContext, audit, journaled_procore_call, origins_with_writes
 from sync.engine.listings import ContractListings
 from sync.engine.plan import PlannedAction, compute_plan
 from sync.engine.resolve import resolve_open_intents
@@ -191,7 +191,16 @@ class SyncService:
             summary.errors.extend(resolution.errors)
             actions = compute_plan(retry_refused=retry_refused)
             prepare_links(actions)
-            pusher = PaymentPusher(client, listings, actor=self.actor, blocked_links=resolution.still_open)
+            # The journal answers "already created?"; only creates with an earlier attempt on
+            # record (or on a commitment never listed) read Procore first (listings.py).
+            attempted = origins_with_writes(a.origin_id for a in actions if a.action == "create")
+            pusher = PaymentPusher(
+                client,
+                listings,
+                actor=self.actor,
+                blocked_links=resolution.still_open,
+                attempted_origins=attempted,
+            )
             total = len(actions)
             outage: str | None = None
             for number, action in enumerate(actions, 1):

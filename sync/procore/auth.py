@@ -1,8 +1,9 @@
 """Procore OAuth 2.0: the token endpoint, the authorization-code sign-in, and where tokens live.
 
 Two ways to sign in (API-NOTES §5.3):
-- client credentials (a Developer Managed Service Account): no user, no refresh token; a new
-  access token is simply requested when the old one is about to expire;
+- client credentials (a Developer Managed Service Account): no user, no refresh token; the access
+  token is kept in the token store (encrypted, like a sign-in) and reused by every process until it
+  is about to expire, then a new one is requested (sync/procore/tokens.py);
 - authorization code, out of band (`paysync login`): acts as the accountant who signed in. Refresh
   tokens are single-use and rotate on every refresh, so the new pair is committed to the token
   store *before* the new access token is used: a crash after the refresh but before the save
@@ -39,6 +40,9 @@ LOGIN_BASE_EXAMPLE = "https://login.procore.com; a sandbox company uses https://
 API_BASE_EXAMPLE = "https://api.procore.com; a sandbox company uses https://sandbox.procore.com"
 
 
+CLIENT_CREDENTIALS = "client_credentials"
+
+
 @dataclass(frozen=True)
 class StoredToken:
     grant_type: str  # "authorization_code" | "client_credentials"
@@ -50,6 +54,15 @@ class StoredToken:
         return (now or utc_now()) >= self.expires_at - timedelta(seconds=seconds)
 
 
+def replaces_sign_in(current: StoredToken | None, new: StoredToken) -> bool:
+    """Whether saving `new` would put a client-credentials token where a person's sign-in is."""
+    return (
+        current is not None
+        and current.grant_type != CLIENT_CREDENTIALS
+        and new.grant_type == CLIENT_CREDENTIALS
+    )
+
+
 class TokenStore(Protocol):
     def load(self) -> StoredToken | None: ...
 
@@ -57,7 +70,7 @@ class TokenStore(Protocol):
 
 
 class MemoryTokenStore:
-    """Keeps the token in this process only (tests, the demo, client-credentials setups)."""
+    """Keeps the token in this process only (tests, the demo)."""
 
     def __init__(self, token: StoredToken | None = None) -> None:
         self.token = token
@@ -67,6 +80,8 @@ class MemoryTokenStore:
         return self.token
 
     def save(self, token: StoredToken) -> None:
+        if replaces_sign_in(self.token, token):
+            return
         self.token = token
         self.saves += 1
 
@@ -90,7 +105,7 @@ class DatabaseTokenStore:
             grant = (
                 ProcoreToken.select(ProcoreToken.grant_type).where(ProcoreToken.name == self.name).scalar()
             )
-            if grant == "client_credentials":
+            if grant == CLIENT_CREDENTIALS:
                 return None  # a new token is one request away; the stored one is useless anyway
             raise ProcoreAuthError(f"The saved Procore sign-in cannot be read: {exc}") from exc
         if row is None:
@@ -131,9 +146,14 @@ class DatabaseTokenStore:
             ProcoreToken.expires_at: token.expires_at,
             ProcoreToken.updated_at: utc_now(),
         }
+        # A client-credentials token (kept so that every process reuses it until it expires) never
+        # replaces a person's sign-in: `paysync login` may have saved one since this token was asked for.
+        keep_sign_in = (
+            ProcoreToken.grant_type == CLIENT_CREDENTIALS if token.grant_type == CLIENT_CREDENTIALS else None
+        )
         with database.atomic():
             ProcoreToken.insert({ProcoreToken.name: self.name, **values}).on_conflict(
-                conflict_target=[ProcoreToken.name], update=values
+                conflict_target=[ProcoreToken.name], update=values, where=keep_sign_in
             ).execute()
 
 

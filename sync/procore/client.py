@@ -2,7 +2,8 @@
 
 What it takes care of, so callers don't have to:
 - OAuth: client credentials, or the authorization-code sign-in stored by `paysync login` with
-  its single-use refresh tokens (see auth.py);
+  its single-use refresh tokens (see auth.py); the access token is kept in the token store and
+  reused by every process until it is about to expire (tokens.py);
 - the `Procore-Company-Id` header on every call;
 - pagination by the `Link` header, lazily, page by page;
 - pacing by the `X-Rate-Limit-*` headers, and `Retry-After` on 429/503;
@@ -21,10 +22,8 @@ import email.utils
 import json
 import logging
 import random
-import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from types import TracebackType
@@ -33,19 +32,13 @@ from urllib.parse import parse_qsl
 
 import httpx
 
-from storage.fields import utc_now
-from storage.settings_store import PROCORE_RATE_LIMIT, set_setting
 from sync.procore.auth import (
     API_BASE_EXAMPLE,
     LOGIN_AGAIN,
-    OOB_REDIRECT_URI,
     DatabaseTokenStore,
-    StoredToken,
     TokenStore,
     content_kind,
     looks_like_a_web_page,
-    request_token,
-    token_from_response,
 )
 from sync.procore.errors import (
     ProcoreAuthError,
@@ -58,6 +51,16 @@ from sync.procore.errors import (
     procore_error_messages,
     unresolved_host_message,
 )
+from sync.procore.ratelimit import (
+    FiguresShare,
+    RateBudget,
+    RateLimitState,
+    SettingsShare,
+    figures_from_headers,
+    shared_budget,
+)
+from sync.procore.ratelimit import remember_rate_limit as remember_rate_limit  # engine/service.py uses it
+from sync.procore.tokens import ClientTokens
 from sync.settings import Settings
 
 log = logging.getLogger("paysync.procore")
@@ -65,38 +68,12 @@ log = logging.getLogger("paysync.procore")
 PER_PAGE = 100
 BACKOFF_BASE = 0.5  # seconds
 BACKOFF_CAP = 30.0  # seconds
-TOKEN_RENEW_MARGIN = 60.0  # renew an access token this many seconds before it expires
-LOW_BUDGET_FRACTION = 0.10
-UPDATED_RANGE_SLACK = timedelta(hours=1)  # below this share of the rate limit left, spread the rest evenly
+UPDATED_RANGE_SLACK = timedelta(hours=1)  # the end of an updated_at range lies this far past our clock
 COMMITMENT_ENDPOINTS = (
     ("/rest/v1.0/work_order_contracts", "subcontract"),
     ("/rest/v1.0/purchase_order_contracts", "purchase_order"),
 )
 CONTRACT_PAYMENTS = "/rest/v1.0/contract_payments"
-
-
-@dataclass
-class RateLimitState:
-    """The last `X-Rate-Limit-*` headers Procore sent (whichever window is closest to running out)."""
-
-    limit: int | None = None
-    remaining: int | None = None
-    reset_at: datetime | None = None
-
-
-def remember_rate_limit(state: RateLimitState) -> None:
-    """Keep the last X-Rate-Limit-* figures in the database, so the console and `paysync status`
-    can show the Procore budget: clients are short-lived, one per operation. Never raises: a
-    display nicety must never fail a sync."""
-    if state.limit is None or state.remaining is None:
-        return
-    values = (str(state.limit), str(state.remaining), state.reset_at.isoformat() if state.reset_at else "")
-    now = utc_now()
-    try:
-        for key, value in zip(PROCORE_RATE_LIMIT, values, strict=True):
-            set_setting(key, value, now=now)
-    except Exception:
-        log.warning("could not store the Procore rate-limit figures", exc_info=True)
 
 
 def format_procore_time(moment: datetime) -> str:
@@ -123,9 +100,14 @@ class ProcoreClient:
         clock: Callable[[], float] = time.time,
         max_wait: float = 120.0,
         rng: random.Random | None = None,
+        rate_budget: RateBudget | None = None,
+        rate_share: FiguresShare | None = None,
     ) -> None:
         """`max_wait`: the longest single pause (rate limit, Retry-After) worth waiting out; a
-        longer one raises ProcoreUnavailable saying when to try again instead of hanging."""
+        longer one raises ProcoreUnavailable saying when to try again instead of hanging.
+        `rate_budget`: the rate-limit budget to spend (default: the one every client of this
+        process shares for this API, company and OAuth client, ratelimit.py); `rate_share`: where
+        other processes' figures are read and ours left for them (from_settings: the settings)."""
         self.api_base = api_base.rstrip("/")
         self.login_base = login_base.rstrip("/")
         self.client_id = client_id
@@ -133,13 +115,11 @@ class ProcoreClient:
         self.company_id = company_id
         self.max_retries = max_retries
         self.max_wait = max_wait
-        self.rate_limit = RateLimitState()
+        self._budget = rate_budget or shared_budget(self.api_base, company_id, client_id)
+        if rate_share is not None and self._budget.share is None:
+            self._budget.share = rate_share
         # Procore's clock minus ours, in seconds, from the `Date` header of the last API answer.
         self.server_clock_offset: float | None = None
-        self._token_store = token_store
-        self._token: StoredToken | None = None
-        # One renewal at a time when threads share the client (a refresh token works only once).
-        self._token_lock = threading.RLock()
         self._sleep = sleep
         self._clock = clock
         self._rng = rng or random.Random()
@@ -148,6 +128,19 @@ class ProcoreClient:
             transport=transport,
             timeout=timeout,
             headers={"Accept": "application/json", "User-Agent": "paysync/0.1"},
+        )
+        # The access token: kept in `token_store` and reused by every process until it is about
+        # to expire; renewed (and a sign-in's refresh token rotated) in sync/procore/tokens.py.
+        self._tokens = ClientTokens(
+            token_store,
+            http=self._http,
+            login_base=self.login_base,
+            client_id=client_id,
+            client_secret=client_secret,
+            now=self.now,
+            sleep=lambda seconds: self._sleep(seconds),
+            backoff=lambda attempt: self._backoff(attempt),
+            max_retries=max_retries,
         )
 
     @classmethod
@@ -164,10 +157,16 @@ class ProcoreClient:
             client_secret=settings.procore_client_secret,
             company_id=settings.procore_company_id,
             token_store=token_store,
+            rate_share=SettingsShare(),
         )
 
     def close(self) -> None:
         self._http.close()
+
+    @property
+    def rate_limit(self) -> RateLimitState:
+        """The `X-Rate-Limit-*` figures of the last answer any client of this budget got."""
+        return self._budget.last
 
     def __enter__(self) -> ProcoreClient:
         return self
@@ -309,114 +308,10 @@ class ProcoreClient:
     # ----------------------------------------------------------------------------------------
 
     def _access_token(self) -> str:
-        with self._token_lock:
-            token = self._token
-            if token is None:
-                token = self._token = self._token_store.load()
-            if token is not None and not token.expires_within(TOKEN_RENEW_MARGIN, self.now()):
-                return token.access_token
-            return self._renew_token(token).access_token
+        return self._tokens.access_token()
 
     def _renew_after_401(self, rejected: str) -> None:
-        with self._token_lock:
-            current = self._token
-            if current is not None and current.access_token != rejected:
-                return  # another thread renewed it meanwhile
-            self._renew_token(current)
-
-    def _renew_token(self, stale: StoredToken | None) -> StoredToken:
-        """Replace `stale` (expired, or refused with a 401) with a working token."""
-        stored = self._token_store.load()
-        # The console and `paysync serve` share the store: another process may have refreshed
-        # already, and its refresh token is the only one that still works.
-        if (
-            stored is not None
-            and stored != stale
-            and not stored.expires_within(TOKEN_RENEW_MARGIN, self.now())
-        ):
-            self._token = stored
-            return stored
-        current = stored or stale
-        if current is not None and current.grant_type == "authorization_code":
-            fresh = self._refresh(current)
-        else:
-            fresh = token_from_response(
-                self._token_request(
-                    {
-                        "grant_type": "client_credentials",
-                        "client_id": self.client_id,
-                        "client_secret": self.client_secret,
-                    },
-                    refused_advice=(
-                        "check PROCORE_CLIENT_ID and PROCORE_CLIENT_SECRET against the app's credentials in "
-                        "Procore's Developer Portal (production and sandbox credentials differ), and that the "
-                        "app's service account is installed in this company; or run `paysync login`."
-                    ),
-                ),
-                "client_credentials",
-            )
-        # Client-credentials tokens are just cached in memory: a new one is a request away.
-        self._token = fresh
-        return fresh
-
-    def _refresh(self, current: StoredToken) -> StoredToken:
-        if not current.refresh_token:
-            raise ProcoreAuthError(
-                f"The saved Procore sign-in has expired and cannot be renewed: {LOGIN_AGAIN}."
-            )
-        check_can_save = getattr(self._token_store, "check_can_save", None)
-        if check_can_save is not None:
-            check_can_save()  # fail before spending the refresh token, not after
-        try:
-            payload = self._token_request(
-                {
-                    "grant_type": "refresh_token",
-                    "client_id": self.client_id,
-                    "client_secret": self.client_secret,
-                    "refresh_token": current.refresh_token,
-                    "redirect_uri": OOB_REDIRECT_URI,
-                },
-                refused_advice=f"the saved sign-in is no longer valid (refresh tokens work once); {LOGIN_AGAIN}.",
-            )
-        except ProcoreAuthError:
-            latest = self._token_store.load()
-            if latest is not None and latest.refresh_token not in (None, current.refresh_token):
-                # Someone else rotated the pair while we tried: use theirs.
-                if not latest.expires_within(TOKEN_RENEW_MARGIN, self.now()):
-                    self._token = latest
-                    return latest
-                return self._refresh(latest)
-            raise
-        fresh = token_from_response(payload, "authorization_code")
-        if fresh.refresh_token is None:
-            # Procore always rotates; keep the old one rather than store none (it is the best we have).
-            fresh = StoredToken(fresh.grant_type, fresh.access_token, current.refresh_token, fresh.expires_at)
-        try:
-            # Commit the new pair before the new access token is used: the old refresh token is
-            # already dead on Procore's side.
-            self._token_store.save(fresh)
-        except Exception as exc:
-            self._token = None
-            raise ProcoreAuthError(
-                f"Procore renewed the sign-in but the new tokens could not be saved ({exc}); the old ones "
-                f"no longer work, so {LOGIN_AGAIN}."
-            ) from exc
-        self._token = fresh
-        return fresh
-
-    def _token_request(self, form: dict[str, str], *, refused_advice: str) -> dict[str, Any]:
-        """The token endpoint, retried on 5xx/network like a read. Retrying a refresh is harmless:
-        if Procore did process the lost attempt, the retry gets `invalid_grant`, the same outcome
-        as not retrying (the old refresh token is dead either way)."""
-        attempt = 0
-        while True:
-            try:
-                return request_token(self._http, self.login_base, form, refused_advice=refused_advice)
-            except ProcoreUnavailable:
-                if attempt >= self.max_retries:
-                    raise
-            self._sleep(self._backoff(attempt))
-            attempt += 1
+        self._tokens.renew_after_401(rejected)
 
     # ----------------------------------------------------------------------------------------
     # Requests, retries, pacing
@@ -438,13 +333,20 @@ class ProcoreClient:
         retries = 0
         renewed_after_401 = False
         while True:
-            self._pace()
+            self._pace(is_write)
             access_token = self._access_token()
             headers = {"Authorization": f"Bearer {access_token}", "Procore-Company-Id": str(self.company_id)}
             hint: float | None = None
             try:
-                response = self._http.request(
-                    method, url, params=params, json=json_body, data=data, files=files, headers=headers
+                response = self._paced_request(
+                    is_write,
+                    method,
+                    url,
+                    params=params,
+                    json=json_body,
+                    data=data,
+                    files=files,
+                    headers=headers,
                 )
             except httpx.UnsupportedProtocol as exc:
                 raise ProcoreError(
@@ -481,7 +383,6 @@ class ProcoreClient:
                     ) from exc
                 failure = f"{type(exc).__name__}: {exc}"
             else:
-                self._note_response(response)
                 status = response.status_code
                 if status < 300:
                     return response
@@ -540,55 +441,58 @@ class ProcoreClient:
             log.info("Procore: %s; retrying %s %s in %.1f s", failure, method, url, delay)
             self._sleep(delay)
             if hint is not None:
-                # Waited as Procore asked: the budget figures from before the wait are stale, and
-                # pacing on them would only add a second wait.
-                self.rate_limit = RateLimitState(limit=self.rate_limit.limit)
+                # Waited as Procore asked: the used-up windows are over, whatever their
+                # rounded-up resets say, and pacing on them would only add a second wait.
+                self._budget.reopen()
             retries += 1
 
     def _backoff(self, attempt: int) -> float:
         """Exponential backoff with full jitter: uniform(0, min(cap, base * 2**attempt))."""
         return self._rng.uniform(0.0, min(BACKOFF_CAP, BACKOFF_BASE * 2**attempt))
 
+    def _pace(self, is_write: bool) -> None:
+        """Wait until the budget has room for this request (ratelimit.py): reads keep a reserve
+        for writes; a wait longer than max_wait raises ProcoreUnavailable."""
+        self._budget.wait_for_room(
+            write=is_write, clock=self._clock, sleep=self._sleep, max_wait=self.max_wait
+        )
+
+    def _paced_request(
+        self,
+        is_write: bool,
+        method: str,
+        url: str,
+        *,
+        params: dict[str, Any] | None,
+        json: dict[str, Any] | None,
+        data: dict[str, str] | None,
+        files: list[tuple[str, tuple[str, bytes, str]]] | None,
+        headers: dict[str, str],
+    ) -> httpx.Response:
+        """One HTTP request, counted in flight against the shared budget until its answer (whose
+        figures the budget then takes) or its failure."""
+        self._budget.acquire(write=is_write, clock=self._clock, sleep=self._sleep, max_wait=self.max_wait)
+        try:
+            response = self._http.request(
+                method, url, params=params, json=json, data=data, files=files, headers=headers
+            )
+        except BaseException:
+            self._budget.release(None, now=self._clock())
+            raise
+        self._note_response(response)
+        return response
+
     def _note_response(self, response: httpx.Response) -> None:
         server_date = _http_date(response.headers.get("Date"))
         if server_date is not None:
             self.server_clock_offset = server_date.timestamp() - self._clock()
-        limit = _int_header(response, "X-Rate-Limit-Limit")
-        remaining = _int_header(response, "X-Rate-Limit-Remaining")
-        reset = _int_header(response, "X-Rate-Limit-Reset")
-        if limit is None and remaining is None and reset is None:
-            return
-        self.rate_limit = RateLimitState(
-            limit=limit,
-            remaining=remaining,
-            reset_at=datetime.fromtimestamp(reset, UTC) if reset is not None else None,
+        # A 429 was not counted by Procore: it used none of the windows it does not show.
+        self._budget.release(
+            figures_from_headers(response.headers), now=self._clock(), counted=response.status_code != 429
         )
 
     def _seconds_until_reset(self) -> float | None:
-        if self.rate_limit.reset_at is None:
-            return None
-        return max(0.0, self.rate_limit.reset_at.timestamp() - self._clock())
-
-    def _pace(self) -> None:
-        """Spread what is left of the rate-limit window so 429s stay rare: once less than 10% of
-        the budget remains, wait (time to reset / requests remaining) before each request."""
-        state = self.rate_limit
-        if state.limit is None or state.remaining is None or state.reset_at is None:
-            return
-        seconds_left = state.reset_at.timestamp() - self._clock()
-        if seconds_left <= 0 or state.remaining >= state.limit * LOW_BUDGET_FRACTION:
-            return
-        if state.remaining <= 0:
-            if seconds_left > self.max_wait:
-                raise ProcoreUnavailable(
-                    "Procore's rate limit for this app is used up until "
-                    f"{state.reset_at.strftime('%H:%M:%S UTC')}; PaySync will carry on after that."
-                )
-            wait = seconds_left
-        else:
-            wait = min(seconds_left / state.remaining, self.max_wait)
-        log.info("Procore: %s of %s requests left; pausing %.2f s", state.remaining, state.limit, wait)
-        self._sleep(wait)
+        return self._budget.seconds_until_reset(self._clock())
 
     # ----------------------------------------------------------------------------------------
     # Helpers
@@ -725,16 +629,6 @@ def _json_or_text(response: httpx.Response) -> object:
         return json.loads(response.content, parse_float=Decimal)
     except ValueError:
         return response.text[:2000]
-
-
-def _int_header(response: httpx.Response, name: str) -> int | None:
-    raw = response.headers.get(name)
-    if raw is None:
-        return None
-    try:
-        return int(float(raw.strip()))
-    except ValueError:
-        return None
 
 
 def _retry_after(response: httpx.Response, now: float) -> float | None:
