@@ -55,9 +55,17 @@ SCHEDULE_LEASE = "schedule_lease"  # one process runs the schedule
 
 
 def get_setting(key: str) -> str | None:
-    """The stored text, or None when the key was never written (or was deleted)."""
-    row = Setting.get_or_none(Setting.key == key)
-    return None if row is None else str(row.value)
+    """The stored text, or None when the key was never written (or was deleted).
+
+    Plain SQL: it is read inside every page the Web Connector stores (the cutoff), where peewee's
+    building of the statement cost more than the statement (docs/performance.md)."""
+    database = Setting._meta.database
+    cursor = database.execute_sql(_GET_SETTING_SQL.format(mark=database.param), (key,))
+    row = cursor.fetchone()
+    return None if row is None else str(row[0])
+
+
+_GET_SETTING_SQL = 'SELECT "value" FROM "setting" WHERE "key" = {mark}'
 
 
 def set_setting(key: str, value: str, *, now: datetime | None = None) -> None:

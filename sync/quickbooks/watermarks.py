@@ -62,13 +62,18 @@ def later(a: str | None, b: str | None) -> str | None:
 
 
 def move_watermark(company_file: CompanyFile, kind: str, value: str | None, now: datetime) -> None:
-    """Move the watermark forward to `value` (never back); call in the transaction of the last page."""
+    """Move the watermark forward to `value` (never back); call in the transaction of the last page.
+
+    One statement (an upsert that only ever raises the value), in plain SQL: it runs at the end of
+    every query, whose last page may hold a single payment (docs/performance.md)."""
     if value is None:
         return
-    row = Watermark.get_or_none((Watermark.company_file == company_file) & (Watermark.kind == kind))
-    if row is None:
-        Watermark.create(company_file=company_file, kind=kind, value=value, updated_at=now)
-    elif value > row.value:
-        row.value = value
-        row.updated_at = now
-        row.save()
+    database = Watermark._meta.database
+    mark = database.param
+    database.execute_sql(
+        'INSERT INTO "watermark" ("company_file_id", "kind", "value", "updated_at") '
+        f"VALUES ({mark}, {mark}, {mark}, {mark}) "
+        'ON CONFLICT ("company_file_id", "kind") DO UPDATE SET "value" = EXCLUDED."value", '
+        '"updated_at" = EXCLUDED."updated_at" WHERE "watermark"."value" < EXCLUDED."value"',
+        (company_file.id, kind, value, Watermark.updated_at.db_value(now)),
+    )

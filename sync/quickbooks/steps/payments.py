@@ -28,6 +28,7 @@ from sync.quickbooks.ingest import (
     iterator_finished,
     records_of,
     release_held,
+    save_row,
     select_rows,
     upsert_rows,
 )
@@ -95,7 +96,7 @@ class BillPayments(Step):
             else:
                 work.iterator_id = response.iterator_id
                 work.iterator_remaining = response.iterator_remaining
-            work.save()
+            save_row(work)
         return PageOutcome(counts=counts, finished=finished, records=records)
 
 
