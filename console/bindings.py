@@ -101,6 +101,36 @@ MAIN_BINDINGS: list[Binding] = [
     ),
     Binding("r", "reload", "Reload", tooltip="Read everything again from the database.", id="reload"),
     Binding(
+        "R",
+        "reconcile",
+        "Reconcile",
+        tooltip=(
+            "Compare each commitment's QuickBooks payments with Procore's (reads Procore, writes "
+            "nothing): the Reconciled column says ✔ or how far off it is."
+        ),
+        id="reconcile",
+    ),
+    Binding(
+        "i",
+        "reconcile_items",
+        "Items",
+        tooltip=(
+            "After R: what does not agree on the selected commitment, item by item; from there, "
+            "send what is missing in Procore through the preview and a push."
+        ),
+        id="reconcile-items",
+    ),
+    Binding(
+        "m",
+        "suggest_mapping",
+        "Map",
+        tooltip=(
+            "On a payment that needs mapping: the Procore invoices its bill may belong to, best "
+            "first, with why; confirm one to map the bill (asks first)."
+        ),
+        id="suggest-mapping",
+    ),
+    Binding(
         "enter",
         "open_detail",
         "Details",
@@ -153,6 +183,49 @@ LOG_BINDINGS: list[Binding] = [
     ),
 ]
 
+HELP_KEY = Binding("question_mark,f1", "help", "Help", tooltip="The keys of this window.", id="window-help")
+
+RECONCILE_BINDINGS: list[Binding] = [
+    Binding(
+        "escape,q",
+        "close",
+        "Close",
+        tooltip="Back to the main screen, nothing changed.",
+        id="reconcile-close",
+    ),
+    Binding(
+        "s",
+        "send_missing",
+        "Send missing",
+        tooltip=(
+            "Send the payments missing in Procore through the preview and a push: asks first, then marks "
+            "them for the next push and opens the preview. Nothing is written to Procore until you "
+            "press s in the preview."
+        ),
+        id="reconcile-send",
+    ),
+    HELP_KEY,
+]
+
+SUGGESTIONS_BINDINGS: list[Binding] = [
+    Binding(
+        "escape,q",
+        "close",
+        "Close",
+        tooltip="Back to the main screen, nothing mapped.",
+        id="suggestions-close",
+    ),
+    Binding(
+        "enter",
+        "choose",
+        "Map to this",
+        tooltip="Map the bill to the highlighted invoice (asks first); its payments go out with the next push.",
+        id="suggestions-choose",
+        priority=True,  # over the table's own enter, so the footer shows it
+    ),
+    HELP_KEY,
+]
+
 MODAL_BINDINGS: list[Binding] = [
     Binding("escape,q", "close", "Close", tooltip="Close this window.", id="modal-close"),
 ]
@@ -167,6 +240,8 @@ SCREEN_CONTEXTS: list[list[Binding]] = [
     [*APP_BINDINGS, *LOG_BINDINGS],
     PREVIEW_BINDINGS,
     DETAIL_BINDINGS,
+    RECONCILE_BINDINGS,
+    SUGGESTIONS_BINDINGS,
 ]
 
 HELP_SECTIONS: list[tuple[str, list[Binding]]] = [
@@ -175,6 +250,8 @@ HELP_SECTIONS: list[tuple[str, list[Binding]]] = [
     ("Everywhere", APP_BINDINGS),
     ("Preview", PREVIEW_BINDINGS),
     ("Event log", LOG_BINDINGS),
+    ("Reconciliation items", RECONCILE_BINDINGS),
+    ("Mapping suggestions", SUGGESTIONS_BINDINGS),
 ]
 
 NAVIGATION_HELP: list[tuple[str, str]] = [
@@ -213,6 +290,14 @@ FOOTER_PRIORITY: dict[str, int] = {
     "sort": 10,
     "reload": 11,
     "log-reload": 11,
+    "reconcile-close": 0,
+    "suggestions-close": 0,
+    "window-help": 0,
+    "reconcile-send": 1,
+    "suggestions-choose": 1,
+    "suggest-mapping": 12,
+    "reconcile": 13,
+    "reconcile-items": 14,
 }
 
 
@@ -226,6 +311,8 @@ def all_bindings() -> list[Binding]:
         PREVIEW_BINDINGS,
         LOG_BINDINGS,
         DETAIL_BINDINGS,
+        RECONCILE_BINDINGS,
+        SUGGESTIONS_BINDINGS,
     ):
         for binding in group:
             if binding.id:

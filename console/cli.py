@@ -2,7 +2,7 @@
 
     paysync [--env-file FILE] [command]
 
-Commands: serve, qwc, status, sync, cutoff, demo, login; no command opens the console.
+Commands: serve, qwc, status, sync, cutoff, demo, login, reconcile, mappings, map, unmap; no command opens the console.
 
 Exit status: 0 everything meant to happen happened; 1 it ran, but something needs a person (some
 payments need attention or failed; for `status`, something stops PaySync from syncing); 2 it could
@@ -25,7 +25,9 @@ from console.commands.cutoff import DATE_MEANING, command_cutoff
 from console.commands.failures import could_not_run, record_sync_that_could_not_start, unexpected_error
 from console.commands.launch import command_console, command_demo
 from console.commands.login import command_login
+from console.commands.mappings import command_map, command_mappings, command_unmap
 from console.commands.qwc import command_qwc
+from console.commands.reconcile import command_reconcile
 from console.commands.serve import command_serve
 from console.commands.status import command_status
 from console.commands.sync import command_sync
@@ -113,6 +115,36 @@ def build_parser() -> argparse.ArgumentParser:
         "login", parents=[env_file], help="Procore sign-in (authorization code, out of band)"
     )
     login.add_argument("--code", help="the authorization code Procore showed (default: prompt for it)")
+    reconcile = commands.add_parser(
+        "reconcile",
+        parents=[env_file],
+        help="per commitment, what QuickBooks says was paid against Procore's Payments Issued (listed "
+        "fresh); exit 1 when any commitment is off",
+    )
+    reconcile.add_argument("--json", action="store_true", help="print one JSON object (for scripts)")
+    reconcile.add_argument(
+        "--project", type=int, metavar="ID", help="only the commitments of this Procore project"
+    )
+    # Suggested matches (sync/engine/suggestions.py): list them, confirm one, undo it.
+    mappings = commands.add_parser(
+        "mappings",
+        parents=[env_file],
+        help="the bills behind needs-mapping payments, with up to three suggested Procore invoices each",
+    )
+    mappings.add_argument("--json", action="store_true", help="print one JSON object (for scripts)")
+    map_bill = commands.add_parser(
+        "map",
+        parents=[env_file],
+        help="confirm that a QuickBooks bill belongs to a Procore invoice; the next sync places its payments",
+    )
+    map_bill.add_argument("bill_txn_id", metavar="BILL_TXN_ID", help="the bill's QuickBooks TxnID")
+    map_bill.add_argument("invoice_id", metavar="INVOICE_ID", type=int, help="the Procore invoice's id")
+    unmap_bill = commands.add_parser(
+        "unmap",
+        parents=[env_file],
+        help="undo a confirmed mapping (refused once the bill's payment is in Procore)",
+    )
+    unmap_bill.add_argument("bill_txn_id", metavar="BILL_TXN_ID", help="the bill's QuickBooks TxnID")
     return parser
 
 
@@ -136,6 +168,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             "cutoff": command_cutoff,
             "qwc": command_qwc,
             "login": command_login,
+            "reconcile": command_reconcile,
+            "mappings": command_mappings,
+            "map": command_map,
+            "unmap": command_unmap,
         }
         return handlers[args.command](args, settings)
     except COULD_NOT_RUN as exc:

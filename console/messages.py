@@ -7,13 +7,19 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from textual.message import Message
 
 from storage.views import AuditRow, CommitmentPage, ErrorRow, InvoiceRow, Overview, PaymentDetail, PaymentPage
 from sync.engine.summary import SyncSummary
+
+if TYPE_CHECKING:
+    from sync.engine.reconcile import Reconciliation
+    from sync.engine.suggestions import BillSuggestions
 
 
 class OverviewLoaded(Message):
@@ -125,3 +131,38 @@ class EventLogLoaded(Message):
         super().__init__()
         self.audit = tuple(audit)
         self.errors = tuple(errors)
+
+
+class ReconcileProgressed(Message):
+    """Fed by the reconciliation's progress callback (commitments done of total), from its thread."""
+
+    def __init__(self, done: int, total: int) -> None:
+        super().__init__()
+        self.done = done
+        self.total = total
+
+
+class ReconcileFinished(Message):
+    def __init__(self, result: Reconciliation, *, at: datetime) -> None:
+        super().__init__()
+        self.result = result
+        self.at = at
+
+
+class MissingResent(Message):
+    """The payments missing in Procore were marked for the next push (nothing written to Procore)."""
+
+    def __init__(self, count: int, asked: int) -> None:
+        super().__init__()
+        self.count = count
+        self.asked = asked
+
+
+class SuggestionsLoaded(Message):
+    """The invoices a needs-mapping payment's bill may belong to (None: PaySync has none to offer)."""
+
+    def __init__(self, application_id: int, suggestions: BillSuggestions | None, *, bill_ref: str) -> None:
+        super().__init__()
+        self.application_id = application_id
+        self.suggestions = suggestions
+        self.bill_ref = bill_ref

@@ -15,6 +15,7 @@ from playhouse.migrate import PostgresqlMigrator, SchemaMigrator, SqliteMigrator
 from playhouse.migrate import migrate as run_operations
 
 from storage.models import (
+    MAPPING_MODELS,
     PROCORE_SIDE_MODELS,
     QUICKBOOKS_SIDE_MODELS,
     REAL_WORLD_MODELS,
@@ -78,6 +79,11 @@ def _add_sync_run_actor(db: Database) -> None:
     _add_missing_columns(db, SCHEMA_4_COLUMNS)
 
 
+def _create_bill_mappings(db: Database) -> None:
+    """Schema 5: the bill-to-invoice mappings a person confirmed (BillMapping); nothing else changes."""
+    db.create_tables(MAPPING_MODELS, safe=True)
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "QuickBooks side: company files, Web Connector, payments, audit", _create_quickbooks_side),
     Migration(
@@ -89,6 +95,7 @@ MIGRATIONS: tuple[Migration, ...] = (
         _add_real_world_columns,
     ),
     Migration(4, "Who ran each sync: SyncRun.actor", _add_sync_run_actor),
+    Migration(5, "Confirmed bill-to-invoice mappings: BillMapping", _create_bill_mappings),
 )
 
 LATEST_VERSION = MIGRATIONS[-1].version

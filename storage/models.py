@@ -4,7 +4,8 @@ Schema version 1 holds the QuickBooks side (company files, Web Connector session
 QuickBooks work, bill payments and their applications to bills, deletions, watermarks, sync
 runs, the audit log). Version 2 adds the Procore side (projects, commitments, invoices, the
 one-Procore-payment-per-application links and the intent journal of Procore writes). Version 3 adds
-currencies and records held aside; version 4 names who ran each sync (SyncRun.actor).
+currencies and records held aside; version 4 names who ran each sync (SyncRun.actor); version 5 keeps
+the bill-to-invoice mappings a person confirmed (BillMapping).
 See storage/migrations.py for how a database moves between versions.
 
 Long because every table is declared here, in the order of the schema versions that added it, so
@@ -605,4 +606,38 @@ SCHEMA_3_COLUMNS: tuple[tuple[type[BaseModel], tuple[str, ...]], ...] = (
 # Columns schema 4 adds: who ran each sync.
 SCHEMA_4_COLUMNS: tuple[tuple[type[BaseModel], tuple[str, ...]], ...] = ((SyncRun, ("actor",)),)
 
-ALL_MODELS: tuple[type[BaseModel], ...] = QUICKBOOKS_SIDE_MODELS + PROCORE_SIDE_MODELS + REAL_WORLD_MODELS
+
+# --------------------------------------------------------------------------------------------
+# Schema version 5: mappings a person confirmed
+# --------------------------------------------------------------------------------------------
+
+
+class BillMapping(IdModel):
+    """A QuickBooks bill placed on a Procore invoice by a person (`paysync map`, the console), for a
+    bill the matching rules could not place (*needs mapping*). It overrides the number rule for that
+    bill only; a suggestion alone never places anything (sync/engine/suggestions.py).
+
+    `invoice_id` is Procore's id, kept without a foreign key: an invoice that leaves our copy of
+    Procore leaves the mapping in place (the plan then says so) rather than silently dropping it.
+    `invoice_number` and `commitment_id` are as they were when the mapping was confirmed.
+    """
+
+    company_file = ForeignKeyField(CompanyFile, backref="bill_mappings", on_delete="CASCADE")
+    if TYPE_CHECKING:  # the key column beside each foreign key, as peewee adds it
+        company_file_id: ClassVar[ForeignKeyId[int]]
+    bill_txn_id = CharField(max_length=36)
+    invoice_id = BigIntegerField(index=True)
+    invoice_number = CharField(max_length=100, null=True)
+    commitment_id = BigIntegerField(null=True)
+    confirmed_by = CharField(max_length=100)  # sync.settings.acting_person
+    confirmed_at = UtcDateTimeField(default=utc_now)
+
+    class Meta:
+        indexes = ((("company_file", "bill_txn_id"), True),)
+
+
+MAPPING_MODELS: tuple[type[BaseModel], ...] = (BillMapping,)
+
+ALL_MODELS: tuple[type[BaseModel], ...] = (
+    QUICKBOOKS_SIDE_MODELS + PROCORE_SIDE_MODELS + REAL_WORLD_MODELS + MAPPING_MODELS
+)

@@ -219,3 +219,48 @@ def test_error_modal(snap_compare: Any, tmp_path: Path) -> None:
         await settle(pilot)
 
     assert snap_compare(make_fixed_app(tmp_path), terminal_size=SIZE, run_before=run_before)
+
+
+# ------------------------------------------------------------------------------------------------
+# Reconciliation (R, i) and mapping suggestions (m): a reconciliation handed to the screen as R
+# would (tests/test_console_reconcile.py builds it), and the real suggestions over the fixed data
+# set with the invoice a needs-mapping bill belongs to (tests/test_console_suggestions.py).
+
+
+@pytest.mark.parametrize("size", [(80, 24), (120, 30)], ids=["80x24", "120x30"])
+def test_reconcile_column(snap_compare: Any, tmp_path: Path, size: tuple[int, int]) -> None:
+    from tests.test_console_reconcile import with_reconciliation
+
+    assert snap_compare(make_fixed_app(tmp_path), terminal_size=size, run_before=with_reconciliation)
+
+
+@pytest.mark.parametrize("size", [(80, 24), (120, 30)], ids=["80x24", "120x30"])
+def test_reconcile_items_screen(snap_compare: Any, tmp_path: Path, size: tuple[int, int]) -> None:
+    from tests.test_console_reconcile import with_reconciliation
+
+    async def run_before(pilot: Pilot[None]) -> None:
+        await with_reconciliation(pilot, "PO-001")
+        await pilot.press("i")
+        await settle(pilot)
+
+    assert snap_compare(make_fixed_app(tmp_path), terminal_size=size, run_before=run_before)
+
+
+def test_reconcile_send_question(snap_compare: Any, tmp_path: Path) -> None:
+    from tests.test_console_reconcile import with_reconciliation
+
+    async def run_before(pilot: Pilot[None]) -> None:
+        await with_reconciliation(pilot, "SC-001")
+        await pilot.press("i")
+        await settle(pilot)
+        await pilot.press("s")
+        await settle(pilot)
+
+    assert snap_compare(make_fixed_app(tmp_path), terminal_size=(120, 30), run_before=run_before)
+
+
+@pytest.mark.parametrize("size", [(80, 24), (120, 30)], ids=["80x24", "120x30"])
+def test_suggestions_screen(snap_compare: Any, tmp_path: Path, size: tuple[int, int]) -> None:
+    from tests.test_console_suggestions import make_mapping_app, open_suggestions
+
+    assert snap_compare(make_mapping_app(tmp_path), terminal_size=size, run_before=open_suggestions)

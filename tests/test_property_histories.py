@@ -1,6 +1,9 @@
 """Property: any history of QuickBooks bill payments (new, partial, multi-bill, edited, voided,
 deleted), interleaved with syncs and lost Procore answers, ends with Procore holding exactly what
-QuickBooks says, to the cent, with one Procore payment per application and nothing posted twice.
+QuickBooks says, to the cent, with one Procore payment per application and nothing posted twice;
+and reconciliation (sync/engine/reconcile.py) then finds every commitment reconciled, but for the
+payments deleted in QuickBooks after they were synced (kept in Procore, flagged: each reported as
+extra_in_procore with its amount, the commitment off by exactly that).
 
 The whole path runs for real on loopback (Web Connector emulator -> /qbwc -> SQLite -> engine ->
 sandbox Procore); the servers start once per module (the `servers` fixture) and each example gets
@@ -29,6 +32,7 @@ from hypothesis import strategies as st
 
 from storage.db import close_database
 from storage.models import PaymentLink, ProcoreWrite
+from sync.engine.reconcile import EXTRA_IN_PROCORE
 from tests.support.bridge import Bridge, Servers, new_bridge
 from tests.support.procore_world import procore_view
 
@@ -167,6 +171,36 @@ def run_step(bridge: Bridge, model: Model, step: tuple[Any, ...], counter: list[
         model.after_sync(bridge)
 
 
+def assert_reconciled(bridge: Bridge, model: Model, deleted: set[str]) -> None:
+    """With no change made in Procore by anyone else, each commitment holds what QuickBooks says:
+    reconciled, but for a payment deleted in QuickBooks after it was synced (flagged, kept in
+    Procore), which is extra_in_procore with its amount."""
+    commitment_of_vendor = {0: bridge.world.commitments["SC-1"], 1: bridge.world.commitments["PO-1"]}
+    vendor_of_bill = {bill: vendor for (vendor, _), bill in model.bills.items()}
+    wanted: dict[int, tuple[Decimal, Decimal, list[tuple[str, str | None, Decimal | None]]]] = {}
+    for origin, shown in model.expected.items():
+        commitment = commitment_of_vendor[vendor_of_bill[origin.split(":")[3]]]
+        quickbooks, procore, extras = wanted.get(commitment, (Decimal("0.00"), Decimal("0.00"), []))
+        amount = Decimal(shown[1])
+        if origin.split(":")[2] in deleted:
+            if amount:
+                extras.append((EXTRA_IN_PROCORE, origin, amount))
+        else:
+            quickbooks += amount
+        wanted[commitment] = (quickbooks, procore + amount, extras)
+    result = bridge.service.reconcile()
+    got = {c.commitment_id: c for c in result.commitments}
+    assert set(wanted) <= set(got), (wanted, got)
+    for commitment_id, found in got.items():
+        quickbooks, procore, extras = wanted.get(commitment_id, (Decimal("0.00"), Decimal("0.00"), []))
+        figures = (found.quickbooks, found.procore_paysync, found.procore_other)
+        assert figures == (quickbooks, procore, Decimal("0.00")), found
+        assert found.difference == quickbooks - procore, found
+        assert sorted((i.kind, i.origin_id, i.procore_amount) for i in found.items) == sorted(extras), found
+        assert found.status == ("off" if extras else "reconciled"), found
+    assert result.off == sum(1 for c in got.values() if c.items)
+
+
 def payment_writes(bridge: Bridge) -> list[Any]:
     return [e for e in bridge.state.request_log if e.method != "GET" and e.path.startswith(PAYMENTS)]
 
@@ -246,6 +280,7 @@ def test_any_history_ends_with_procore_holding_exactly_what_quickbooks_says(
         quiet = bridge.sync()
         assert (quiet.created, quiet.updated, quiet.voided, quiet.failed) == (0, 0, 0, 0), quiet.as_text()
         assert len(payment_writes(bridge)) == writes_before
+        assert_reconciled(bridge, model, deleted)
     finally:
         bridge.state.release_delayed_responses.set()
         close_database()

@@ -83,7 +83,7 @@ def _payment(company: CompanyFile, txn_id: str, amount: Decimal) -> Any:
     )
 
 
-def test_migrations_go_from_empty_to_v1_to_v2_to_v3_to_v4(empty_db: Database) -> None:
+def test_migrations_go_from_empty_to_v1_to_v2_to_v3_to_v4_to_v5(empty_db: Database) -> None:
     assert current_version(empty_db) == 0
     assert migrate(empty_db, target=1) == [1]
     assert current_version(empty_db) == 1
@@ -94,12 +94,12 @@ def test_migrations_go_from_empty_to_v1_to_v2_to_v3_to_v4(empty_db: Database) ->
 
     assert migrate(empty_db, target=2) == [2]
     assert all(empty_db.table_exists(model._meta.table_name) for model in PROCORE_SIDE_MODELS)
-    assert migrate(empty_db) == [3, 4]
-    assert current_version(empty_db) == LATEST_VERSION == 4
+    assert migrate(empty_db) == [3, 4, 5]
+    assert current_version(empty_db) == LATEST_VERSION == 5
     assert all(empty_db.table_exists(model._meta.table_name) for model in REAL_WORLD_MODELS)
     assert BillPayment.get(BillPayment.txn_id == "T-1").amount == Decimal("10.00")  # data kept
     assert migrate(empty_db) == []  # nothing left to do
-    assert [row.version for row in SchemaVersion.select().order_by(SchemaVersion.version)] == [1, 2, 3, 4]
+    assert [row.version for row in SchemaVersion.select().order_by(SchemaVersion.version)] == [1, 2, 3, 4, 5]
 
 
 def test_a_version_2_database_gains_the_real_world_columns_and_keeps_its_data(empty_db: Database) -> None:
@@ -143,7 +143,7 @@ def test_a_version_3_database_gains_who_ran_each_sync_and_keeps_its_runs(empty_d
         "VALUES ('schedule', '2026-11-01 00:00:00', 'ok', 1, 0, 0, 0, 0, 0)"
     )
 
-    assert migrate(empty_db) == [4]
+    assert migrate(empty_db, target=4) == [4]
     assert "actor" in {column.name for column in empty_db.get_columns("sync_run")}
     (old,) = SyncRun.select()
     assert (old.trigger, old.created, old.actor) == ("schedule", 1, None)  # kept; who ran it is unknown

@@ -334,6 +334,9 @@ class SlowPaymentWrites:
     def __init__(self, app: Any, delay: float) -> None:
         self.app, self.delay = app, delay
         self.in_flight = 0
+        # Writes still in their delay: Procore has not answered them yet, so their sender is
+        # certainly waiting (in_flight also counts a write whose answer is already on its way).
+        self.unanswered = 0
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         if (
@@ -342,8 +345,12 @@ class SlowPaymentWrites:
             and scope["path"].startswith(PAYMENTS)
         ):
             self.in_flight += 1
+            self.unanswered += 1
             try:
-                await asyncio.sleep(self.delay)
+                try:
+                    await asyncio.sleep(self.delay)
+                finally:
+                    self.unanswered -= 1
                 await self.app(scope, receive, send)
             finally:
                 self.in_flight -= 1
@@ -438,7 +445,7 @@ def test_serve_killed_mid_push_and_restarted_ends_with_exact_payments(tmp_path: 
         # The session's end starts the automatic push; kill the service in the middle of it.
         # Kill it while a payment POST is on its way (its intent is committed, its answer not).
         deadline = time.monotonic() + 60
-        while len(state.payments()) < 5 or not slow.in_flight:
+        while len(state.payments()) < 5 or not slow.unanswered:
             assert time.monotonic() < deadline, "the automatic push did not start"
             time.sleep(0.005)
         serve.send_signal(signal.SIGKILL)

@@ -13,6 +13,7 @@ from console.bindings import MODAL_BINDINGS
 from console.messages import ProblemReport
 from console.widgets.footer import KeyFooter
 from storage.db import DatabaseConfigError
+from sync.engine.suggestions import MappingRefused
 from sync.procore.errors import (
     ProcoreAuthError,
     ProcoreError,
@@ -35,6 +36,13 @@ def describe_error(error: BaseException, *, doing: str) -> ProblemReport:
             message,
             f"{need} needs 'Admin' on the ERP Integrations tool of the project in Procore. Ask a Procore "
             "company admin for it, or to add your Procore login to PAYSYNC_ACCOUNTING_APPROVERS.",
+        )
+    if isinstance(error, MappingRefused):
+        return ProblemReport(
+            "Mapping refused",
+            message,
+            "Nothing was mapped. Do what the message says (or choose another invoice with m), then try "
+            "again; a payment that needs mapping stays under (unmatched) until then.",
         )
     if isinstance(error, DatabaseConfigError):
         return ProblemReport(

@@ -84,23 +84,45 @@ def settings_note(folder: str) -> Text:
     return text
 
 
+WINDOW_HELP_NOTE = Text(
+    "? on the main screen lists every key of the console, what each ERP status means and where your "
+    "settings live.",
+    style="italic",
+)
+
+
 class HelpScreen(ModalScreen[None]):
+    """Every key (from the main screen); or, opened from another window with `sections`, that
+    window's keys only."""
+
     BINDINGS = [*MODAL_BINDINGS, Binding("f1,question_mark", "close", "Close", show=False)]
+
+    def __init__(
+        self, sections: list[tuple[str, list[Binding]]] | None = None, *, title: str = "PaySync help"
+    ) -> None:
+        super().__init__()
+        self.sections = sections
+        self.title_text = title
 
     def compose(self) -> ComposeResult:
         keymap = getattr(self.app, "_keymap", {})
         preferences = getattr(self.app, "preferences", None)
         with Vertical(id="help-dialog", classes="dialog") as dialog:
-            dialog.border_title = "PaySync help"
+            dialog.border_title = self.title_text
             dialog.border_subtitle = "esc to close"
+            if self.sections is not None:
+                dialog.add_class("-window")
             with VerticalScroll(id="help-body"):
-                for title, bindings in HELP_SECTIONS:
+                for title, bindings in self.sections if self.sections is not None else HELP_SECTIONS:
                     yield Static(keys_table(title, bindings, keymap), classes="help-section")
-                yield Static(navigation_table(), classes="help-section")
-                yield Static(status_legend(), classes="help-section")
-                yield Static(WEB_CONNECTOR_NOTE, classes="help-section")
-                if preferences is not None:
-                    yield Static(settings_note(str(preferences.folder)), classes="help-section")
+                if self.sections is not None:
+                    yield Static(WINDOW_HELP_NOTE, classes="help-section")
+                else:
+                    yield Static(navigation_table(), classes="help-section")
+                    yield Static(status_legend(), classes="help-section")
+                    yield Static(WEB_CONNECTOR_NOTE, classes="help-section")
+                    if preferences is not None:
+                        yield Static(settings_note(str(preferences.folder)), classes="help-section")
         yield KeyFooter()
 
     def action_close(self) -> None:

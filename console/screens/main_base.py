@@ -66,6 +66,7 @@ class MainScreenBase(Screen[None]):
         self.sync_cancel: SyncCancel | None = None
         self.scheduled_running = False  # the runtime's scheduled run, in this console
         self.busy_text: str | None = None
+        self.reconcile_busy: str | None = None  # R's progress, beside a sync's
         self._commitment_count = ""
         self._invoice_title = "Invoices"
         self._payment_title = "Payments"
@@ -135,6 +136,6 @@ class MainScreenBase(Screen[None]):
                 mode_label=app.mode_label,
                 web_connector_note=app.web_connector_note,
                 endpoint_url=app.endpoint_url,
-                busy=self.busy_text,
+                busy=" · ".join(text for text in (self.busy_text, self.reconcile_busy) if text) or None,
             )
         )

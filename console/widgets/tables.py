@@ -13,10 +13,10 @@ column's header carries an arrow.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import ClassVar, TypeAlias
+from typing import TYPE_CHECKING, ClassVar, TypeAlias
 
 from rich.cells import cell_len
 from rich.text import Text
@@ -24,8 +24,11 @@ from textual.binding import BindingType
 from textual.widgets import DataTable
 
 from console.bindings import PAYMENTS_PANE_BINDINGS
-from console.widgets.status import status_text
+from console.widgets.status import palette, status_text
 from storage.views import CommitmentRow, InvoiceRow, PaymentRow, natural_key
+
+if TYPE_CHECKING:
+    from sync.engine.reconcile import CommitmentReconciliation
 
 UNMATCHED_KEY = "unmatched"
 FLEX_MIN_WIDTH = 8
@@ -172,12 +175,16 @@ class KeyedTable(DataTable[str | Text]):
             left -= give
         return fitted
 
+    def layout_columns(self) -> tuple[ColumnSpec, ...]:
+        """The columns as laid out now: a table may make one give way sooner while it is empty."""
+        return self.COLUMNS
+
     def _layout(self, rows: Sequence[Row]) -> tuple[list[ColumnSpec], list[int], bool]:
         available = self._available()
-        columns = list(self.COLUMNS)
+        columns = list(self.layout_columns())
         if available <= 0:
             return columns, self._natural_widths(columns, rows, False), False
-        droppable = sorted((c for c in self.COLUMNS if c.drop), key=lambda c: c.drop)
+        droppable = sorted((c for c in columns if c.drop), key=lambda c: c.drop)
         hidden: set[str] = set()
         attempts = [False, True]
         while True:
@@ -254,19 +261,56 @@ def _clip(cell: str | Text, width: int) -> str | Text:
     return clipped
 
 
+def reconcile_text(result: CommitmentReconciliation | None) -> Text:
+    """The Reconciled cell: ✔ when QuickBooks and Procore agree, "off 12.50 USD" when they do
+    not (the difference, without its sign: the items screen says which side has more), blank
+    until the commitment is reconciled (R)."""
+    if result is None:
+        return Text("", justify="right")
+    if result.status == "reconciled":
+        return Text("✔", style=f"bold {palette().green}", justify="right")
+    amount = f"off {abs(result.difference):,.2f} {result.currency}".rstrip()
+    return Text(amount, style=f"bold {palette().yellow}", justify="right")
+
+
+RECONCILED_COLUMN = ColumnSpec("reconciled", "Reconciled", right=True, money=True)
+
+
 class CommitmentsTable(KeyedTable):
     COLUMNS = (
         ColumnSpec("status", "Status", sort="status"),
         ColumnSpec("number", "Number", sort="number"),
         ColumnSpec("title", "Title", flex=True, sort="title"),
         ColumnSpec("vendor", "Vendor", flex=True, sort="vendor"),
-        ColumnSpec("kind", "Kind", drop=1, sort="kind"),
-        ColumnSpec("payments", "Payments", right=True, drop=3, sort="payments"),
-        ColumnSpec("project", "Project", flex=True, drop=2, sort="project"),
+        ColumnSpec("kind", "Kind", drop=2, sort="kind"),
+        ColumnSpec("payments", "Payments", right=True, drop=4, sort="payments"),
+        ColumnSpec("project", "Project", flex=True, drop=3, sort="project"),
+        RECONCILED_COLUMN,
     )
+    # Before the first reconciliation (R) the column is blank: it gives way first.
+    _BLANK_RECONCILED = ColumnSpec("reconciled", "Reconciled", right=True, drop=1)
+
+    def __init__(self, *, id: str) -> None:  # noqa: A002 - Textual's name
+        super().__init__(id=id)
+        self.reconciliation: Mapping[int, CommitmentReconciliation] = {}
+        self._rows: tuple[CommitmentRow, ...] = ()
+
+    def layout_columns(self) -> tuple[ColumnSpec, ...]:
+        if self.reconciliation:
+            return self.COLUMNS
+        return tuple(self._BLANK_RECONCILED if c.key == "reconciled" else c for c in self.COLUMNS)
+
+    def restyle(self) -> None:
+        self.show(self._rows)  # the Reconciled cells take the new theme's colours too
+
+    def show_reconciliation(self, results: Mapping[int, CommitmentReconciliation]) -> None:
+        """Fill the Reconciled column (kept until the next reconciliation)."""
+        self.reconciliation = dict(results)
+        self.show(self._rows)
 
     def show(self, rows: Sequence[CommitmentRow]) -> None:
         keep = self.highlighted_key
+        self._rows = tuple(rows)
         self._refill(
             [
                 (
@@ -279,6 +323,7 @@ class CommitmentsTable(KeyedTable):
                         row.kind_label,
                         _right(str(row.payments_count)),
                         row.project_name,
+                        reconcile_text(self.reconciliation.get(row.id) if row.id is not None else None),
                     ),
                 )
                 for row in rows

@@ -1,6 +1,10 @@
 """ProcoreState: everything the simulated Procore knows, for one company: its records and their ids,
 the clock, the modes of undocumented behaviours, injected faults and rate-limit windows, and the
-log of requests. Tests seed and inspect it; the app reads and writes it under ``state.lock``."""
+log of requests. Tests seed and inspect it; the app reads and writes it under ``state.lock``.
+
+Long because it is the simulated company's whole state: every record kind, the modes of
+undocumented behaviour and the rate windows share one lock and one clock.
+"""
 
 from __future__ import annotations
 
@@ -343,6 +347,21 @@ class ProcoreState:
             payment.origin_id = None
             payment.erp_locked = False
             payment.updated_at = self.now()
+
+    def edit_payment(self, payment_id: int, **changes: Any) -> None:
+        """A person edits a contract payment in Procore's UI (after unlinking it, if it was
+        ERP-locked: the lock does not stop this). Named fields only; bumps ``updated_at``."""
+        with self.lock:
+            payment = self._payments.get(payment_id)
+            if payment is None:
+                raise KeyError(f"no contract payment {payment_id}")
+            apply_changes(payment, changes, self.now())
+
+    def delete_payment_by_hand(self, payment_id: int) -> None:
+        """A person deletes a contract payment in Procore's UI (locked or not)."""
+        with self.lock:
+            if self._payments.pop(payment_id, None) is None:
+                raise KeyError(f"no contract payment {payment_id}")
 
     def update_requisition(self, requisition_id: int, **changes: Any) -> None:
         """Change a subcontractor invoice as if edited in Procore; bumps ``updated_at``."""

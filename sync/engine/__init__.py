@@ -14,6 +14,9 @@
 - summary.py   what a push and a sync did
 - runs.py      every sync on record (SyncRun), including the ones that could not start
 - service.py   SyncService, the facade the CLI, `paysync serve` and the console use
+- bills.py     a QuickBooks bill as PaySync read it, and its vendor in Procore (for the two below)
+- suggestions.py  suggested invoices for bills matching cannot place, ranked with their reasons
+- mappings.py  the mappings a person confirms (`paysync map` / `unmap`): checked, stored, audited
 
 The engine never imports the runtime (sync/runtime), which runs it.
 """

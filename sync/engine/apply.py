@@ -14,6 +14,9 @@ Errors stay with their item: a 4xx is *needs attention* with Procore's message, 
 unknown outcome is *failed* (retried next run), and the other items carry on. A broken sign-in
 (ProcoreAuthError) stops the run, since every later request would fail the same way; so does an
 outage (OUTAGE_LIMIT items in a row failing on Procore's side), leaving the rest for the next run.
+
+Long because each action kind's write is a few steps against the journal, and they share the run's
+context (client, listings, counters, cancel); split, that context would be passed around instead.
 """
 
 from __future__ import annotations

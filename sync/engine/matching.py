@@ -8,6 +8,11 @@
    (case-insensitive) - if exactly one invoice qualifies.
 3. Anything else is *needs mapping*, with a reason a person can act on. Never a guess.
 
+A bill a person placed by hand (`paysync map`, the console: a `BillMapping`, see
+sync/engine/suggestions.py) is matched to the invoice they confirmed, whatever its number; the
+match reason says who confirmed it and when. An invoice carrying the bill's TxnID as origin id that
+is *not* the confirmed one makes it *needs mapping* again (the two disagree: a person decides).
+
 `MatchIndex` is built once per run (dictionaries keyed the way the rules look things up), so
 matching 100,000 applications costs 100,000 dictionary lookups. `PartialMatchIndex` builds it over
 only the invoices the bills still to be matched can find (a push where nearly everything is already
@@ -21,9 +26,9 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Literal
 
-from sync.engine.snapshot import CommitmentRow, InvoiceRow, VendorRow
+from sync.engine.snapshot import CommitmentRow, InvoiceRow, MappingRow, VendorRow
 
-MatchedBy = Literal["origin_id", "invoice_number"]
+MatchedBy = Literal["origin_id", "invoice_number", "confirmed"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,6 +87,40 @@ class MatchIndex:
         return f"invoice {invoice.invoice_number or '(no number)'} (id {invoice.id}) on {where}"
 
 
+def confirmed_reason(mapping: MappingRow, where: str) -> str:
+    """The match reason of a bill a person placed: "… confirmed by Jane Doe on 2026-11-05"."""
+    number = mapping.invoice.invoice_number if mapping.invoice is not None else mapping.invoice_number
+    return (
+        f"bill mapped to invoice {number or '(no number)'} (id {mapping.invoice_id}) on {where}: "
+        f"confirmed by {mapping.confirmed_by} on {mapping.confirmed_at.date().isoformat()}"
+    )
+
+
+def _match_confirmed(index: MatchIndex, bill_txn_id: str, mapping: MappingRow) -> MatchResult:
+    by_origin = index.invoices_by_origin.get(bill_txn_id.strip(), [])
+    others = [invoice for invoice in by_origin if invoice.id != mapping.invoice_id]
+    if others:
+        found = "; ".join(index.describe(invoice) for invoice in others)
+        return MatchResult(
+            None,
+            None,
+            f"needs mapping: the bill was mapped to invoice id {mapping.invoice_id} by {mapping.confirmed_by}, "
+            f"but {found} carries the bill's TxnID {bill_txn_id} as origin id; `paysync unmap {bill_txn_id}` "
+            "to follow Procore, or clear that origin id in Procore",
+        )
+    if mapping.invoice is None:
+        return MatchResult(
+            None,
+            None,
+            f"needs mapping: the bill was mapped by {mapping.confirmed_by} to Procore invoice "
+            f"{mapping.invoice_number or ''} (id {mapping.invoice_id}), which is no longer in PaySync's copy of "
+            f"Procore; refresh from Procore, or `paysync unmap {bill_txn_id}` and map it again",
+        )
+    commitment = index.commitments.get(mapping.invoice.commitment_id)
+    where = commitment.label if commitment is not None else f"commitment {mapping.invoice.commitment_id}"
+    return MatchResult(mapping.invoice, "confirmed", confirmed_reason(mapping, where))
+
+
 def match_bill_to_invoice(
     index: MatchIndex,
     *,
@@ -89,8 +128,12 @@ def match_bill_to_invoice(
     bill_ref_number: str | None,
     vendor_list_id: str | None,
     vendor_name: str | None,
+    confirmed: MappingRow | None = None,
 ) -> MatchResult:
-    """The Procore invoice a QuickBooks bill belongs to, or why there is none (DESIGN rule 7)."""
+    """The Procore invoice a QuickBooks bill belongs to, or why there is none (DESIGN rule 7).
+    `confirmed`: the mapping a person confirmed for this bill, which overrides the number rule."""
+    if confirmed is not None:
+        return _match_confirmed(index, bill_txn_id, confirmed)
     by_origin = index.invoices_by_origin.get(bill_txn_id.strip(), [])
     if len(by_origin) == 1:
         return MatchResult(

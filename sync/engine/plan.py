@@ -11,6 +11,9 @@ Procore can match. The action of an unchanged payment (nearly all of a steady-st
 compact: its reason, fields and extra are made when read. A push with nothing to send at 100,000
 payments peaks at about 125 MB, of which 55 MB is the interpreter and its modules
 (`bench/bench_plan.py`).
+
+Long because the plan is one decision table: every action kind (create, update, void, flag, skip,
+needs attention) is decided here side by side, so a rule and its exceptions read together.
 """
 
 from __future__ import annotations
@@ -39,6 +42,7 @@ from sync.engine.snapshot import (
     CommitmentRow,
     InvoiceRow,
     LinkRow,
+    MappingRow,
     Snapshot,
     iter_invoices,
     iter_plan_rows,
@@ -491,7 +495,12 @@ def _plan_in_procore(
 Matcher = Callable[[ApplicationRow, str | None], MatchResult]
 
 
-def _matcher(index: MatchIndex | PartialMatchIndex) -> Matcher:
+def _matcher(
+    index: MatchIndex | PartialMatchIndex, mappings: dict[tuple[str, str], MappingRow] | None = None
+) -> Matcher:
+    """`mappings`: the bills a person placed by hand (they override the number rule)."""
+    confirmed = mappings or {}
+
     def match(app: ApplicationRow, bill_ref: str | None) -> MatchResult:
         whole = index if isinstance(index, MatchIndex) else index.for_bill(app.bill_txn_id, bill_ref)
         return match_bill_to_invoice(
@@ -500,6 +509,7 @@ def _matcher(index: MatchIndex | PartialMatchIndex) -> Matcher:
             bill_ref_number=bill_ref,
             vendor_list_id=app.vendor_list_id,
             vendor_name=app.vendor_name,
+            confirmed=confirmed.get((app.file_key, app.bill_txn_id)) if confirmed else None,
         )
 
     return match
@@ -517,7 +527,7 @@ def plan_application(
     invoice = (
         snapshot.invoices.get(link.invoice_id) if link is not None and link.invoice_id is not None else None
     )
-    return _plan(app, link, invoice, snapshot, _matcher(index), retry_refused)
+    return _plan(app, link, invoice, snapshot, _matcher(index, snapshot.mappings), retry_refused)
 
 
 def _plan(
@@ -641,7 +651,7 @@ def iter_plan(*, retry_refused: bool = False) -> Iterator[PlannedAction]:
         reference.commitments,
         reference.vendors,
     )
-    match_invoice = _matcher(index)
+    match_invoice = _matcher(index, reference.mappings)
     for app, link, invoice in iter_plan_rows():
         yield _plan(app, link, invoice, reference, match_invoice, retry_refused)
 

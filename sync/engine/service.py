@@ -6,7 +6,9 @@ to sync.
                 stops it between two writes (engine/cancel.py; the run is kept as "cancelled");
 - `sync_now()`  on-demand: permission check, refresh from Procore, push, and queue QuickBooks
                 queries for the Web Connector's next poll (it is pull-only);
-- `set_payment_number()`, `add_attachment()`, `retract_payment()`: the edits a person may make.
+- `set_payment_number()`, `add_attachment()`, `retract_payment()`: the edits a person may make;
+- `reconcile()`   each commitment's Payments Issued, listed fresh, against QuickBooks (engine/reconcile.py);
+                `resend_missing()` marks PaySync payments deleted in Procore so the next push creates them again.
 
 Procore clients come from `client_factory` (a fresh one per operation, closed afterwards), so
 the service can be used from several threads (the console's UI thread, the scheduler, the
@@ -19,15 +21,17 @@ the push lease and the run record that a split would pass around.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 
 from storage import models
+from storage.db import write_transaction
 from storage.fields import utc_now
 from storage.leases import PushLease
 from storage.models import Commitment, ErrorEvent, PaymentAttachment, PaymentLink, ProcoreWrite, SyncRun
+from storage.settings_store import delete_setting, procore_payments_listed
 from storage.vocabulary import ErpStatus
 from sync.engine.apply import PaymentPusher, ProcoreOutage, prepare_links
 from sync.engine.cancel import SyncCancel
@@ -36,6 +40,7 @@ from sync.engine.erp_lock import retract, unlock_patch_relock
 from sync.engine.journal import WriteContext, audit, journaled_procore_call, origins_with_writes
 from sync.engine.listings import ContractListings
 from sync.engine.plan import PlannedAction, compute_plan
+from sync.engine.reconcile import Reconciliation, reconcile_commitments
 from sync.engine.resolve import resolve_open_intents
 from sync.engine.runs import record_failed_run
 from sync.engine.snapshot import load_application
@@ -513,3 +518,86 @@ class SyncService:
             )
         finally:
             lease.release()
+
+    # -- reconciliation ---------------------------------------------------------------------------
+
+    def reconcile(
+        self, project_id: int | None = None, progress: Callable[[int, int], None] | None = None
+    ) -> Reconciliation:
+        """Each commitment PaySync has placed bills on (of one project, with `project_id`): what
+        QuickBooks says was paid against its Payments Issued, listed fresh from Procore (one list per
+        commitment; `progress(done, total)`). Reads only (engine/reconcile.py); a ProcoreError stops it."""
+        with self._client() as client:
+            return reconcile_commitments(client, project_id=project_id, progress=progress)
+
+    def resend_missing(self, origin_ids: Sequence[str], *, actor: str) -> int:
+        """Mark PaySync payments that were in Procore and are no longer there (deleted in Procore by
+        someone else: `missing_in_procore` with a Procore id) so that the next normal preview and
+        push create them again. Writes nothing to Procore itself.
+
+        Each is first checked against a fresh listing of its commitment: one that Procore in fact
+        holds (by its Procore id or its origin id) is left alone. For the others the link forgets its
+        Procore payment (id, what it held, the lock) and says Waiting, and the commitment's listing
+        record is forgotten, so the push lists the commitment before creating (listings.py) and
+        adopts the payment if it has come back meanwhile: never a second one. Payments deleted in
+        QuickBooks, never in Procore, or unknown are left out. Audited (`payment.resend`, by
+        `actor`). Returns how many were marked."""
+        wanted = sorted({str(origin) for origin in origin_ids})
+        if not wanted:
+            return 0
+        links = [
+            link
+            for link in PaymentLink.select().where(PaymentLink.origin_id.in_(wanted))
+            if link.procore_payment_id is not None and link.erp_status != ErpStatus.DELETED_IN_QUICKBOOKS
+        ]
+        if not links:
+            return 0
+        lease = PushLease(f"{actor} (send again)")
+        if not lease.acquire(wait_seconds=30.0):
+            raise ValueError(
+                f"Nothing was marked: {lease.describe_holder()}. Try again when it has finished."
+            )
+        try:
+            by_contract: dict[tuple[int, int], list[PaymentLink]] = {}
+            for link in links:
+                contract = self._contract_of(link)
+                if contract is not None:
+                    by_contract.setdefault(contract, []).append(link)
+            marked: list[tuple[PaymentLink, int, int]] = []
+            with self._client() as client:
+                for (project_id, contract_id), contract_links in sorted(by_contract.items()):
+                    listed = client.list_contract_payments(project_id, contract_id)
+                    ids = {int(p["id"]) for p in listed if p.get("id") is not None}
+                    origins = {str(p["origin_id"]) for p in listed if p.get("origin_id")}
+                    for link in contract_links:
+                        old_id = link.procore_payment_id
+                        if old_id is None or int(old_id) in ids or link.origin_id in origins:
+                            continue  # Procore holds it: nothing to send
+                        marked.append((link, int(old_id), contract_id))
+            with write_transaction():
+                for link, old_id, contract_id in marked:
+                    PaymentLink.update(
+                        procore_payment_id=None,
+                        pushed_fingerprint=None,
+                        pushed_amount=None,
+                        pushed_edit_sequence=None,
+                        locked=False,
+                        awaiting_unlink=False,
+                        held_key=None,
+                        erp_status=ErpStatus.WAITING,
+                        status_reason=(
+                            f"deleted in Procore (was payment {old_id}); marked by {actor} to be sent again "
+                            "at the next push"
+                        ),
+                        updated_at=utc_now(),
+                    ).where(PaymentLink.id == link.id).execute()
+                    delete_setting(procore_payments_listed(contract_id))
+                    audit(
+                        actor,
+                        "payment.resend",
+                        link.origin_id,
+                        {"link_id": link.id, "was_procore_payment_id": old_id, "contract_id": contract_id},
+                    )
+        finally:
+            lease.release()
+        return len(marked)

@@ -6,6 +6,9 @@ only. `compute_plan()` on its own reads `load_reference(invoices=False)` (commit
 context, not the invoices) and streams the applications with their links and linked invoices from
 `iter_plan_rows()`, so they are never all held; of the invoices it keeps only those matching may
 need (`iter_unplaced_bills()`, `iter_invoices()`). Nothing here writes.
+
+Long because every read the plan makes is here, in SQL next to the rows it returns: the whole
+snapshot for the preview, and the streamed reads a push uses.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from storage import models
 from storage.db import tuple_rows
 from storage.models import (
     Bill,
+    BillMapping,
     BillPayment,
     BillPaymentApplication,
     Commitment,
@@ -121,6 +125,20 @@ class VendorRow:
     origin_id: str | None
 
 
+@dataclass(frozen=True, slots=True)
+class MappingRow:
+    """A bill a person placed on a Procore invoice (BillMapping, schema 5). `invoice`: that invoice
+    as our copy of Procore has it now, None when it is no longer there."""
+
+    file_key: str
+    bill_txn_id: str
+    invoice_id: int
+    invoice: InvoiceRow | None
+    invoice_number: str | None  # as confirmed
+    confirmed_by: str
+    confirmed_at: datetime
+
+
 @dataclass
 class CurrencyContext:
     """What it takes to tell an application's currency and a commitment's (DESIGN rule 10). The
@@ -146,6 +164,8 @@ class Snapshot:
     # payments whose commitment row has since disappeared from our copy of Procore.
     written_contracts: dict[int, tuple[int, int]] = field(default_factory=dict)
     currencies: CurrencyContext = field(default_factory=CurrencyContext)
+    # (file_key, bill TxnID) -> the mapping a person confirmed (sync/engine/suggestions.py).
+    mappings: dict[tuple[str, str], MappingRow] = field(default_factory=dict)
 
 
 def _money(raw: Any) -> Decimal:
@@ -382,6 +402,13 @@ def iter_invoices() -> Iterator[InvoiceRow]:
         yield _invoice_row(row)
 
 
+def load_invoice(invoice_id: int) -> InvoiceRow | None:
+    """One invoice of our copy of Procore (a mapping names it by its Procore id)."""
+    for row in _INVOICE.rows(_INVOICE.select(Invoice).where(Invoice.id == invoice_id)):
+        return _invoice_row(row)
+    return None
+
+
 def iter_unplaced_bills() -> Iterator[tuple[str, str, str | None]]:
     """(file key, bill TxnID, bill RefNumber) of every application that may need matching: not
     pre-existing, not deleted, and not yet in Procore (no link, or a link without a Procore
@@ -486,6 +513,7 @@ def _load_context(snapshot: Snapshot) -> None:
                 snapshot.bill_ref_numbers[(str(file_key), str(txn_id))] = str(ref)
     snapshot.cutoff = get_setting(SCHEDULE_CUTOFF)
     _load_currencies(snapshot.currencies)
+    snapshot.mappings = load_mappings()
     orphaned = [
         int(link_id)
         for link_id, commitment_id in tuple_rows(
@@ -502,6 +530,67 @@ def _load_context(snapshot: Snapshot) -> None:
             .order_by(ProcoreWrite.id)
         ):
             snapshot.written_contracts[int(link_id)] = (int(project_id), int(contract_id))
+
+
+def load_mappings(
+    file_key: str | None = None, bill_txn_id: str | None = None
+) -> dict[tuple[str, str], MappingRow]:
+    """The confirmed bill mappings (a handful: one per bill a person placed), each with its invoice
+    as our copy of Procore has it now; of one bill when `bill_txn_id` is given."""
+    query = BillMapping.select(BillMapping, CompanyFile).join(CompanyFile).order_by(BillMapping.id)
+    if file_key is not None:
+        query = query.where(CompanyFile.file_key == file_key)
+    if bill_txn_id is not None:
+        query = query.where(BillMapping.bill_txn_id == bill_txn_id)
+    rows: list[BillMapping] = list(query)
+    if not rows:
+        return {}
+    invoice_ids = {int(row.invoice_id) for row in rows}
+    invoices = {
+        invoice.id: invoice
+        for invoice in map(
+            _invoice_row, _INVOICE.rows(_INVOICE.select(Invoice).where(Invoice.id.in_(invoice_ids)))
+        )
+    }
+    mappings: dict[tuple[str, str], MappingRow] = {}
+    for row in rows:
+        key = (str(row.company_file.file_key), str(row.bill_txn_id))
+        mappings[key] = MappingRow(
+            file_key=key[0],
+            bill_txn_id=key[1],
+            invoice_id=int(row.invoice_id),
+            invoice=invoices.get(int(row.invoice_id)),
+            invoice_number=row.invoice_number,
+            confirmed_by=str(row.confirmed_by),
+            confirmed_at=row.confirmed_at,
+        )
+    return mappings
+
+
+def iter_bill_applications(
+    bill_txn_id: str | None = None, *, unplaced_only: bool = True
+) -> Iterator[tuple[ApplicationRow, LinkRow | None]]:
+    """Applications with their links, for suggestions and mappings: of one bill (`bill_txn_id`) or
+    of all, and with `unplaced_only` only those matching may still place (not pre-existing, not
+    deleted, no Procore payment yet), in application order."""
+    text = _SharedText()
+    query = (
+        _application_query(_APPLICATION_WITH_LINK)
+        .switch(BillPaymentApplication)
+        .join(PaymentLink, JOIN.LEFT_OUTER, on=(PaymentLink.application == BillPaymentApplication.id))
+        .order_by(BillPaymentApplication.id)
+    )
+    if bill_txn_id is not None:
+        query = query.where(BillPaymentApplication.bill_txn_id == bill_txn_id)
+    if unplaced_only:
+        query = query.where(
+            (BillPayment.pre_existing == False)  # noqa: E712 (peewee builds SQL from ==)
+            & BillPayment.deleted_at.is_null()
+            & (PaymentLink.id.is_null() | PaymentLink.procore_payment_id.is_null())
+        )
+    for row in _APPLICATION_WITH_LINK.rows(query):
+        link = _link_row(row, text) if row.link_id is not None else None
+        yield _application_row(row, text), link
 
 
 def _load_currencies(context: CurrencyContext) -> None:
