@@ -11,11 +11,11 @@ folder created 0700 (DESIGN rule 12).
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import unquote, urlparse
 
 from peewee import (
@@ -334,3 +334,13 @@ def tuple_rows(query: BaseQuery) -> Iterator[tuple[Any, ...]]:
     """
     rows: Iterator[tuple[Any, ...]] = iter(query.tuples())
     return rows
+
+
+_T = TypeVar("_T")
+
+
+def chunks(items: Sequence[_T], size: int = 500) -> Iterator[list[_T]]:
+    """`items` in slices small enough for one IN list or one multi-row statement (SQLite allows
+    32,766 bound values in a statement)."""
+    for start in range(0, len(items), size):
+        yield list(items[start : start + size])

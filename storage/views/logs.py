@@ -8,9 +8,10 @@ from collections.abc import Iterable
 from decimal import Decimal
 from typing import NamedTuple
 
+from storage.db import chunks
 from storage.models import AuditLog, BillPayment, BillPaymentApplication, ErrorEvent, PaymentLink, SyncRun
 from storage.views.rows import AuditRow, ErrorRow
-from storage.views.sql import chunks, contains, fetch, home_currency, money, named
+from storage.views.sql import contains, fetch, home_currency, money, named
 
 ORIGIN_ID_PATTERN = re.compile(r"qbd:[\w.-]+:[\w-]+:[\w-]+")
 FAILED_RUN_WHERE = "sync run"

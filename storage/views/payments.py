@@ -11,12 +11,13 @@ from typing import Any, NamedTuple
 
 from peewee import JOIN, ModelSelect
 
+from storage.db import chunks
 from storage.models import BillPayment, BillPaymentApplication, CompanyFile, HeldRecord, Invoice, PaymentLink
 from storage.queries import held_payments_not_stored
 from storage.views.placement import BillMatch, held_in_scope, placed_on, placement, unmatched_in_scope
 from storage.views.rows import PaymentPage, PaymentRow
 from storage.views.sorting import PAYMENT_SORTS, PaymentSort, payment_order, payment_sort_key
-from storage.views.sql import chunks, fetch, money, named
+from storage.views.sql import fetch, money, named
 from storage.views.statuses import effective_status
 from storage.vocabulary import ErpStatus
 

@@ -17,6 +17,7 @@ from typing import Any, NamedTuple
 
 from peewee import JOIN, fn
 
+from storage.db import chunks
 from storage.models import (
     BillPayment,
     BillPaymentApplication,
@@ -25,7 +26,7 @@ from storage.models import (
     PaymentLink,
     ProcoreVendor,
 )
-from storage.views.sql import chunks, fetch, named
+from storage.views.sql import fetch, named
 from storage.views.statuses import effective_status, status_from_text
 from storage.vocabulary import ErpStatus
 

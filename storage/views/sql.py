@@ -3,7 +3,7 @@ IN lists, and values as the database hands them back (money, datetimes, the home
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator
 from datetime import datetime
 from decimal import Decimal
 from typing import Any, TypeVar, cast
@@ -37,12 +37,6 @@ def fetch(record: type[Record], query: ModelSelect[Any]) -> Iterator[Record]:
 def contains(column: Any, text: str) -> Any:
     """`column` contains `text`, case-insensitively; `%` and `_` the user typed are taken literally."""
     return fn.LOWER(fn.COALESCE(column, "")).contains(text.lower())
-
-
-def chunks(items: Sequence[Any], size: int = 500) -> Iterator[Sequence[Any]]:
-    """`items` in slices small enough for one IN list."""
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
 
 
 def money(raw: Any) -> Decimal | None:

@@ -17,7 +17,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from storage.db import tuple_rows
+from storage.db import chunks, tuple_rows
 from storage.models import Bill, BillPaymentApplication, CompanyFile
 from sync.engine.currency import application_currency, commitment_currency, currency_hold
 from sync.engine.snapshot import (
@@ -141,11 +141,6 @@ def read_bills(pairs: dict[tuple[str, str], KnownBill], reference: Snapshot) -> 
         if bill.currency is None and bill.applications:
             code, _ = application_currency(bill.applications[0], reference.currencies)
             bill.currency = code
-
-
-def chunks(values: list[Any], size: int = 500) -> Iterable[list[Any]]:
-    for start in range(0, len(values), size):
-        yield values[start : start + size]
 
 
 def as_money(raw: Any) -> Decimal | None:

@@ -41,7 +41,7 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
-from storage.db import tuple_rows
+from storage.db import chunks, tuple_rows
 from storage.models import Bill, BillPaymentApplication, Invoice
 from sync.engine.bills import (
     ZERO,
@@ -50,7 +50,6 @@ from sync.engine.bills import (
     VendorFound,
     as_date,
     as_money,
-    chunks,
     currency_refusal,
     find_vendor,
     group_by_bill,
@@ -58,7 +57,7 @@ from sync.engine.bills import (
     read_bills,
 )
 from sync.engine.mappings import MappingRefused, confirm_mapping, mapping_of, remove_mapping
-from sync.engine.matching import MatchIndex, PartialMatchIndex, match_bill_to_invoice
+from sync.engine.matching import MatchIndex, PartialMatchIndex, match_bill_to_invoice, normalise_number
 from sync.engine.snapshot import Snapshot, iter_bill_applications, iter_invoices, load_reference
 
 __all__ = [
@@ -120,8 +119,7 @@ def normalise_invoice_number(text: str | None) -> str:
     digits keeps its letters (`ABC` gives `abc`). Only suggestions use this: matching itself keeps
     DESIGN rule 7 (the invoice number equals the bill number, trimmed, in any case).
     """
-    value = (text or "").strip().casefold()
-    value = _PREFIX.sub("", value)
+    value = _PREFIX.sub("", normalise_number(text))  # matching's own trim and case first
     value = _NOT_ALNUM.sub("", value)
     return _LEADING_ZEROS.sub("", value)
 

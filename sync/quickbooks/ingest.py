@@ -28,6 +28,7 @@ from typing import Any
 
 from peewee import Field, Model
 
+from storage.db import chunks
 from storage.models import (
     AuditLog,
     CompanyFile,
@@ -131,11 +132,6 @@ class CurrencyResolver:
 
 def records_of(response: QueryResponse, kind: type[Any]) -> list[Any]:
     return [record for record in response.records if isinstance(record, kind)]
-
-
-def chunks(items: list[Any], size: int = BATCH) -> Iterator[list[Any]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
 
 
 # --------------------------------------------------------------------------------------------
@@ -293,7 +289,7 @@ def hold_unreadable(
     if not records:
         return newly
     existing: dict[str, HeldRecord] = {}
-    for chunk in chunks(sorted({record.record_key for record in records})):
+    for chunk in chunks(sorted({record.record_key for record in records}), BATCH):
         for found in HeldRecord.select().where(
             (HeldRecord.company_file == company_file)
             & (HeldRecord.record_type == record_type)
@@ -367,7 +363,7 @@ def release_held(
     released = 0
     for held_type in types:
         found = sorted(wanted.intersection(held.get(held_type, ())))
-        for chunk in chunks(found):
+        for chunk in chunks(found, BATCH):
             HeldRecord.delete().where(
                 (HeldRecord.company_file == company_file)
                 & (HeldRecord.record_type == held_type)

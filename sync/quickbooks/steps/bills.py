@@ -13,14 +13,13 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from storage.db import write_transaction
+from storage.db import chunks, write_transaction
 from storage.models import Bill, CompanyFile, QuickBooksWork
 from storage.vocabulary import WorkKind
 from sync.quickbooks.ingest import (
     CurrencyResolver,
     IngestCounts,
     PageOutcome,
-    chunks,
     hold_unreadable,
     records_of,
     release_held,

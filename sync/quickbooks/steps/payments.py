@@ -15,15 +15,15 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any, ClassVar
 
-from storage.db import write_transaction
+from storage.db import chunks, write_transaction
 from storage.models import BillPayment, BillPaymentApplication, CompanyFile, QuickBooksWork
 from storage.vocabulary import WorkKind
 from sync.quickbooks.cutoff import is_pre_existing, schedule_cutoff
 from sync.quickbooks.ingest import (
+    BATCH,
     CurrencyResolver,
     IngestCounts,
     PageOutcome,
-    chunks,
     hold_unreadable,
     iterator_finished,
     records_of,
@@ -355,7 +355,7 @@ def _store_applications(payments: list[tuple[Any, BillPaymentRecord]], changed: 
     no_longer_listed = [
         found[0] for found in stored.values() if found[_APPLICATION_VALUES.index("amount") + 1] != ZERO
     ]
-    for chunk in chunks(no_longer_listed):
+    for chunk in chunks(no_longer_listed, BATCH):
         BillPaymentApplication.update(amount=ZERO).where(BillPaymentApplication.id.in_(chunk)).execute()
 
 

@@ -6,14 +6,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-from storage.db import write_transaction
+from storage.db import chunks, write_transaction
 from storage.models import CompanyFile, QuickBooksVendor, QuickBooksWork
 from storage.vocabulary import WorkKind
 from sync.quickbooks.ingest import (
     CurrencyResolver,
     IngestCounts,
     PageOutcome,
-    chunks,
     hold_unreadable,
     records_of,
     release_held,
