@@ -2,7 +2,7 @@
 
     paysync [--env-file FILE] [command]
 
-Commands: serve, qwc, status, sync, cutoff, demo, login, reconcile, mappings, map, unmap; no command opens the console.
+Commands: serve, qwc, status, sync, cutoff, demo, login, reconcile, mappings, map, unmap, company; no command opens the console.
 
 Exit status: 0 everything meant to happen happened; 1 it ran, but something needs a person (some
 payments need attention or failed; for `status`, something stops PaySync from syncing); 2 it could
@@ -21,6 +21,7 @@ import argparse
 from collections.abc import Callable, Sequence
 
 from console.commands.common import COULD_NOT_RUN, settings_for
+from console.commands.company import add_company_arguments, command_company
 from console.commands.cutoff import DATE_MEANING, command_cutoff
 from console.commands.failures import could_not_run, record_sync_that_could_not_start, unexpected_error
 from console.commands.launch import command_console, command_demo
@@ -91,13 +92,22 @@ def build_parser() -> argparse.ArgumentParser:
     qwc = commands.add_parser(
         "qwc", parents=[env_file], help="print the .qwc file to load into the Web Connector"
     )
-    qwc.add_argument("--file-key", help="company file key (default QBWC_FILE_KEY)")
+    qwc.add_argument(
+        "--company",
+        "--file-key",
+        dest="company",
+        metavar="KEY",
+        help="the company file (`paysync company list`; default QBWC_FILE_KEY)",
+    )
     qwc.add_argument("--output", "-o", metavar="FILE", help="write the .qwc to FILE instead of printing it")
     cutoff = commands.add_parser(
         "cutoff",
         parents=[env_file],
         help="show the cutoff (payments created in QuickBooks before it are never synced); before the "
         "first push, set or clear it",
+    )
+    cutoff.add_argument(
+        "--company", metavar="KEY", help="the company file (`paysync company list`; default QBWC_FILE_KEY)"
     )
     change = cutoff.add_mutually_exclusive_group()
     change.add_argument(
@@ -145,6 +155,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="undo a confirmed mapping (refused once the bill's payment is in Procore)",
     )
     unmap_bill.add_argument("bill_txn_id", metavar="BILL_TXN_ID", help="the bill's QuickBooks TxnID")
+    add_company_arguments(commands, env_file)
     return parser
 
 
@@ -172,6 +183,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "mappings": command_mappings,
             "map": command_map,
             "unmap": command_unmap,
+            "company": command_company,
         }
         return handlers[args.command](args, settings)
     except COULD_NOT_RUN as exc:

@@ -21,6 +21,7 @@ from storage.models import (
     REAL_WORLD_MODELS,
     SCHEMA_3_COLUMNS,
     SCHEMA_4_COLUMNS,
+    SCHEMA_6_COLUMNS,
     BaseModel,
     SchemaVersion,
 )
@@ -84,6 +85,12 @@ def _create_bill_mappings(db: Database) -> None:
     db.create_tables(MAPPING_MODELS, safe=True)
 
 
+def _add_company_file_columns(db: Database) -> None:
+    """Schema 6: several company files (name, registration, removal, Procore projects, schedule).
+    The file configured in .env stays unregistered, so it keeps the single-company settings."""
+    _add_missing_columns(db, SCHEMA_6_COLUMNS)
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "QuickBooks side: company files, Web Connector, payments, audit", _create_quickbooks_side),
     Migration(
@@ -96,6 +103,9 @@ MIGRATIONS: tuple[Migration, ...] = (
     ),
     Migration(4, "Who ran each sync: SyncRun.actor", _add_sync_run_actor),
     Migration(5, "Confirmed bill-to-invoice mappings: BillMapping", _create_bill_mappings),
+    Migration(
+        6, "Several company files: name, Procore projects, schedule, removal", _add_company_file_columns
+    ),
 )
 
 LATEST_VERSION = MIGRATIONS[-1].version

@@ -107,6 +107,15 @@ class CompanyFile(IdModel):
     last_error = TextField(null=True)
     last_error_at = UtcDateTimeField(null=True)
     created_at = UtcDateTimeField(default=utc_now)
+    # Schema 6: several company files. A file added with `paysync company add` is *registered*
+    # (its name, Web Connector user, cutoff and schedule are its own); the one configured in .env
+    # (QBWC_FILE_KEY) is not, and keeps the single-company settings. `removed_at`: `paysync
+    # company remove` stops syncing it but keeps what was recorded, so adding it again continues.
+    label = TextField(null=True)
+    registered_at = UtcDateTimeField(null=True)
+    removed_at = UtcDateTimeField(null=True)
+    procore_project_ids = TextField(null=True)  # comma list; None: the projects no other file claims
+    schedule = TextField(null=True)  # None: PAYSYNC_SCHEDULE
 
 
 class WebConnectorCredential(IdModel):
@@ -605,6 +614,11 @@ SCHEMA_3_COLUMNS: tuple[tuple[type[BaseModel], tuple[str, ...]], ...] = (
 
 # Columns schema 4 adds: who ran each sync.
 SCHEMA_4_COLUMNS: tuple[tuple[type[BaseModel], tuple[str, ...]], ...] = ((SyncRun, ("actor",)),)
+
+# Schema 6: several company files (CompanyFile above).
+SCHEMA_6_COLUMNS: tuple[tuple[type[BaseModel], tuple[str, ...]], ...] = (
+    (CompanyFile, ("label", "registered_at", "removed_at", "procore_project_ids", "schedule")),
+)
 
 
 # --------------------------------------------------------------------------------------------

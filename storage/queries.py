@@ -81,21 +81,26 @@ def held_records(limit: int = 50) -> list[dict[str, Any]]:
     ]
 
 
-def payment_status_counts() -> dict[str, int]:
-    """Payments per ERP status, one per application (= one Procore payment each, DESIGN rule 3)."""
+def payment_status_counts(file_key: str | None = None) -> dict[str, int]:
+    """Payments per ERP status, one per application (= one Procore payment each, DESIGN rule 3);
+    with `file_key`, of that company file only."""
     status = application_status_expression()
     query = (
         BillPaymentApplication.select(status.alias("status"), fn.COUNT(BillPaymentApplication.id).alias("n"))
         .join(BillPayment, on=(BillPaymentApplication.payment == BillPayment.id))
         .join(PaymentLink, JOIN.LEFT_OUTER, on=(PaymentLink.application == BillPaymentApplication.id))
-        .group_by(status)
     )
+    if file_key is not None:
+        company = CompanyFile.select(CompanyFile.id).where(CompanyFile.file_key == file_key)
+        query = query.where(BillPayment.company_file.in_(company))
+    query = query.group_by(status)
     counts = {status.value: 0 for status in ErpStatus}
     for name, number in tuple_rows(query):
         if name in counts:
             counts[str(name)] += int(number)
     # A payment held unread has no applications yet: it counts once, as needing attention.
-    counts[ErpStatus.NEEDS_ATTENTION.value] += int(held_payments_not_stored().count())
+    if file_key is None:
+        counts[ErpStatus.NEEDS_ATTENTION.value] += int(held_payments_not_stored().count())
     return counts
 
 
@@ -180,13 +185,20 @@ def latest_failed_run() -> dict[str, Any] | None:
     return None if run is None else _run_dict(run)
 
 
-def procore_push_record() -> dict[str, int]:
+def procore_push_record(file_key: str | None = None) -> dict[str, int]:
     """What reached (or may have reached) Procore so far: payments with a Procore id, and journaled
     writes by outcome. {"payments_in_procore": n, "writes_done": n, "writes_unsettled": n}; writes
-    done count "done" and "resolved", unsettled ones are intents whose outcome is not known yet."""
-    in_procore = PaymentLink.select().where(PaymentLink.procore_payment_id.is_null(False)).count()
-    done = ProcoreWrite.select().where(ProcoreWrite.status.in_(("done", "resolved"))).count()
-    unsettled = ProcoreWrite.select().where(ProcoreWrite.status.in_(("intent", "unknown"))).count()
+    done count "done" and "resolved", unsettled ones are intents whose outcome is not known yet.
+    With `file_key`, only that company file's (origin ids name their file: DESIGN rule 3)."""
+    links = PaymentLink.select().where(PaymentLink.procore_payment_id.is_null(False))
+    writes = ProcoreWrite.select()
+    if file_key is not None:
+        prefix = f"qbd:{file_key}:"
+        links = links.where(fn.SUBSTR(PaymentLink.origin_id, 1, len(prefix)) == prefix)
+        writes = writes.where(fn.SUBSTR(ProcoreWrite.origin_id, 1, len(prefix)) == prefix)
+    in_procore = links.count()
+    done = writes.where(ProcoreWrite.status.in_(("done", "resolved"))).count()
+    unsettled = writes.where(ProcoreWrite.status.in_(("intent", "unknown"))).count()
     return {
         "payments_in_procore": int(in_procore),
         "writes_done": int(done),

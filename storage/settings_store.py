@@ -23,6 +23,12 @@ SCHEDULE_CUTOFF_SOURCE = (
     "schedule_cutoff_source"  # JSON: how the cutoff came to be (recorded or set), by whom
 )
 
+
+def company_cutoff_keys(file_key: str) -> tuple[str, str]:
+    """A company file's own cutoff keys (a file added with `paysync company add`; sync.quickbooks.cutoff)."""
+    return f"{SCHEDULE_CUTOFF}:{file_key}", f"{SCHEDULE_CUTOFF_SOURCE}:{file_key}"
+
+
 # Procore (sync.procore, written after each operation; read by the console and `paysync status`).
 PROCORE_RATE_LIMIT = (  # the last X-Rate-Limit-* figures: limit, remaining, reset (ISO)
     "procore_rate_limit_limit",
@@ -66,6 +72,16 @@ def get_setting(key: str) -> str | None:
 
 
 _GET_SETTING_SQL = 'SELECT "value" FROM "setting" WHERE "key" = {mark}'
+
+
+def get_settings(*keys: str) -> dict[str, str]:
+    """The stored text of those of `keys` that were written, in one statement."""
+    if not keys:
+        return {}
+    database = Setting._meta.database
+    marks = ", ".join(database.param for _ in keys)
+    cursor = database.execute_sql(f'SELECT "key", "value" FROM "setting" WHERE "key" IN ({marks})', keys)
+    return {str(key): str(value) for key, value in cursor.fetchall()}
 
 
 def set_setting(key: str, value: str, *, now: datetime | None = None) -> None:

@@ -232,6 +232,20 @@ def _public_url(env: Mapping[str, str]) -> str | None:
     return raw
 
 
+def check_file_key(file_key: str, what: str) -> str:
+    """A company file's key: it becomes part of Procore origin ids (DESIGN rule 3)."""
+    if not file_key or not file_key.replace("-", "").replace("_", "").isascii():
+        valid = False
+    else:
+        valid = file_key.replace("-", "").replace("_", "").isalnum() and len(file_key) <= 32
+    if not valid:
+        shown = f"{what}={file_key!r}" if what.isupper() else f"{what} {file_key!r}"
+        raise ConfigError(
+            f"{shown}: use up to 32 letters, digits, '-' or '_' (it becomes part of Procore origin ids)."
+        )
+    return file_key
+
+
 def settings_from_mapping(env: Mapping[str, str]) -> Settings:
     port = _int(env, "QBWC_PORT", DEFAULT_QBWC_PORT)
     assert port is not None
@@ -245,11 +259,7 @@ def settings_from_mapping(env: Mapping[str, str]) -> Settings:
     for name, path in (("QBWC_TLS_CERT", cert), ("QBWC_TLS_KEY", key)):
         if path and not Path(path).expanduser().is_file():
             raise ConfigError(f"{name}={path!r}: no such file. Give the path of the PEM file.")
-    file_key = env.get("QBWC_FILE_KEY", "main").strip() or "main"
-    if not file_key.replace("-", "").replace("_", "").isalnum() or len(file_key) > 32:
-        raise ConfigError(
-            f"QBWC_FILE_KEY={file_key!r}: use up to 32 letters, digits, '-' or '_' (it becomes part of Procore origin ids)."
-        )
+    file_key = check_file_key(env.get("QBWC_FILE_KEY", "main").strip() or "main", "QBWC_FILE_KEY")
     return Settings(
         database_url=_opt(env, "PAYSYNC_DATABASE_URL"),
         procore_api_base=_procore_base(env, "PROCORE_API_BASE", DEFAULT_PROCORE_API_BASE),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+
 import re
 import xml.etree.ElementTree as ET
 from collections.abc import Callable
@@ -57,16 +59,25 @@ def test_the_qwc_file_has_the_web_connector_elements_in_order(
 
 
 def test_the_identifiers_are_stable_and_differ_per_company_file(
-    clean_env: Callable[..., Path], capsys: pytest.CaptureFixture[str]
+    clean_env: Callable[..., Path], capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     env_file = clean_env()
     first = _qwc(capsys, env_file)
     again = _qwc(capsys, env_file)
-    other = _qwc(capsys, env_file, "--file-key", "second")
+    assert main(["--env-file", str(env_file), "qwc", "--company", "second"]) == 2
+    assert "No company file 'second'" in capsys.readouterr().err
+    monkeypatch.setattr("sys.stdin", io.StringIO("second-file-secret\n"))
+    added = ["company", "add", "second", "--name", "Second LLC", "--procore-project-ids", "7"]
+    assert main(["--env-file", str(env_file), *added]) == 0
+    capsys.readouterr()
+    other = _qwc(capsys, env_file, "--company", "second")
 
     assert first.findtext("FileID") == again.findtext("FileID")
     assert first.findtext("OwnerID") == again.findtext("OwnerID") == other.findtext("OwnerID")
     assert first.findtext("FileID") != other.findtext("FileID")
+    # The Web Connector refuses two applications of one name, and each file logs in as its own user.
+    assert (first.findtext("AppName"), other.findtext("AppName")) == ("PaySync", "PaySync (second)")
+    assert other.findtext("UserName") == "paysync-second" != first.findtext("UserName")
     # Without a public URL or TLS the endpoint is plain HTTP on localhost, which QBWC accepts.
     assert first.findtext("AppURL") == "http://localhost:8085/qbwc"
 

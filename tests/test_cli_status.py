@@ -125,6 +125,17 @@ def test_status_json_has_the_documented_keys_and_counts(
             "last_contact": "2026-11-25T17:00:00Z",
             "last_error": None,
             "last_error_at": None,
+            # Each company file's own figures (several company files): the one in .env here.
+            "name": "Summit Builders LLC",
+            "default": True,
+            "active": True,
+            "username": "paysync",
+            "procore_project_ids": [],
+            "schedule": status["schedule"]["expression"],
+            "next_run": status["schedule"]["next_run"],
+            "cutoff": status["schedule"]["cutoff"],
+            "payments": status["payments"],
+            "queue": status["queue"],
         }
     ]
     assert status["payments"] == {

@@ -43,5 +43,18 @@ def open_database_for(args: argparse.Namespace, settings: Settings) -> None:
     open_settings_database(settings, new_database=bool(getattr(args, "new_database", False)))
 
 
+def company_key_argument(args: argparse.Namespace, settings: Settings) -> str:
+    """The company file a command is about: `--company KEY` (an active one), else the .env file's."""
+    from sync.companies import CompanyError, require_active_company
+
+    named = getattr(args, "company", None)
+    if not named:
+        return settings.qbwc_file_key
+    try:
+        return require_active_company(settings, named).file_key
+    except CompanyError as exc:
+        raise CouldNotRun(str(exc)) from None
+
+
 # What main() turns into "paysync: <message>" and exit status 2.
 COULD_NOT_RUN: tuple[type[Exception], ...] = (*CONFIG_ERRORS, CouldNotRun)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from console.commands.common import EXIT_OK, CouldNotRun, open_database_for
+from console.commands.common import EXIT_OK, CouldNotRun, company_key_argument, open_database_for
 from storage import models
 from storage.fields import utc_now
 from sync.quickbooks.cutoff import cutoff_source, format_cutoff, schedule_cutoff
@@ -14,10 +14,12 @@ from sync.settings import Settings, acting_person
 DATE_MEANING = "a date means its start, 00:00 UTC; a date and time without an offset is read as UTC"
 
 
-def _stored_payment_split() -> tuple[int, int]:
+def _stored_payment_split(file_key: str) -> tuple[int, int]:
     payment = models.BillPayment
-    pre = payment.select().where(payment.pre_existing == True).count()  # noqa: E712 - SQL
-    return pre, payment.select().count() - pre
+    company = models.CompanyFile.select(models.CompanyFile.id).where(models.CompanyFile.file_key == file_key)
+    stored = payment.select().where(payment.company_file.in_(company))
+    pre = stored.where(payment.pre_existing == True).count()  # noqa: E712 - SQL
+    return pre, stored.count() - pre
 
 
 def _payments_words(pre_existing: int, after: int) -> str:
@@ -32,6 +34,8 @@ def command_cutoff(args: argparse.Namespace, settings: Settings) -> int:
     refused (a payment is already in Procore, the Web Connector is in a session) or the database
     cannot be used."""
     open_database_for(args, settings)
+    file_key = company_key_argument(args, settings)
+    label = "" if file_key == settings.qbwc_file_key else f"Company file {file_key}: "
     if args.set is not None or args.reset:
         new = None
         if args.set is not None:
@@ -39,9 +43,9 @@ def command_cutoff(args: argparse.Namespace, settings: Settings) -> int:
                 new = parse_cutoff(args.set)
             except ValueError as exc:
                 raise CouldNotRun(str(exc)) from None
-        current = schedule_cutoff()
+        current = schedule_cutoff(file_key)
         try:
-            change = change_cutoff(new, acting_person("cli"))
+            change = change_cutoff(new, acting_person("cli"), file_key=file_key)
         except CutoffLocked as exc:
             shown = f"stays {format_cutoff(current)}" if current else "stays unset"
             raise CouldNotRun(f"Nothing changed: the cutoff {shown}. {exc}") from None
@@ -67,8 +71,10 @@ def command_cutoff(args: argparse.Namespace, settings: Settings) -> int:
                 "so payments created since the new cutoff are fetched."
             )
         return EXIT_OK
-    cutoff = schedule_cutoff()
-    locked = why_locked()
+    cutoff = schedule_cutoff(file_key)
+    locked = why_locked(file_key)
+    if label:
+        print(label.rstrip(": ") + ":")
     if cutoff is None:
         print(
             "No cutoff yet. PaySync records it when it first runs for real: the first `paysync sync`, the "
@@ -76,13 +82,13 @@ def command_cutoff(args: argparse.Namespace, settings: Settings) -> int:
             "session. Payments created in QuickBooks before it are never synced."
         )
     else:
-        source = cutoff_source() or {}
+        source = cutoff_source(file_key) or {}
         how = ""
         if source.get("how") == "set":
             how = f" (set by {source.get('by')})"
         elif source.get("how") == "recorded":
             how = f" (recorded at the first real run, by {source.get('by')})"
-        pre_existing, after = _stored_payment_split()
+        pre_existing, after = _stored_payment_split(file_key)
         print(
             f"Cutoff: {format_cutoff(cutoff)}{how}. Payments created in QuickBooks before it are never synced: "
             f"{_payments_words(pre_existing, after)}."

@@ -120,6 +120,12 @@ def confirm_mapping(bill_txn_id: str, invoice_id: int, *, actor: str) -> str:
     held = currency_refusal(bill, commitment, reference)
     if held is not None:
         raise MappingRefused(f"Refused: {shown_invoice} cannot take this bill's payments: {held}")
+    if not reference.scope.allows(bill.file_key, invoice.project_id):
+        raise MappingRefused(
+            f"Refused: {shown_invoice} is in Procore project {invoice.project_id}, which belongs to another "
+            f"company file than {bill.file_key!r} (`paysync company list`); a bill can only be mapped to an "
+            "invoice of its own company file's projects"
+        )
     placed = _placed_in_procore(bill)
     if placed:
         raise MappingRefused(
@@ -146,6 +152,7 @@ def confirm_mapping(bill_txn_id: str, invoice_id: int, *, actor: str) -> str:
             bill_ref_number=ref,
             vendor_list_id=app.vendor_list_id,
             vendor_name=app.vendor_name,
+            in_scope=reference.scope.for_file(app.file_key),
         )
         if rule.invoice is not None and rule.invoice.id == invoice_id:
             return f"{bill.shown} already matches {shown_invoice} ({rule.reason}); no mapping is needed"

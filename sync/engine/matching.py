@@ -129,12 +129,17 @@ def match_bill_to_invoice(
     vendor_list_id: str | None,
     vendor_name: str | None,
     confirmed: MappingRow | None = None,
+    in_scope: Callable[[InvoiceRow], bool] | None = None,
 ) -> MatchResult:
     """The Procore invoice a QuickBooks bill belongs to, or why there is none (DESIGN rule 7).
-    `confirmed`: the mapping a person confirmed for this bill, which overrides the number rule."""
+    `confirmed`: the mapping a person confirmed for this bill, which overrides the number rule;
+    `in_scope`: with several company files, whether an invoice belongs to this bill's file's
+    projects (TxnIDs repeat across files, so another file's invoice is never a candidate)."""
     if confirmed is not None:
         return _match_confirmed(index, bill_txn_id, confirmed)
     by_origin = index.invoices_by_origin.get(bill_txn_id.strip(), [])
+    if in_scope is not None:
+        by_origin = [invoice for invoice in by_origin if in_scope(invoice)]
     if len(by_origin) == 1:
         return MatchResult(
             by_origin[0], "origin_id", f"the invoice's origin id is the bill's TxnID {bill_txn_id}"
@@ -178,6 +183,8 @@ def match_bill_to_invoice(
     candidates: list[InvoiceRow] = []
     for vendor in vendors:
         candidates.extend(index.invoices_by_vendor_number.get((vendor.id, number), []))
+    if in_scope is not None:
+        candidates = [invoice for invoice in candidates if in_scope(invoice)]
     shown_number = (bill_ref_number or "").strip()
     if len(candidates) == 1:
         return MatchResult(

@@ -43,6 +43,7 @@ from sync.engine.snapshot import (
     InvoiceRow,
     LinkRow,
     MappingRow,
+    ProjectScope,
     Snapshot,
     iter_invoices,
     iter_plan_rows,
@@ -496,9 +497,12 @@ Matcher = Callable[[ApplicationRow, str | None], MatchResult]
 
 
 def _matcher(
-    index: MatchIndex | PartialMatchIndex, mappings: dict[tuple[str, str], MappingRow] | None = None
+    index: MatchIndex | PartialMatchIndex,
+    mappings: dict[tuple[str, str], MappingRow] | None = None,
+    scope: ProjectScope | None = None,
 ) -> Matcher:
-    """`mappings`: the bills a person placed by hand (they override the number rule)."""
+    """`mappings`: the bills a person placed by hand (they override the number rule); `scope`: which
+    Procore projects each company file's bills may match (several company files)."""
     confirmed = mappings or {}
 
     def match(app: ApplicationRow, bill_ref: str | None) -> MatchResult:
@@ -510,6 +514,7 @@ def _matcher(
             vendor_list_id=app.vendor_list_id,
             vendor_name=app.vendor_name,
             confirmed=confirmed.get((app.file_key, app.bill_txn_id)) if confirmed else None,
+            in_scope=scope.for_file(app.file_key) if scope is not None else None,
         )
 
     return match
@@ -527,7 +532,9 @@ def plan_application(
     invoice = (
         snapshot.invoices.get(link.invoice_id) if link is not None and link.invoice_id is not None else None
     )
-    return _plan(app, link, invoice, snapshot, _matcher(index, snapshot.mappings), retry_refused)
+    return _plan(
+        app, link, invoice, snapshot, _matcher(index, snapshot.mappings, snapshot.scope), retry_refused
+    )
 
 
 def _plan(
@@ -564,7 +571,7 @@ def _plan(
         )
 
     if app.pre_existing:
-        return skip(cutoff_reason(snapshot.cutoff), ErpStatus.NOT_SYNCED)
+        return skip(cutoff_reason(snapshot.cutoff_for(app.file_key)), ErpStatus.NOT_SYNCED)
     if app.deleted:
         if link is not None and link.erp_status == ErpStatus.NOT_SYNCED and link.status_reason:
             return skip(link.status_reason, ErpStatus.NOT_SYNCED)  # e.g. retracted from Procore by an Admin
@@ -651,7 +658,7 @@ def iter_plan(*, retry_refused: bool = False) -> Iterator[PlannedAction]:
         reference.commitments,
         reference.vendors,
     )
-    match_invoice = _matcher(index, reference.mappings)
+    match_invoice = _matcher(index, reference.mappings, reference.scope)
     for app, link, invoice in iter_plan_rows():
         yield _plan(app, link, invoice, reference, match_invoice, retry_refused)
 

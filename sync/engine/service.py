@@ -33,6 +33,7 @@ from storage.leases import PushLease
 from storage.models import Commitment, ErrorEvent, PaymentAttachment, PaymentLink, ProcoreWrite, SyncRun
 from storage.settings_store import delete_setting, procore_payments_listed
 from storage.vocabulary import ErpStatus
+from sync.companies import active_file_keys, record_cutoffs_at_first_run
 from sync.engine.apply import PaymentPusher, ProcoreOutage, prepare_links
 from sync.engine.cancel import SyncCancel
 from sync.engine.desired import origin_data
@@ -55,7 +56,7 @@ from sync.procore.errors import (
 )
 from sync.procore.importer import import_from_procore
 from sync.procore.permissions import PermissionDenied, check_can_sync
-from sync.quickbooks.cutoff import record_cutoff_at_first_run, recorded_message
+from sync.quickbooks.cutoff import recorded_message
 from sync.quickbooks.workqueue import queue_quickbooks_refresh
 from sync.settings import ConfigError, Settings, open_settings_database
 
@@ -285,7 +286,7 @@ class SyncService:
         """Record the cutoff if this is PaySync's first real run (sync.quickbooks.cutoff); never
         fails the run."""
         try:
-            return record_cutoff_at_first_run(self.actor, trigger)
+            return record_cutoffs_at_first_run(self.settings, self.actor, trigger)
         except Exception:
             log.exception("could not record the cutoff")
             return None
@@ -326,8 +327,10 @@ class SyncService:
         self._note_cutoff(summary, cutoff)
         if summary.cancelled:
             return summary
-        queued = queue_quickbooks_refresh(self.settings.qbwc_file_key, requested_by=self.actor)
-        summary.queued_quickbooks = [str(item.kind) for item in queued]
+        for file_key in active_file_keys(self.settings):  # every company file PaySync serves
+            queued = queue_quickbooks_refresh(file_key, requested_by=self.actor)
+            shown = "" if file_key == self.settings.qbwc_file_key else f" ({file_key})"
+            summary.queued_quickbooks.extend(f"{item.kind}{shown}" for item in queued)
         audit(self.actor, "sync.on_demand", trigger, {"queued_quickbooks": summary.queued_quickbooks})
         return summary
 

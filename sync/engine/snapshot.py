@@ -14,7 +14,7 @@ snapshot for the preview, and the streamed reads a push uses.
 from __future__ import annotations
 
 from collections import namedtuple
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
@@ -38,7 +38,13 @@ from storage.models import (
     ProcoreWrite,
     QuickBooksVendor,
 )
-from storage.settings_store import PROCORE_COMPANY_CURRENCY, SCHEDULE_CUTOFF, get_setting
+from storage.settings_store import (
+    PROCORE_COMPANY_CURRENCY,
+    SCHEDULE_CUTOFF,
+    company_cutoff_keys,
+    get_setting,
+    get_settings,
+)
 
 # Built from a list of names, which mypy's namedtuple() does not take; the rows are read untyped.
 _namedtuple: Any = namedtuple
@@ -151,6 +157,42 @@ class CurrencyContext:
 
 
 @dataclass
+class ProjectScope:
+    """Which Procore projects a company file's bills may match (sync/companies.py): a file added with
+    its projects sees only those; every other file sees the projects no file claims. With one
+    company file nothing is claimed and every project is in scope."""
+
+    claimed: dict[int, str] = field(default_factory=dict)  # project id -> the file that listed it
+    listed: frozenset[str] = frozenset()  # the files that listed their projects
+
+    def allows(self, file_key: str, project_id: int) -> bool:
+        if file_key in self.listed:
+            return self.claimed.get(project_id) == file_key
+        return project_id not in self.claimed
+
+    def for_file(self, file_key: str) -> Callable[[InvoiceRow], bool] | None:
+        """The test matching applies to a file's candidate invoices (None: everything is in scope)."""
+        if not self.claimed:
+            return None
+        return lambda invoice: self.allows(file_key, invoice.project_id)
+
+
+def load_project_scope() -> ProjectScope:
+    claimed: dict[int, str] = {}
+    for file_key, projects in tuple_rows(
+        CompanyFile.select(CompanyFile.file_key, CompanyFile.procore_project_ids).where(
+            CompanyFile.registered_at.is_null(False)
+            & CompanyFile.removed_at.is_null(True)
+            & CompanyFile.procore_project_ids.is_null(False)
+        )
+    ):
+        for part in str(projects).split(","):
+            if part.strip():
+                claimed[int(part)] = str(file_key)
+    return ProjectScope(claimed=claimed, listed=frozenset(claimed.values()))
+
+
+@dataclass
 class Snapshot:
     applications: list[ApplicationRow] = field(default_factory=list)
     links_by_application: dict[int, LinkRow] = field(default_factory=dict)
@@ -166,6 +208,12 @@ class Snapshot:
     currencies: CurrencyContext = field(default_factory=CurrencyContext)
     # (file_key, bill TxnID) -> the mapping a person confirmed (sync/engine/suggestions.py).
     mappings: dict[tuple[str, str], MappingRow] = field(default_factory=dict)
+    # Several company files: each one's own cutoff (ISO text; absent: `cutoff`) and projects.
+    cutoffs: dict[str, str | None] = field(default_factory=dict)
+    scope: ProjectScope = field(default_factory=ProjectScope)
+
+    def cutoff_for(self, file_key: str) -> str | None:
+        return self.cutoffs.get(file_key, self.cutoff)
 
 
 def _money(raw: Any) -> Decimal:
@@ -286,7 +334,14 @@ _PLAN_ROW = _Columns({**_APPLICATION_WITH_LINK.columns, **_LINKED_INVOICE.column
 
 
 def _application_query(columns: _Columns = _APPLICATION) -> Any:
-    return columns.select(BillPaymentApplication).join(BillPayment).join(CompanyFile)
+    """Applications of the company files PaySync serves: a file removed with `paysync company remove`
+    is left alone (its payments are neither pushed nor changed) until it is added again."""
+    return (
+        columns.select(BillPaymentApplication)
+        .join(BillPayment)
+        .join(CompanyFile)
+        .where(CompanyFile.removed_at.is_null(True))
+    )
 
 
 class _SharedText:
@@ -512,6 +567,15 @@ def _load_context(snapshot: Snapshot) -> None:
             if txn_id in missing_refs:
                 snapshot.bill_ref_numbers[(str(file_key), str(txn_id))] = str(ref)
     snapshot.cutoff = get_setting(SCHEDULE_CUTOFF)
+    own = {
+        company_cutoff_keys(str(file_key))[0]: str(file_key)
+        for (file_key,) in tuple_rows(
+            CompanyFile.select(CompanyFile.file_key).where(CompanyFile.registered_at.is_null(False))
+        )
+    }
+    for key, value in get_settings(*own).items():
+        snapshot.cutoffs[own[key]] = value or None
+    snapshot.scope = load_project_scope()
     _load_currencies(snapshot.currencies)
     snapshot.mappings = load_mappings()
     orphaned = [

@@ -312,6 +312,8 @@ def _rank(
             commitment = reference.commitments.get(candidate.commitment_id)
             if currency_refusal(bill, commitment, reference) is not None:
                 continue  # a mapping to it would be refused
+            if commitment is not None and not reference.scope.allows(bill.file_key, commitment.project_id):
+                continue  # another company file's project
             label = commitment.label if commitment is not None else f"commitment {candidate.commitment_id}"
             points, number_reason = _number_points(bill.ref_number, candidate.invoice_number)
             reasons = [number_reason]
@@ -385,6 +387,7 @@ def _needs_mapping(bill: KnownBill, index: MatchIndex | PartialMatchIndex, refer
             vendor_list_id=app.vendor_list_id,
             vendor_name=app.vendor_name,
             confirmed=reference.mappings.get((app.file_key, app.bill_txn_id)),
+            in_scope=reference.scope.for_file(app.file_key),
         )
         if result.invoice is None and result.reason.startswith("needs mapping"):
             return True

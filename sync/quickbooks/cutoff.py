@@ -10,6 +10,11 @@ Procore by hand in those days would be pushed a second time later. PaySync says 
 it (the returned message, an audit entry, the log).
 
 Changing it before the first push (`paysync cutoff --set/--reset`) is sync/runtime/cutoff.py.
+
+Each company file has its own cutoff: a file added with `paysync company add` starts with none (its
+key is written empty), and records one at its own first run, so its payments from before it joined
+are pre-existing too. The file configured in .env keeps the single-company keys (`schedule_cutoff`),
+so an installation from before several files existed reads the cutoff it always had.
 """
 
 from __future__ import annotations
@@ -22,16 +27,38 @@ from typing import Any
 from storage.db import write_transaction
 from storage.fields import utc_now
 from storage.models import AuditLog
-from storage.settings_store import SCHEDULE_CUTOFF, SCHEDULE_CUTOFF_SOURCE, get_setting, set_setting
+from storage.settings_store import (
+    SCHEDULE_CUTOFF,
+    SCHEDULE_CUTOFF_SOURCE,
+    company_cutoff_keys,
+    get_setting,
+    get_settings,
+    set_setting,
+)
 from sync.quickbooks.qbxml.times import parse_qb_aware, parse_qb_local
 
 log = logging.getLogger(__name__)
 
 
-def schedule_cutoff() -> datetime | None:
-    """The cutoff (aware, UTC), or None while PaySync has not yet run for real."""
-    raw = get_setting(SCHEDULE_CUTOFF)
-    if raw is None:
+def cutoff_keys(file_key: str | None) -> tuple[str, str]:
+    """The setting keys (cutoff, source) of a company file: its own when it was added with `paysync
+    company add` (written, empty, then), else the single-company keys. One read answers both."""
+    if file_key is None:
+        return SCHEDULE_CUTOFF, SCHEDULE_CUTOFF_SOURCE
+    own = company_cutoff_keys(file_key)
+    return own if get_setting(own[0]) is not None else (SCHEDULE_CUTOFF, SCHEDULE_CUTOFF_SOURCE)
+
+
+def schedule_cutoff(file_key: str | None = None) -> datetime | None:
+    """The cutoff (aware, UTC) of a company file (None: the file configured in .env), or None while
+    that file has not yet run for real."""
+    if file_key is None:
+        raw = get_setting(SCHEDULE_CUTOFF)
+    else:
+        own_key = company_cutoff_keys(file_key)[0]
+        found = get_settings(own_key, SCHEDULE_CUTOFF)
+        raw = found[own_key] if own_key in found else found.get(SCHEDULE_CUTOFF)
+    if not raw:
         return None
     value = datetime.fromisoformat(raw)
     return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
@@ -86,9 +113,9 @@ def audit_cutoff(actor: str, action: str, detail: dict[str, Any], now: datetime)
     )
 
 
-def cutoff_source() -> dict[str, Any] | None:
+def cutoff_source(file_key: str | None = None) -> dict[str, Any] | None:
     """How the cutoff came to be: {"how": "recorded" | "set", "by": actor, "trigger": …, "at": ISO}."""
-    raw = get_setting(SCHEDULE_CUTOFF_SOURCE)
+    raw = get_setting(cutoff_keys(file_key)[1])
     if raw is None:
         return None
     try:
@@ -98,22 +125,28 @@ def cutoff_source() -> dict[str, Any] | None:
     return value if isinstance(value, dict) else None
 
 
-def record_cutoff_at_first_run(actor: str, trigger: str, now: datetime | None = None) -> datetime | None:
-    """Record the cutoff unless there is one: call once a real run has started (Procore reached, or
-    the Web Connector logged in). Returns the cutoff when it was recorded by this call, else None."""
+def record_cutoff_at_first_run(
+    actor: str, trigger: str, now: datetime | None = None, *, file_key: str | None = None
+) -> datetime | None:
+    """Record the cutoff of a company file (None: the one configured in .env) unless it has one: call
+    once a real run has started (Procore reached, or the Web Connector logged in). Returns the cutoff
+    when it was recorded by this call, else None."""
     now = now or utc_now()
     with write_transaction():
-        if schedule_cutoff() is not None:
+        if schedule_cutoff(file_key) is not None:
             return None
+        key, source_key = cutoff_keys(file_key)
         cutoff = now.astimezone(UTC).replace(microsecond=0)
-        set_setting(SCHEDULE_CUTOFF, cutoff.isoformat(), now=now)
+        set_setting(key, cutoff.isoformat(), now=now)
         source = {"how": "recorded", "by": actor, "trigger": trigger, "at": now.isoformat()}
-        set_setting(SCHEDULE_CUTOFF_SOURCE, json.dumps(source), now=now)
+        set_setting(source_key, json.dumps(source), now=now)
         message = recorded_message(cutoff)
+        if key != SCHEDULE_CUTOFF:
+            message = f"Company file {file_key}: {message}"
         audit_cutoff(
             actor,
             "cutoff.recorded",
-            {"cutoff": cutoff.isoformat(), "trigger": trigger, "message": message},
+            {"cutoff": cutoff.isoformat(), "trigger": trigger, "message": message, "company_file": file_key},
             now,
         )
     log.warning("%s", message)

@@ -32,7 +32,7 @@ def query_start(company_file: CompanyFile, kind: str) -> datetime | None:
     mark = watermark_value(company_file, kind)
     if mark is not None:
         return parse_qb_local(mark) - WATERMARK_OVERLAP
-    cutoff = schedule_cutoff()
+    cutoff = schedule_cutoff(str(company_file.file_key))
     if cutoff is None:
         return None
     # QuickBooks reads filter times in its own local time; a day earlier in UTC wall-clock terms

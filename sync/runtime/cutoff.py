@@ -16,12 +16,19 @@ from datetime import UTC, date, datetime, time, timedelta
 
 from storage.db import tuple_rows, write_transaction
 from storage.fields import utc_now
-from storage.models import BillPayment, BillPaymentApplication, PaymentLink, Watermark, WebConnectorSession
+from storage.models import (
+    BillPayment,
+    BillPaymentApplication,
+    CompanyFile,
+    PaymentLink,
+    Watermark,
+    WebConnectorSession,
+)
 from storage.queries import procore_push_record
-from storage.settings_store import SCHEDULE_CUTOFF, SCHEDULE_CUTOFF_SOURCE, delete_setting, set_setting
+from storage.settings_store import SCHEDULE_CUTOFF, delete_setting, set_setting
 from storage.vocabulary import ErpStatus
 from sync.engine.plan import cutoff_reason
-from sync.quickbooks.cutoff import audit_cutoff, is_pre_existing, schedule_cutoff
+from sync.quickbooks.cutoff import audit_cutoff, cutoff_keys, is_pre_existing, schedule_cutoff
 from sync.quickbooks.steps import WATERMARK_KINDS
 from sync.quickbooks.workqueue import SESSION_IDLE_TIMEOUT
 
@@ -49,9 +56,10 @@ def parse_cutoff(text: str) -> datetime:
     return moment.astimezone(UTC).replace(microsecond=0)
 
 
-def why_locked() -> str | None:
-    """Why the cutoff can no longer change, or None while it still may."""
-    record = procore_push_record()
+def why_locked(file_key: str | None = None) -> str | None:
+    """Why the cutoff (of a company file added with `paysync company add`, or else the one in .env)
+    can no longer change, or None while it still may."""
+    record = procore_push_record(file_key if file_key is not None and _has_own_cutoff(file_key) else None)
     pushed = max(record["payments_in_procore"], record["writes_done"])
     if pushed:
         what = "1 payment is" if pushed == 1 else f"{pushed} payments are"
@@ -78,6 +86,10 @@ class CutoffChange:
     reread_from: datetime | None  # the next Web Connector session reads QuickBooks again from here
 
 
+def _has_own_cutoff(file_key: str) -> bool:
+    return cutoff_keys(file_key)[0] != SCHEDULE_CUTOFF
+
+
 def _web_connector_busy(now: datetime) -> bool:
     return bool(
         WebConnectorSession.select()
@@ -89,19 +101,23 @@ def _web_connector_busy(now: datetime) -> bool:
     )
 
 
-def recompute_pre_existing(cutoff: datetime | None, now: datetime) -> tuple[int, int]:
+def recompute_pre_existing(
+    cutoff: datetime | None, now: datetime, *, company_ids: list[int] | None = None
+) -> tuple[int, int]:
     """Decide every stored payment's pre-existing flag again under `cutoff` (payments already in
-    Procore are never touched) and bring their links' statuses along. Returns (pre-existing, after)."""
+    Procore are never touched) and bring their links' statuses along. Returns (pre-existing, after).
+    With `company_ids`, only those company files' payments (the ones this cutoff governs)."""
     in_procore = (
         BillPaymentApplication.select(BillPaymentApplication.payment)
         .join(PaymentLink, on=(PaymentLink.application == BillPaymentApplication.id))
         .where(PaymentLink.procore_payment_id.is_null(False))
     )
-    rows = tuple_rows(
-        BillPayment.select(BillPayment.id, BillPayment.time_created, BillPayment.pre_existing).where(
-            BillPayment.id.not_in(in_procore)
-        )
+    query = BillPayment.select(BillPayment.id, BillPayment.time_created, BillPayment.pre_existing).where(
+        BillPayment.id.not_in(in_procore)
     )
+    if company_ids is not None:
+        query = query.where(BillPayment.company_file.in_(company_ids))
+    rows = tuple_rows(query)
     became: dict[bool, list[int]] = {True: [], False: []}
     counts = {True: 0, False: 0}
     for payment_id, time_created, pre_existing in rows:
@@ -131,12 +147,24 @@ def recompute_pre_existing(cutoff: datetime | None, now: datetime) -> tuple[int,
     return counts[True], counts[False]
 
 
-def change_cutoff(new: datetime | None, actor: str, now: datetime | None = None) -> CutoffChange:
-    """Set the cutoff to `new`, or clear it (None: the next real run records it). Refused with
-    CutoffLocked once a payment reached Procore, or while the Web Connector is in a session."""
+def _governed_companies(file_key: str | None) -> list[int]:
+    """The company files a cutoff governs: the one that has it as its own, else every file that reads
+    the single-company keys (the one configured in .env, and any never added with `company add`)."""
+    rows = tuple_rows(CompanyFile.select(CompanyFile.id, CompanyFile.file_key))
+    if file_key is not None and _has_own_cutoff(file_key):
+        return [int(company_id) for company_id, key in rows if key == file_key]
+    return [int(company_id) for company_id, key in rows if not _has_own_cutoff(str(key))]
+
+
+def change_cutoff(
+    new: datetime | None, actor: str, now: datetime | None = None, *, file_key: str | None = None
+) -> CutoffChange:
+    """Set the cutoff of a company file (None: the one in .env) to `new`, or clear it (None: the next
+    real run records it). Refused with CutoffLocked once a payment reached Procore, or while the Web
+    Connector is in a session."""
     now = now or utc_now()
     with write_transaction():
-        locked = why_locked()
+        locked = why_locked(file_key)
         if locked:
             raise CutoffLocked(locked[0].upper() + locked[1:])
         if _web_connector_busy(now):
@@ -144,23 +172,30 @@ def change_cutoff(new: datetime | None, actor: str, now: datetime | None = None)
                 "The Web Connector is in a session with QuickBooks right now; try again in a minute, when it "
                 "has finished (the cutoff must not change while payments are being stored)."
             )
-        old = schedule_cutoff()
-        if new is None:
-            delete_setting(SCHEDULE_CUTOFF, SCHEDULE_CUTOFF_SOURCE)
+        old = schedule_cutoff(file_key)
+        key, source_key = cutoff_keys(file_key)
+        companies = _governed_companies(file_key)
+        if new is None and key == SCHEDULE_CUTOFF:
+            delete_setting(key, source_key)
+        elif new is None:  # a file's own key stays, empty, so it does not fall back to the .env file's
+            set_setting(key, "", now=now)
+            delete_setting(source_key)
         else:
-            set_setting(SCHEDULE_CUTOFF, new.isoformat(), now=now)
+            set_setting(key, new.isoformat(), now=now)
             set_setting(
-                SCHEDULE_CUTOFF_SOURCE,
+                source_key,
                 json.dumps({"how": "set", "by": actor, "at": now.isoformat()}),
                 now=now,
             )
-        pre_existing, to_sync = recompute_pre_existing(new, now)
+        pre_existing, to_sync = recompute_pre_existing(new, now, company_ids=companies)
         reread_from: datetime | None = None
         if new is not None and (old is None or new < old):
             # QuickBooks was read from the old cutoff on: read it again from the new, earlier one
             # (the Web Connector service starts a day before it, CUTOFF_MARGIN; payments already
             # stored are matched by EditSequence, so reading some twice changes nothing).
-            Watermark.delete().where(Watermark.kind.in_(WATERMARK_KINDS)).execute()
+            Watermark.delete().where(
+                Watermark.kind.in_(WATERMARK_KINDS) & Watermark.company_file.in_(companies)
+            ).execute()
             reread_from = new - timedelta(days=1)
         audit_cutoff(
             actor,
@@ -170,6 +205,7 @@ def change_cutoff(new: datetime | None, actor: str, now: datetime | None = None)
                 "new": new.isoformat() if new else None,
                 "pre_existing": pre_existing,
                 "to_sync": to_sync,
+                "company_file": file_key,
             },
             now,
         )

@@ -55,7 +55,7 @@ from sync.runtime.events import (
     WebConnectorSessionClosed,
 )
 from sync.runtime.pusher import BackgroundPusher
-from sync.runtime.scheduler import SchedulerLoop, parse_schedule
+from sync.runtime.scheduler import CompanySchedules, SchedulerLoop, company_schedules, parse_schedule
 from sync.settings import ConfigError, Settings
 
 log = logging.getLogger("paysync.runtime")
@@ -99,6 +99,9 @@ class Runtime:
         self.service = service
         self.role: Role = role
         self.schedule = parse_schedule(settings.schedule)
+        # Each company file's schedule, read again with the lease (a file added or removed while
+        # this runs is scheduled from the next renewal on).
+        self.company_schedules = CompanySchedules(((settings.qbwc_file_key, self.schedule),))
         self.lease = ScheduleLease(OWNERS[role], role=role)
         self.pusher = BackgroundPusher(service, on_finished=self._push_finished)
         self.poll_web_connector = poll_web_connector
@@ -130,6 +133,7 @@ class Runtime:
         self._scheduled_cancel: SyncCancel | None = None
         self._scheduler: SchedulerLoop | None = None
         self._scheduler_tasks: set[asyncio.Task[None]] = set()
+        self._schedules_changed = False
         self._server: uvicorn.Server | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stopping: asyncio.Event | None = None
@@ -167,8 +171,10 @@ class Runtime:
             if self._stop_requested:
                 return False
             if self.holds_schedule and self.lease.renew():
+                self._read_company_schedules()
                 return True
             if self.lease.try_acquire():
+                self._read_company_schedules()
                 if not self.holds_schedule:
                     self.holds_schedule = True
                     self._last_holder = None
@@ -181,6 +187,16 @@ class Runtime:
                 self._last_holder = holder
                 self._emit(ScheduleHolderChanged(False, holder=holder))
             return False
+
+    def _read_company_schedules(self) -> None:
+        try:
+            schedules = company_schedules(self.settings)
+        except Exception:  # keep the schedules known so far; the next renewal reads them again
+            log.warning("could not read the company files' schedules", exc_info=True)
+            return
+        if schedules != self.company_schedules:
+            self.company_schedules = schedules
+            self._schedules_changed = True
 
     def release_schedule(self) -> None:
         with self._lease_lock:
@@ -214,8 +230,14 @@ class Runtime:
         queued: tuple[str, ...] = ()
         problem: str | None = None
         try:
-            items = queue_quickbooks_refresh(self.settings.qbwc_file_key, requested_by="schedule")
-            queued = tuple(str(item.kind) for item in items)
+            # The company files whose schedule has a run now (each file may have its own).
+            due_files = self.company_schedules.due_at(due) if due is not None else []
+            names: list[str] = []
+            for file_key in due_files or [self.settings.qbwc_file_key]:
+                items = queue_quickbooks_refresh(file_key, requested_by="schedule")
+                shown = "" if file_key == self.settings.qbwc_file_key else f" ({file_key})"
+                names.extend(f"{item.kind}{shown}" for item in items)
+            queued = tuple(names)
             if self.poll_web_connector is not None and not cancel.requested:
                 self.poll_web_connector()
             if self.procore_problem is not None:
@@ -348,6 +370,9 @@ class Runtime:
                 held = self.holds_schedule
             if self._stopping.is_set():
                 return
+            if held and self._schedules_changed and self._scheduler is not None:
+                self._stop_scheduler()  # planned again with the company files' schedules as they are now
+            self._schedules_changed = False
             if held:
                 self._start_scheduler()
             else:
@@ -366,7 +391,7 @@ class Runtime:
         if self._scheduler is not None:
             return
         scheduler = SchedulerLoop(
-            self.schedule,
+            self.company_schedules,
             self._scheduled_tick,
             clock=self._clock,
             sleep=self._sleep,

@@ -19,12 +19,14 @@ from datetime import UTC, datetime, timedelta
 
 from croniter import croniter
 
-from storage.db import write_transaction
+from storage.db import tuple_rows, write_transaction
 from storage.fields import utc_now
+from storage.models import CompanyFile
 from storage.settings_store import SCHEDULE_CUTOFF, SCHEDULE_EXPRESSION, get_setting, set_setting
+from sync.companies import active_file_keys
 from sync.engine.runs import record_failed_run
 from sync.quickbooks.cutoff import schedule_cutoff
-from sync.settings import ConfigError
+from sync.settings import ConfigError, Settings
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +65,36 @@ class Schedule:
         return min(b - a for a, b in zip(times, times[1:], strict=False))
 
 
+@dataclass(frozen=True)
+class CompanySchedules:
+    """Each company file's schedule (sync/companies.py); the loop sleeps until the soonest run of
+    any, and a run queues the QuickBooks queries of the files due then."""
+
+    entries: tuple[tuple[str, Schedule], ...]
+
+    @property
+    def expression(self) -> str:
+        expressions = {schedule.expression for _, schedule in self.entries}
+        if len(expressions) == 1:
+            return expressions.pop()
+        return "; ".join(f"{key}: {schedule.expression}" for key, schedule in self.entries)
+
+    def next_run(self, after: datetime) -> datetime | None:
+        runs = [run for _, schedule in self.entries if (run := schedule.next_run(after)) is not None]
+        return min(runs) if runs else None
+
+    def due_at(self, moment: datetime) -> list[str]:
+        """The company files whose schedule has a run at `moment` (to the second)."""
+        before = moment - timedelta(seconds=1)
+        return [key for key, schedule in self.entries if schedule.next_run(before) == moment]
+
+    def next_run_of(self, file_key: str, after: datetime) -> datetime | None:
+        for key, schedule in self.entries:
+            if key == file_key:
+                return schedule.next_run(after)
+        return None
+
+
 def parse_schedule(expression: str) -> Schedule:
     """Read PAYSYNC_SCHEDULE; raise ConfigError saying what is accepted."""
     text = " ".join(expression.split())
@@ -88,6 +120,29 @@ def parse_schedule(expression: str) -> Schedule:
             "(minute hour day-of-month month day-of-week)."
         )
     return Schedule(expression=text, cron=text)
+
+
+def company_schedules(settings: Settings) -> CompanySchedules:
+    """Each active company file's schedule (its own, else PAYSYNC_SCHEDULE). A stored schedule that no
+    longer parses falls back to PAYSYNC_SCHEDULE rather than stopping every file's runs."""
+    default = parse_schedule(settings.schedule)
+    own = {
+        str(key): str(expression)
+        for key, expression in tuple_rows(
+            CompanyFile.select(CompanyFile.file_key, CompanyFile.schedule).where(
+                CompanyFile.registered_at.is_null(False)
+                & CompanyFile.removed_at.is_null(True)
+                & CompanyFile.schedule.is_null(False)
+            )
+        )
+    }
+    entries = []
+    for key in active_file_keys(settings):
+        try:
+            entries.append((key, parse_schedule(own[key]) if key in own else default))
+        except ConfigError:
+            entries.append((key, default))
+    return CompanySchedules(tuple(entries))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -139,7 +194,7 @@ class SchedulerLoop:
 
     def __init__(
         self,
-        schedule: Schedule,
+        schedule: Schedule | CompanySchedules,
         tick: Callable[[], object],
         *,
         clock: Callable[[], datetime] = utc_now,

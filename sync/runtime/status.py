@@ -42,9 +42,10 @@ from storage.secrets import (
 )
 from storage.vocabulary import ErpStatus
 from sync.engine.runs import describe_trigger
+from sync.companies import list_companies
 from sync.quickbooks.cutoff import cutoff_source, schedule_cutoff
 from sync.runtime.cutoff import why_locked
-from sync.runtime.scheduler import parse_schedule
+from sync.runtime.scheduler import company_schedules, parse_schedule
 from sync.settings import ConfigError, Settings, signed_in_procore_user
 
 # Said by every `paysync status`: PaySync cannot see this setting (it lives in Procore's own QuickBooks
@@ -153,6 +154,30 @@ def collect_status(settings: Settings, *, now: datetime | None = None) -> dict[s
                 "last_error": None,
                 "last_error_at": None,
             }
+        )
+    # Several company files: each with its name, user, cutoff, schedule, payments and queue.
+    schedules = None
+    try:
+        schedules = company_schedules(settings)
+    except ConfigError:
+        pass
+    by_key = {entry.file_key: entry for entry in list_companies(settings)}
+    for entry in files:
+        company = by_key.get(entry["file_key"])
+        if company is None:  # seen once but never added (an earlier QBWC_FILE_KEY)
+            entry.update(default=False, active=False)
+            continue
+        entry.update(
+            name=company.name,
+            default=company.default,
+            active=company.active,
+            username=company.username,
+            procore_project_ids=list(company.procore_project_ids),
+            schedule=company.schedule,
+            next_run=schedules.next_run_of(company.file_key, now) if schedules and company.active else None,
+            cutoff=company.cutoff,
+            payments=payment_status_counts(company.file_key),
+            queue=queue_counts(company.file_key),
         )
     schedule: dict[str, Any] = {**facts["schedule"], **_cutoff_facts()}
     procore = {

@@ -13,6 +13,7 @@ import json
 from collections.abc import Callable
 from datetime import datetime
 from decimal import Decimal
+from functools import partial
 from typing import Any, ClassVar
 
 from storage.db import chunks, write_transaction
@@ -77,7 +78,9 @@ class BillPayments(Step):
         records: list[BillPaymentRecord] = records_of(response, BillPaymentRecord)
         unreadable: list[UnreadableRecord] = records_of(response, UnreadableRecord)
         with write_transaction():
-            counts = store_payments(company_file, records, cutoff=schedule_cutoff, now=now)
+            counts = store_payments(
+                company_file, records, cutoff=partial(schedule_cutoff, company_file.file_key), now=now
+            )
             held = hold_unreadable(company_file, unreadable, self.held_type, now=now)
             hold_stored_payments(company_file, held, now=now)
             counts.held = len(held)

@@ -58,7 +58,15 @@ class Logins:
             and verify_password(password, row.password_hash)
         )
         with write_transaction():
-            WebConnectorCredential.delete().where(WebConnectorCredential.username != username).execute()
+            # Only the .env file's user is configured here; users of files added with `paysync
+            # company add` are kept.
+            registered = CompanyFile.select(CompanyFile.file_key).where(
+                CompanyFile.registered_at.is_null(False) & CompanyFile.removed_at.is_null(True)
+            )
+            WebConnectorCredential.delete().where(
+                (WebConnectorCredential.username != username)
+                & WebConnectorCredential.file_key.not_in(registered)
+            ).execute()
             if current:
                 return
             encoded = hash_password(password, iterations=self.password_iterations)
@@ -161,9 +169,11 @@ class Logins:
         if throttled:
             return self._throttled(username, address, first_failure, self.clock())
         valid = False
+        file_key: str | None = None
         try:
             with self._hashing:
-                valid = self._check_credentials(username, password)
+                file_key = self._check_credentials(username, password)
+                valid = file_key is not None
         finally:
             with self.sessions.lock:
                 # The attempt is on record before it stops counting as "under way": no moment in
@@ -176,9 +186,9 @@ class Logins:
                     del self._checking[address]
         with self.sessions.lock, write_transaction():
             now = self.clock()
-            file_key = self.settings.qbwc_file_key
-            company = company_file_for(file_key)
-            if not valid:
+            # A login names its company file by its user (one Web Connector user per file).
+            company = company_file_for(file_key or self.settings.qbwc_file_key)
+            if file_key is None:
                 self._prune_login_attempts(now)
                 self._refuse_login(username, address, company, now)
                 return ["", "nvu"]
@@ -188,7 +198,9 @@ class Logins:
             if answer[0]:
                 # The first Web Connector session is a real run: the cutoff is recorded now, if no
                 # earlier run did (sync.quickbooks.cutoff), before any payment of this session is read.
-                record_cutoff_at_first_run(f"QuickBooks Web Connector ({username})", "web_connector", now)
+                record_cutoff_at_first_run(
+                    f"QuickBooks Web Connector ({username})", "web_connector", now, file_key=file_key
+                )
             return answer
 
     def _refuse_login(self, username: str, address: str, company: CompanyFile, now: datetime) -> None:
@@ -217,15 +229,15 @@ class Logins:
             detail=marker,
         )
 
-    def _check_credentials(self, username: str, password: str) -> bool:
-        expected_user = self.settings.qbwc_username
-        user_matches = secrets.compare_digest(username.encode("utf-8"), expected_user.encode("utf-8"))
+    def _check_credentials(self, username: str, password: str) -> str | None:
+        """The company file whose Web Connector user this is, when the password is right; else None.
+        A wrong user name costs the same time as a wrong password (the hash always runs)."""
         row: WebConnectorCredential | None = WebConnectorCredential.get_or_none(
-            WebConnectorCredential.username == expected_user
+            WebConnectorCredential.username == username
         )
         if row is None:
             burn_password_check(password, self.password_iterations)
-            return False
-        # Always run the hash, so a wrong user name costs the same time as a wrong password.
+            return None
+        user_matches = secrets.compare_digest(username.encode("utf-8"), str(row.username).encode("utf-8"))
         password_matches = verify_password(password, row.password_hash)
-        return user_matches and password_matches
+        return str(row.file_key) if user_matches and password_matches else None

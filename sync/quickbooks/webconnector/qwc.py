@@ -55,17 +55,26 @@ def poll_minutes(schedule: Schedule) -> int:
     return max(1, min(DEFAULT_POLL_MINUTES, minutes))
 
 
-def build_qwc(settings: Settings, schedule: Schedule, *, file_key: str | None = None) -> str:
-    """The .qwc XML, elements in the order of Intuit's samples (NOTES §10)."""
+def app_name(file_key: str, settings: Settings) -> str:
+    """The Web Connector lists applications by name and refuses a second one of the same name, so each
+    company file added with `paysync company add` gets its own ("PaySync (east)")."""
+    return APP_NAME if file_key == settings.qbwc_file_key else f"{APP_NAME} ({file_key})"
+
+
+def build_qwc(
+    settings: Settings, schedule: Schedule, *, file_key: str | None = None, username: str | None = None
+) -> str:
+    """The .qwc XML, elements in the order of Intuit's samples (NOTES §10). `username`: the company
+    file's Web Connector user (default QBWC_USERNAME)."""
     key = file_key or settings.qbwc_file_key
     url = settings.qbwc_url
     elements: list[tuple[str, str | None]] = [
-        ("AppName", APP_NAME),
+        ("AppName", app_name(key, settings)),
         ("AppID", ""),
         ("AppURL", url),
         ("AppDescription", APP_DESCRIPTION),
         ("AppSupport", f"{url}?wsdl"),
-        ("UserName", settings.qbwc_username),
+        ("UserName", username or settings.qbwc_username),
         ("OwnerID", owner_id()),
         ("FileID", file_id(key)),
         ("QBType", "QBFS"),

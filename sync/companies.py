@@ -1,0 +1,441 @@
+"""Several QuickBooks company files: adding, listing and removing them (`paysync company ...`).
+
+A firm often keeps one company file per legal entity. Each file PaySync serves has its own Web
+Connector user, watermarks, cutoff, schedule and work queue, and everything stored from it is keyed
+by the file (QuickBooks TxnIDs and ListIDs are unique only within a file; Procore origin ids carry
+the file's key, DESIGN rule 3).
+
+The file configured in .env (QBWC_FILE_KEY, QBWC_USERNAME, QBWC_PASSWORD, PAYSYNC_SCHEDULE) is the
+*default* company and keeps working exactly as before. Files added here are *registered*: their
+settings live in the database (the password only as a PBKDF2 hash).
+
+Procore side: every file writes to the one Procore company of this installation
+(PROCORE_COMPANY_ID). Files can split its projects: a file added with `--procore-project-ids`
+matches its bills only against invoices of those projects, and a file without a list matches
+against the projects no other file claims. Two files may not claim the same project, and at most
+one file per installation goes without a list, so a bill is never matched against an invoice that
+belongs to another entity's books.
+
+Removing a file stops syncing it (its Web Connector user is refused, its queued queries cancelled,
+the push leaves its payments alone) but keeps what was recorded: the audit trail and the write
+journal. Adding the same key again continues where it stopped, without posting anything twice.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TypedDict
+
+from storage.db import tuple_rows, write_transaction
+from storage.fields import utc_now
+from storage.models import (
+    AuditLog,
+    BillPayment,
+    BillPaymentApplication,
+    CompanyFile,
+    PaymentLink,
+    ProcoreWrite,
+    QuickBooksWork,
+    WebConnectorCredential,
+)
+from storage.settings_store import company_cutoff_keys, get_setting, set_setting
+from storage.vocabulary import ErpStatus
+from sync.quickbooks.company_file import company_file_for
+from sync.quickbooks.cutoff import record_cutoff_at_first_run, schedule_cutoff
+from sync.quickbooks.webconnector.passwords import DEFAULT_ITERATIONS, hash_password
+from sync.settings import ConfigError, Settings, check_file_key
+
+MIN_PASSWORD_LENGTH = 8
+
+
+class CompanyError(Exception):
+    """A company command that cannot be done; the message says why and what to do."""
+
+
+@dataclass(frozen=True)
+class CompanyEntry:
+    file_key: str
+    name: str | None
+    username: str | None
+    default: bool  # configured in .env rather than added with `paysync company add`
+    removed_at: datetime | None
+    procore_project_ids: tuple[int, ...]
+    schedule: str
+    cutoff: datetime | None
+    country: str | None = None
+    product_name: str | None = None
+    last_contact_at: datetime | None = None
+    last_error: str | None = None
+
+    @property
+    def active(self) -> bool:
+        return self.removed_at is None
+
+    def as_json(self) -> dict[str, object]:
+        return {
+            "file_key": self.file_key,
+            "name": self.name,
+            "username": self.username,
+            "default": self.default,
+            "active": self.active,
+            "removed_at": self.removed_at.isoformat() if self.removed_at else None,
+            "procore_project_ids": list(self.procore_project_ids),
+            "schedule": self.schedule,
+            "cutoff": self.cutoff.isoformat() if self.cutoff else None,
+            "country": self.country,
+            "product_name": self.product_name,
+            "last_contact": self.last_contact_at.isoformat() if self.last_contact_at else None,
+            "last_error": self.last_error,
+        }
+
+
+def _project_ids(raw: str | None) -> tuple[int, ...]:
+    if not raw:
+        return ()
+    return tuple(int(part) for part in raw.split(",") if part.strip())
+
+
+def list_companies(settings: Settings, *, include_removed: bool = True) -> list[CompanyEntry]:
+    """The default company (from .env) first, then the registered ones by key."""
+    rows = {str(row.file_key): row for row in CompanyFile.select()}
+    users: dict[str, str] = {}
+    for username, file_key in tuple_rows(
+        WebConnectorCredential.select(WebConnectorCredential.username, WebConnectorCredential.file_key)
+    ):
+        users.setdefault(str(file_key), str(username))
+    entries: list[CompanyEntry] = []
+    default_row = rows.get(settings.qbwc_file_key)
+    entries.append(
+        CompanyEntry(
+            file_key=settings.qbwc_file_key,
+            name=(default_row.label or default_row.company_name) if default_row else None,
+            username=settings.qbwc_username,
+            default=True,
+            removed_at=None,
+            procore_project_ids=settings.procore_project_ids,
+            schedule=settings.schedule,
+            cutoff=schedule_cutoff(settings.qbwc_file_key),
+            **_contact(default_row),
+        )
+    )
+    for key in sorted(rows):
+        row = rows[key]
+        if key == settings.qbwc_file_key or row.registered_at is None:
+            continue
+        if row.removed_at is not None and not include_removed:
+            continue
+        entries.append(
+            CompanyEntry(
+                file_key=key,
+                name=row.label,
+                username=users.get(key),
+                default=False,
+                removed_at=row.removed_at,
+                procore_project_ids=_project_ids(row.procore_project_ids),
+                schedule=row.schedule or settings.schedule,
+                cutoff=schedule_cutoff(key),
+                **_contact(row),
+            )
+        )
+    return entries
+
+
+class _Contact(TypedDict, total=False):
+    country: str | None
+    product_name: str | None
+    last_contact_at: datetime | None
+    last_error: str | None
+
+
+def _contact(row: CompanyFile | None) -> _Contact:
+    """What the company file's Web Connector last said (nothing before its first session)."""
+    if row is None:
+        return {}
+    return {
+        "country": row.country,
+        "product_name": row.product_name,
+        "last_contact_at": row.last_contact_at,
+        "last_error": row.last_error,
+    }
+
+
+def active_companies(settings: Settings) -> list[CompanyEntry]:
+    return list_companies(settings, include_removed=False)
+
+
+def find_company(settings: Settings, file_key: str) -> CompanyEntry | None:
+    for entry in list_companies(settings):
+        if entry.file_key == file_key:
+            return entry
+    return None
+
+
+def require_active_company(settings: Settings, file_key: str) -> CompanyEntry:
+    """The company file named on a command line, or CompanyError naming the ones there are."""
+    entry = find_company(settings, file_key)
+    if entry is not None and entry.active:
+        return entry
+    known = ", ".join(e.file_key for e in active_companies(settings))
+    if entry is not None:
+        raise CompanyError(
+            f"Company file {file_key!r} was removed; `paysync company add {file_key} --name NAME` adds it again."
+        )
+    raise CompanyError(f"No company file {file_key!r}: PaySync serves {known} (`paysync company list`).")
+
+
+def _claimed_projects(settings: Settings, *, except_key: str | None = None) -> dict[int, str]:
+    """Project id -> the company file that claims it, over the active files."""
+    claimed: dict[int, str] = {}
+    for entry in active_companies(settings):
+        if entry.file_key == except_key:
+            continue
+        for project_id in entry.procore_project_ids:
+            claimed[project_id] = entry.file_key
+    return claimed
+
+
+def add_company(
+    settings: Settings,
+    file_key: str,
+    *,
+    name: str,
+    password: str,
+    actor: str,
+    username: str | None = None,
+    procore_company_id: int | None = None,
+    procore_project_ids: Iterable[int] = (),
+    schedule: str | None = None,
+    password_iterations: int = DEFAULT_ITERATIONS,
+    now: datetime | None = None,
+) -> CompanyEntry:
+    """Register a company file (or add a removed one again). Raises CompanyError with the reason."""
+    try:
+        key = check_file_key(file_key, "the company key")
+    except ConfigError as exc:
+        raise CompanyError(str(exc)) from None
+    if key == settings.qbwc_file_key:
+        raise CompanyError(
+            f"{key!r} is the company file configured in .env (QBWC_FILE_KEY); choose another key for this file."
+        )
+    label = " ".join(name.split())
+    if not label:
+        raise CompanyError("Give the company file a name (--name), as the accountants call it.")
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise CompanyError(
+            f"The Web Connector password must have at least {MIN_PASSWORD_LENGTH} characters; it is typed into "
+            "the Web Connector's Password cell for this file."
+        )
+    if (
+        procore_company_id is not None
+        and settings.procore_company_id is not None
+        and procore_company_id != settings.procore_company_id
+    ):
+        raise CompanyError(
+            f"This PaySync writes to Procore company {settings.procore_company_id} (PROCORE_COMPANY_ID); a company "
+            f"file for Procore company {procore_company_id} needs its own PaySync (its own .env and database), "
+            "because Procore connects each company to one set of books."
+        )
+    user = (username or f"paysync-{key}").strip()
+    if not user or len(user) > 100:
+        raise CompanyError("The Web Connector user name must have 1 to 100 characters.")
+    projects = tuple(sorted(set(procore_project_ids)))
+    expression = schedule  # checked by the caller (sync.runtime.scheduler.parse_schedule)
+    now = now or utc_now()
+    with write_transaction():
+        existing: CompanyFile | None = CompanyFile.get_or_none(CompanyFile.file_key == key)
+        if existing is not None and existing.registered_at is not None and existing.removed_at is None:
+            raise CompanyError(f"Company file {key!r} is already there (`paysync company list`).")
+        if existing is not None and existing.registered_at is None:
+            raise CompanyError(
+                f"{key!r} was the key of the company file configured in .env before; choose another key, so "
+                "its payments are not mixed with this file's."
+            )
+        taken = WebConnectorCredential.get_or_none(WebConnectorCredential.username == user)
+        if (taken is not None and str(taken.file_key) != key) or user == settings.qbwc_username:
+            raise CompanyError(
+                f"The Web Connector user {user!r} belongs to another company file; choose another with --username."
+            )
+        claimed = _claimed_projects(settings, except_key=key)
+        overlap = sorted(set(projects) & set(claimed))
+        if overlap:
+            raise CompanyError(
+                f"Procore project {overlap[0]} already belongs to company file {claimed[overlap[0]]!r}; a project's "
+                "invoices can match the bills of one company file only."
+            )
+        unlisted = [
+            entry.file_key
+            for entry in active_companies(settings)
+            if entry.file_key != key and not entry.procore_project_ids
+        ]
+        if not projects and unlisted:
+            raise CompanyError(
+                f"Company file {unlisted[0]!r} already matches against every Procore project not claimed by "
+                "another file; give this one its projects with --procore-project-ids 123,456 (Procore's "
+                "project ids), so each bill is matched only against its own entity's invoices."
+            )
+        row = existing or company_file_for(key)
+        row.label = label
+        row.registered_at = row.registered_at or now
+        row.removed_at = None
+        row.procore_project_ids = ",".join(str(p) for p in projects) or None
+        row.schedule = expression
+        row.save()
+        own_cutoff, _ = company_cutoff_keys(key)
+        if get_setting(own_cutoff) is None:
+            # Empty: this file has not run yet. Its cutoff is recorded at its own first run, so its
+            # payments from before it joined PaySync are pre-existing (never synced).
+            set_setting(own_cutoff, "", now=now)
+        WebConnectorCredential.delete().where(WebConnectorCredential.file_key == key).execute()
+        WebConnectorCredential.create(
+            username=user,
+            password_hash=hash_password(password, iterations=password_iterations),
+            file_key=key,
+            updated_at=now,
+        )
+        AuditLog.create(
+            at=now,
+            actor=actor[:100],
+            action="company.added" if existing is None else "company.added_again",
+            target=key,
+            detail=json.dumps({"name": label, "username": user, "procore_project_ids": list(projects)}),
+        )
+    entry = find_company(settings, key)
+    assert entry is not None
+    return entry
+
+
+@dataclass
+class UnsyncedWork:
+    """What a company file still has to do; `paysync company remove` refuses while there is any."""
+
+    queued_queries: int = 0
+    payments_waiting: int = 0
+    writes_unsettled: int = 0
+    details: list[str] = field(default_factory=list)
+
+    @property
+    def any(self) -> bool:
+        return bool(self.queued_queries or self.payments_waiting or self.writes_unsettled)
+
+    def describe(self) -> str:
+        parts = []
+        if self.queued_queries:
+            parts.append(f"{self.queued_queries} QuickBooks queries waiting for the Web Connector")
+        if self.payments_waiting:
+            parts.append(f"{self.payments_waiting} payments waiting to reach Procore")
+        if self.writes_unsettled:
+            parts.append(f"{self.writes_unsettled} Procore writes whose outcome is not confirmed yet")
+        return ", ".join(parts)
+
+
+def unsynced_work(file_key: str) -> UnsyncedWork:
+    work = UnsyncedWork()
+    work.queued_queries = int(
+        QuickBooksWork.select()
+        .where((QuickBooksWork.file_key == file_key) & QuickBooksWork.status.in_(("queued", "in_progress")))
+        .count()
+    )
+    company = CompanyFile.select(CompanyFile.id).where(CompanyFile.file_key == file_key)
+    work.payments_waiting = int(
+        PaymentLink.select()
+        .join(BillPaymentApplication, on=(PaymentLink.application == BillPaymentApplication.id))
+        .join(BillPayment, on=(BillPaymentApplication.payment == BillPayment.id))
+        .where(
+            BillPayment.company_file.in_(company)
+            & (PaymentLink.erp_status == ErpStatus.WAITING.value)
+            & PaymentLink.procore_payment_id.is_null(True)
+        )
+        .count()
+    )
+    prefix = f"qbd:{file_key}:"
+    work.writes_unsettled = int(
+        ProcoreWrite.select()
+        .where(ProcoreWrite.origin_id.startswith(prefix) & ProcoreWrite.status.in_(("intent", "unknown")))
+        .count()
+    )
+    return work
+
+
+@dataclass(frozen=True)
+class Removal:
+    file_key: str
+    left_behind: UnsyncedWork
+    cancelled_queries: int
+
+
+def remove_company(
+    settings: Settings, file_key: str, *, actor: str, force: bool = False, now: datetime | None = None
+) -> Removal:
+    """Stop syncing a registered company file; refused while it has unsynced work unless `force`."""
+    if file_key == settings.qbwc_file_key:
+        raise CompanyError(
+            f"{file_key!r} is the company file configured in .env (QBWC_FILE_KEY); it is not removed with this "
+            "command. Remove PaySync from the Web Connector on that machine, or point QBWC_FILE_KEY elsewhere."
+        )
+    now = now or utc_now()
+    with write_transaction():
+        row: CompanyFile | None = CompanyFile.get_or_none(CompanyFile.file_key == file_key)
+        if row is None or row.registered_at is None or row.removed_at is not None:
+            raise CompanyError(f"No company file {file_key!r} to remove (`paysync company list`).")
+        work = unsynced_work(file_key)
+        if work.any and not force:
+            raise CompanyError(
+                f"Company file {file_key!r} still has {work.describe()}. Let the next Web Connector session and "
+                f"push finish (`paysync status`), or remove it anyway with --force: what is pending then waits "
+                "until the file is added again."
+            )
+        cancelled = (
+            QuickBooksWork.update(status="cancelled", finished_at=now)
+            .where((QuickBooksWork.file_key == file_key) & (QuickBooksWork.status == "queued"))
+            .execute()
+        )
+        row.removed_at = now
+        row.save()
+        WebConnectorCredential.delete().where(WebConnectorCredential.file_key == file_key).execute()
+        AuditLog.create(
+            at=now,
+            actor=actor[:100],
+            action="company.removed",
+            target=file_key,
+            detail=json.dumps({"forced": force, "left_behind": work.describe() or None}),
+        )
+    return Removal(file_key=file_key, left_behind=work, cancelled_queries=int(cancelled))
+
+
+def removed_file_keys() -> set[str]:
+    """The company files removed with `paysync company remove` (the push leaves their payments alone)."""
+    return {
+        str(key)
+        for (key,) in tuple_rows(
+            CompanyFile.select(CompanyFile.file_key).where(CompanyFile.removed_at.is_null(False))
+        )
+    }
+
+
+def active_file_keys(settings: Settings) -> list[str]:
+    """The company files PaySync serves now: the one in .env first, then those added."""
+    keys = [settings.qbwc_file_key]
+    keys.extend(
+        str(key)
+        for (key,) in tuple_rows(
+            CompanyFile.select(CompanyFile.file_key)
+            .where(CompanyFile.registered_at.is_null(False) & CompanyFile.removed_at.is_null(True))
+            .order_by(CompanyFile.file_key)
+        )
+        if str(key) != settings.qbwc_file_key
+    )
+    return keys
+
+
+def record_cutoffs_at_first_run(settings: Settings, actor: str, trigger: str) -> datetime | None:
+    """A real run (Procore reached): record the cutoff of every active company file that has none yet.
+    Returns the one recorded for the file configured in .env, if this call recorded it."""
+    recorded: datetime | None = None
+    for key in active_file_keys(settings):
+        moment = record_cutoff_at_first_run(actor, trigger, file_key=key)
+        if key == settings.qbwc_file_key:
+            recorded = moment
+    return recorded
