@@ -115,7 +115,7 @@ def list_companies(settings: Settings, *, include_removed: bool = True) -> list[
             username=settings.qbwc_username,
             default=True,
             removed_at=None,
-            procore_project_ids=settings.procore_project_ids,
+            procore_project_ids=(),  # the projects no added file claims (PROCORE_PROJECT_IDS limits the import)
             schedule=settings.schedule,
             cutoff=schedule_cutoff(settings.qbwc_file_key),
             **_contact(default_row),

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-
 import re
 import xml.etree.ElementTree as ET
 from collections.abc import Callable
@@ -59,9 +58,12 @@ def test_the_qwc_file_has_the_web_connector_elements_in_order(
 
 
 def test_the_identifiers_are_stable_and_differ_per_company_file(
-    clean_env: Callable[..., Path], capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    clean_env: Callable[..., Path],
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
 ) -> None:
-    env_file = clean_env()
+    env_file = clean_env(PAYSYNC_DATABASE_URL=f"sqlite:///{tmp_path / 'paysync.db'}")
     first = _qwc(capsys, env_file)
     again = _qwc(capsys, env_file)
     assert main(["--env-file", str(env_file), "qwc", "--company", "second"]) == 2

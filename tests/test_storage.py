@@ -99,7 +99,14 @@ def test_migrations_go_from_empty_to_v1_to_v2_to_v3_to_v4_to_v5_to_v6(empty_db: 
     assert all(empty_db.table_exists(model._meta.table_name) for model in REAL_WORLD_MODELS)
     assert BillPayment.get(BillPayment.txn_id == "T-1").amount == Decimal("10.00")  # data kept
     assert migrate(empty_db) == []  # nothing left to do
-    assert [row.version for row in SchemaVersion.select().order_by(SchemaVersion.version)] == [1, 2, 3, 4, 5, 6]
+    assert [row.version for row in SchemaVersion.select().order_by(SchemaVersion.version)] == [
+        1,
+        2,
+        3,
+        4,
+        5,
+        6,
+    ]
 
 
 def test_a_version_2_database_gains_the_real_world_columns_and_keeps_its_data(empty_db: Database) -> None:

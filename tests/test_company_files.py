@@ -1,0 +1,250 @@
+"""Several QuickBooks company files on one PaySync (sync/companies.py), end to end over loopback:
+two files whose TxnIDs and ListIDs collide, each paying the same subcontractor on its own project,
+served by one Web Connector endpoint; a file removed and added again; the CLI."""
+
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import Iterator
+from datetime import datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from console.cli import main
+from sandbox.quickbooks import SandboxCompanyFile
+from storage.db import close_database
+from storage.models import QuickBooksWork
+from sync.companies import CompanyError, add_company, list_companies, remove_company
+from sync.quickbooks.workqueue import queue_quickbooks_refresh
+from sync.runtime.cutoff import change_cutoff, parse_cutoff
+from tests.support.bridge import Bridge, Servers, new_bridge
+from tests.support.quickbooks_world import PASSWORD, TEST_ITERATIONS, emulator
+
+EAST_PASSWORD = "east-books-password"
+CLOCK_START = datetime(2026, 11, 2, 8, 0, 0)
+
+
+@pytest.fixture
+def bridge(servers: Servers, tmp_path: Path) -> Iterator[Bridge]:
+    built = new_bridge(servers, tmp_path, clock_start=CLOCK_START)
+    yield built
+    close_database()
+
+
+def two_entities(bridge: Bridge) -> dict[str, Any]:
+    """Summit (the .env file, project Harbor Point) and East (added, project East Yard) both pay
+    Acme Concrete. The two files were set up the same way, so QuickBooks gave their vendor, bills and
+    payments the same ListIDs and TxnIDs; Procore has one Acme (origin id that ListID), a
+    subcontract on each project, and on each an invoice that carries the colliding bill TxnID."""
+    east_project = bridge.state.add_project("East Yard")
+    bridge.state.service_account_permissions[east_project] = {
+        "commitments": "admin",
+        "erp_integrations": "admin",
+    }
+    bridge.settings = bridge.settings.with_overrides(
+        procore_project_ids=(bridge.world.project_id, east_project)
+    )
+    bridge.service.settings = bridge.settings
+    east = SandboxCompanyFile(clock_start=CLOCK_START)
+    acme = bridge.vendor("acme", "Acme Concrete")
+    assert east.add_vendor("Acme Concrete") == acme  # ListIDs collide
+    bridge.world.add_commitment("SC-MAIN", "acme")
+    east_commitment = bridge.state.add_commitment(
+        east_project, "subcontract", "SC-EAST", "SC-EAST work", bridge.world.vendors["acme"]
+    )
+    bridge.world.commitments["SC-EAST"] = east_commitment
+    main_bill = bridge.company.add_bill("Acme Concrete", "INV-1", Decimal("10000.00"))
+    east_bill = east.add_bill("Acme Concrete", "INV-1", Decimal("10000.00"))
+    assert main_bill == east_bill  # TxnIDs collide
+    bridge.world.add_invoice("MAIN-1", "SC-MAIN", "INV-1", 1, origin_id=main_bill)
+    east_invoice = bridge.state.add_requisition(
+        east_project, east_commitment, "INV-1", 1, "100000.00", main_bill
+    )
+    bridge.world.invoices["EAST-1"] = east_invoice
+    add_company(
+        bridge.settings,
+        "east",
+        name="East Builders LLC",
+        password=EAST_PASSWORD,
+        actor="tester",
+        procore_project_ids=[east_project],
+        password_iterations=TEST_ITERATIONS,
+    )
+    # Go-live for East: its own cutoff, before its payments (`paysync cutoff --company east --set`).
+    change_cutoff(parse_cutoff("2026-11-01"), "tester", file_key="east")
+    return {"east": east, "bill": main_bill, "east_project": east_project}
+
+
+def east_session(bridge: Bridge, east: SandboxCompanyFile, *, password: str = EAST_PASSWORD) -> Any:
+    queue_quickbooks_refresh("east", requested_by="test")
+    return emulator(bridge.qbwc_url, east, username="paysync-east", password=password).run_session()
+
+
+def by_origin(bridge: Bridge) -> dict[str, tuple[int, str]]:
+    """Every payment in Procore: origin id -> (its commitment, amount)."""
+    found: dict[str, tuple[int, str]] = {}
+    for commitment in bridge.world.commitments.values():
+        for payment in bridge.state.payments(commitment):
+            assert str(payment["origin_id"]) not in found
+            found[str(payment["origin_id"])] = (commitment, str(payment["amount"]))
+    return found
+
+
+def test_two_company_files_with_colliding_txn_ids_each_land_once_on_their_own_commitment(
+    bridge: Bridge,
+) -> None:
+    world = two_entities(bridge)
+    east: SandboxCompanyFile = world["east"]
+    bill = world["bill"]
+    main_payment = bridge.company.pay_bills("Acme Concrete", [(bill, Decimal("1000.00"))], check_number="501")
+    east_payment = east.pay_bills("Acme Concrete", [(bill, Decimal("2500.00"))], check_number="501")
+    assert main_payment == east_payment
+
+    bridge.session()  # Summit's Web Connector, as QBWC_USERNAME
+    report = east_session(bridge, east)  # East's, as its own user, on the same endpoint
+    assert report.outcome == "done", (report.outcome, report.last_errors)
+    summary = bridge.service.refresh_and_push(trigger="test")
+
+    assert summary.created == 2 and summary.needs_attention == 0 and summary.failed == 0, summary.as_text()
+    assert by_origin(bridge) == {
+        f"qbd:main:{main_payment}:{bill}": (bridge.world.commitments["SC-MAIN"], "1000.00"),
+        f"qbd:east:{east_payment}:{bill}": (bridge.world.commitments["SC-EAST"], "2500.00"),
+    }
+
+    # Both files polled again and pushed again: nothing is written twice.
+    bridge.session()
+    east_session(bridge, east)
+    again = bridge.service.refresh_and_push(trigger="test")
+    assert again.created == 0 and len(bridge.state.payments()) == 2, again.as_text()
+
+    # Each file is on its own in the status figures.
+    entries = {entry.file_key: entry for entry in list_companies(bridge.settings)}
+    assert entries["east"].name == "East Builders LLC" and entries["east"].username == "paysync-east"
+    assert entries["east"].cutoff is not None and entries["main"].default
+
+
+def test_a_removed_company_file_is_refused_and_added_again_continues_without_duplicates(
+    bridge: Bridge,
+) -> None:
+    world = two_entities(bridge)
+    east: SandboxCompanyFile = world["east"]
+    bill = world["bill"]
+    first = east.pay_bills("Acme Concrete", [(bill, Decimal("2500.00"))], check_number="501")
+    assert east_session(bridge, east).outcome == "done"
+    assert bridge.service.refresh_and_push(trigger="test").created == 1
+
+    queue_quickbooks_refresh("east", requested_by="test")
+    with pytest.raises(
+        CompanyError, match="still has 2 QuickBooks queries waiting|QuickBooks queries waiting"
+    ):
+        remove_company(bridge.settings, "east", actor="tester")
+    removal = remove_company(bridge.settings, "east", actor="tester", force=True)
+    assert removal.cancelled_queries >= 1
+    assert (
+        not QuickBooksWork.select()
+        .where((QuickBooksWork.file_key == "east") & (QuickBooksWork.status == "queued"))
+        .exists()
+    )
+
+    # Removed: its Web Connector user is refused, and a push leaves its payments alone.
+    east.advance(minutes=10)
+    second = east.pay_bills("Acme Concrete", [(bill, Decimal("700.00"))], check_number="502")
+    refused = emulator(bridge.qbwc_url, east, username="paysync-east", password=EAST_PASSWORD).run_session()
+    assert refused.outcome == "not_valid_user"
+    assert bridge.service.refresh_and_push(trigger="test").created == 0
+    assert [e.file_key for e in list_companies(bridge.settings, include_removed=False)] == ["main"]
+
+    # Added again, with a new password: it continues where it stopped.
+    add_company(
+        bridge.settings,
+        "east",
+        name="East Builders LLC",
+        password="a-new-east-password",
+        actor="tester",
+        procore_project_ids=[world["east_project"]],
+        password_iterations=TEST_ITERATIONS,
+    )
+    assert east_session(bridge, east, password="a-new-east-password").outcome == "done"
+    summary = bridge.service.refresh_and_push(trigger="test")
+    assert summary.created == 1, summary.as_text()
+    east_commitment = bridge.world.commitments["SC-EAST"]
+    assert by_origin(bridge) == {
+        f"qbd:east:{first}:{bill}": (east_commitment, "2500.00"),
+        f"qbd:east:{second}:{bill}": (east_commitment, "700.00"),
+    }
+
+
+def test_a_bill_is_never_matched_against_another_files_projects(bridge: Bridge) -> None:
+    """East's bill carries the same TxnID as an invoice on Summit's project only: without its own
+    invoice it needs mapping, rather than landing on Summit's commitment."""
+    world = two_entities(bridge)
+    east: SandboxCompanyFile = world["east"]
+    lonely = east.add_bill("Acme Concrete", "EAST-ONLY-9", Decimal("300.00"))
+    bridge.world.add_invoice("MAIN-9", "SC-MAIN", "EAST-ONLY-9", 2, origin_id=lonely)
+    paid = east.pay_bills("Acme Concrete", [(lonely, Decimal("300.00"))], check_number="900")
+    assert east_session(bridge, east).outcome == "done"
+    summary = bridge.service.refresh_and_push(trigger="test")
+    assert summary.created == 0 and summary.needs_attention == 1, summary.as_text()
+    assert f"qbd:east:{paid}:{lonely}" not in by_origin(bridge)
+
+
+def _run(capsys: pytest.CaptureFixture[str], env_file: Path, *args: str) -> tuple[int, str, str]:
+    code = main(["--env-file", str(env_file), *args])
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def test_company_commands(
+    clean_env: Any, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    env_file = clean_env(
+        QBWC_PASSWORD=PASSWORD,
+        PROCORE_COMPANY_ID="42",
+        PAYSYNC_DATABASE_URL=f"sqlite:///{tmp_path / 'paysync.db'}",
+    )
+
+    monkeypatch.setattr("sys.stdin", io.StringIO("west-password\n"))
+    code, out, _ = _run(
+        capsys, env_file, "company", "add", "west", "--name", "West LLC", "--procore-project-ids", "11,12"
+    )
+    assert code == 0 and "Added company file west (West LLC); Web Connector user paysync-west" in out
+    assert "paysync qwc --company west" in out
+
+    refusals = [
+        (
+            ["company", "add", "north", "--name", "N", "--procore-project-ids", "12"],
+            "already belongs to company file 'west'",
+        ),
+        (["company", "add", "main", "--name", "M"], "configured in .env"),
+        (["company", "add", "bad key!", "--name", "B", "--procore-project-ids", "5"], "up to 32 letters"),
+        (["company", "add", "other", "--name", "O", "--procore-company-id", "99"], "needs its own PaySync"),
+        (["company", "add", "short", "--name", "S", "--procore-project-ids", "5"], "at least 8 characters"),
+        (
+            ["company", "add", "sched", "--name", "S", "--procore-project-ids", "6", "--schedule", "often"],
+            "PAYSYNC_SCHEDULE",
+        ),
+        (["company", "remove", "main"], "configured in .env"),
+        (["company", "remove", "nowhere"], "No company file 'nowhere'"),
+    ]
+    for args, message in refusals:
+        monkeypatch.setattr("sys.stdin", io.StringIO("north-password\n" if "short" not in args else "abc\n"))
+        code, _, err = _run(capsys, env_file, *args)
+        assert code == 2 and message in err, (args, err)
+        assert "Traceback" not in err
+
+    code, out, _ = _run(capsys, env_file, "company", "list", "--json")
+    listed = {entry["file_key"]: entry for entry in json.loads(out)["company_files"]}
+    assert set(listed) == {"main", "west"}
+    assert listed["west"]["procore_project_ids"] == [11, 12] and listed["west"]["active"] is True
+    assert listed["main"]["default"] is True and listed["west"]["cutoff"] is None
+
+    code, out, _ = _run(capsys, env_file, "company", "remove", "west")
+    assert code == 0 and "Removed company file west" in out
+    code, out, _ = _run(capsys, env_file, "company", "list")
+    assert "west West LLC (removed)" in out
+    code, _, err = _run(capsys, env_file, "qwc", "--company", "west")
+    assert code == 2 and "was removed" in err
