@@ -12,7 +12,9 @@ import argparse
 import asyncio
 import getpass
 import logging
+import os
 import shlex
+import subprocess
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -38,7 +40,8 @@ def console_command(args: argparse.Namespace) -> str:
         words += ["--env-file", str(Path(env_file).expanduser().resolve())]
     if args.demo:
         words.append("demo")
-    return shlex.join(words)
+    # textual-serve runs it through the shell: cmd.exe on Windows, quoted its own way.
+    return subprocess.list2cmdline(words) if os.name == "nt" else shlex.join(words)
 
 
 def check_console_can_start(args: argparse.Namespace, settings: Settings) -> None:
