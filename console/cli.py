@@ -2,7 +2,8 @@
 
     paysync [--env-file FILE] [command]
 
-Commands: serve, qwc, status, sync, cutoff, demo, login, reconcile, mappings, map, unmap, company; no command opens the console.
+Commands: serve, qwc, status, sync, cutoff, demo, login, reconcile, mappings, map, unmap, company,
+web; no command opens the console.
 
 Exit status: 0 everything meant to happen happened; 1 it ran, but something needs a person (some
 payments need attention or failed; for `status`, something stops PaySync from syncing); 2 it could
@@ -32,6 +33,7 @@ from console.commands.reconcile import command_reconcile
 from console.commands.serve import command_serve
 from console.commands.status import command_status
 from console.commands.sync import command_sync
+from console.commands.web import DEFAULT_WEB_HOST, DEFAULT_WEB_PORT, command_web
 from sync.settings import ConfigError, Settings
 
 
@@ -156,6 +158,24 @@ def build_parser() -> argparse.ArgumentParser:
     )
     unmap_bill.add_argument("bill_txn_id", metavar="BILL_TXN_ID", help="the bill's QuickBooks TxnID")
     add_company_arguments(commands, env_file)
+    web = commands.add_parser(
+        "web",
+        parents=[env_file],
+        help="the same console in a browser (one console per browser tab); this machine only unless "
+        "PAYSYNC_WEB_PASSWORD is set",
+    )
+    web.add_argument(
+        "--host",
+        help=f"listen address (default {DEFAULT_WEB_HOST}); any other than this machine's needs "
+        "PAYSYNC_WEB_PASSWORD",
+    )
+    web.add_argument("--port", type=int, help=f"listen port (default {DEFAULT_WEB_PORT})")
+    web.add_argument("--demo", action="store_true", help="serve the demo console (embedded sandbox) instead")
+    web.add_argument(
+        "--hash-password",
+        action="store_true",
+        help="ask for a password and print the PAYSYNC_WEB_PASSWORD line holding its hash, then exit",
+    )
     return parser
 
 
@@ -184,6 +204,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "map": command_map,
             "unmap": command_unmap,
             "company": command_company,
+            "web": command_web,
         }
         return handlers[args.command](args, settings)
     except COULD_NOT_RUN as exc:

@@ -61,6 +61,7 @@ KNOWN_KEYS: tuple[str, ...] = (
     "PAYSYNC_SCHEDULE",
     "PAYSYNC_ACCOUNTING_APPROVERS",
     "PAYSYNC_DEBUG",
+    "PAYSYNC_WEB_PASSWORD",
 )
 _OUR_PREFIXES = ("PAYSYNC_", "PROCORE_", "QBWC_")
 
@@ -96,6 +97,8 @@ class Settings:
     # keyring where there is one, else a key file in the user's configuration folder.
     secret_key: str | None = None
     key_file: str | None = None
+    # `paysync web`: the password a browser must give (or its PBKDF2 hash); checked by console/web/.
+    web_password: str | None = field(default=None, repr=False)
     # Problems worth a warning that did not stop PaySync (a misspelt key in .env); not compared.
     config_warnings: tuple[str, ...] = field(default=(), compare=False)
 
@@ -280,6 +283,7 @@ def settings_from_mapping(env: Mapping[str, str]) -> Settings:
         accounting_approvers=_str_list(env, "PAYSYNC_ACCOUNTING_APPROVERS"),
         secret_key=_opt(env, "PAYSYNC_SECRET_KEY"),
         key_file=_opt(env, "PAYSYNC_KEY_FILE"),
+        web_password=_opt(env, "PAYSYNC_WEB_PASSWORD"),
     )
 
 
