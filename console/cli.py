@@ -151,12 +151,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     map_bill.add_argument("bill_txn_id", metavar="BILL_TXN_ID", help="the bill's QuickBooks TxnID")
     map_bill.add_argument("invoice_id", metavar="INVOICE_ID", type=int, help="the Procore invoice's id")
+    map_bill.add_argument(
+        "--company", metavar="KEY", help="the bill's company file, when TxnIDs repeat across files"
+    )
     unmap_bill = commands.add_parser(
         "unmap",
         parents=[env_file],
         help="undo a confirmed mapping (refused once the bill's payment is in Procore)",
     )
     unmap_bill.add_argument("bill_txn_id", metavar="BILL_TXN_ID", help="the bill's QuickBooks TxnID")
+    unmap_bill.add_argument(
+        "--company", metavar="KEY", help="the bill's company file, when TxnIDs repeat across files"
+    )
     add_company_arguments(commands, env_file)
     web = commands.add_parser(
         "web",

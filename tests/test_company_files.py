@@ -19,6 +19,7 @@ from sandbox.quickbooks import SandboxCompanyFile
 from storage.db import close_database
 from storage.models import QuickBooksWork
 from sync.companies import CompanyError, add_company, list_companies, remove_company
+from sync.engine.mappings import MappingRefused, confirm_mapping
 from sync.quickbooks.workqueue import queue_quickbooks_refresh
 from sync.runtime.cutoff import change_cutoff, parse_cutoff
 from tests.support.bridge import Bridge, Servers, new_bridge
@@ -248,3 +249,27 @@ def test_company_commands(
     assert "west West LLC (removed)" in out
     code, _, err = _run(capsys, env_file, "qwc", "--company", "west")
     assert code == 2 and "was removed" in err
+
+
+def test_a_mapping_names_its_company_file_when_txn_ids_repeat(bridge: Bridge) -> None:
+    world = two_entities(bridge)
+    east: SandboxCompanyFile = world["east"]
+    main_bill = bridge.company.add_bill("Acme Concrete", "TYPO-1", Decimal("400.00"))
+    east_bill = east.add_bill("Acme Concrete", "TYPO-1", Decimal("400.00"))
+    assert main_bill == east_bill
+    east.pay_bills("Acme Concrete", [(east_bill, Decimal("400.00"))], check_number="777")
+    bridge.company.pay_bills("Acme Concrete", [(main_bill, Decimal("400.00"))], check_number="777")
+    bridge.session()
+    assert east_session(bridge, east).outcome == "done"
+    assert bridge.service.refresh_and_push(trigger="test").needs_attention == 2
+
+    with pytest.raises(MappingRefused, match="--company KEY"):
+        confirm_mapping(east_bill, bridge.world.invoices["EAST-1"], actor="tester")
+    with pytest.raises(MappingRefused, match="belongs to another company file"):
+        confirm_mapping(east_bill, bridge.world.invoices["MAIN-1"], actor="tester", file_key="east")
+    confirm_mapping(east_bill, bridge.world.invoices["EAST-1"], actor="tester", file_key="east")
+    summary = bridge.service.refresh_and_push(trigger="test")
+    assert summary.created == 1 and summary.needs_attention == 1, summary.as_text()
+    placed = [origin for origin in by_origin(bridge) if origin.startswith("qbd:east:")]
+    assert len(placed) == 1 and placed[0].endswith(f":{east_bill}")
+    assert by_origin(bridge)[placed[0]] == (bridge.world.commitments["SC-EAST"], "400.00")

@@ -9,7 +9,7 @@ import json
 import sys
 from typing import Any
 
-from console.commands.common import EXIT_OK, CouldNotRun, open_database_for
+from console.commands.common import EXIT_OK, CouldNotRun, company_key_argument, open_database_for
 from sync.engine.suggestions import (
     BillSuggestions,
     MappingRefused,
@@ -86,7 +86,14 @@ def command_map(args: argparse.Namespace, settings: Settings) -> int:
     """Confirm a mapping: 0 when stored (or already so); 2 when refused, with the reason."""
     open_database_for(args, settings)
     try:
-        print(confirm_mapping(args.bill_txn_id, args.invoice_id, actor=acting_person("cli")))
+        print(
+            confirm_mapping(
+                args.bill_txn_id,
+                args.invoice_id,
+                actor=acting_person("cli"),
+                file_key=company_key_argument(args, settings) if args.company else None,
+            )
+        )
     except MappingRefused as exc:
         raise CouldNotRun(str(exc)) from None
     return EXIT_OK
@@ -96,7 +103,13 @@ def command_unmap(args: argparse.Namespace, settings: Settings) -> int:
     """Undo a confirmed mapping: 0 when removed; 2 when refused, with the reason and what to do."""
     open_database_for(args, settings)
     try:
-        print(remove_mapping(args.bill_txn_id, actor=acting_person("cli")))
+        print(
+            remove_mapping(
+                args.bill_txn_id,
+                actor=acting_person("cli"),
+                file_key=company_key_argument(args, settings) if args.company else None,
+            )
+        )
     except MappingRefused as exc:
         raise CouldNotRun(str(exc)) from None
     return EXIT_OK

@@ -230,21 +230,26 @@ def currency_refusal(bill: KnownBill, commitment: CommitmentRow | None, referenc
     return None
 
 
-def one_bill(bill_txn_id: str, reference: Snapshot) -> KnownBill | None:
-    """The bill with this TxnID as PaySync read it (its payments, or the bill itself), or None.
-    Raises SeveralBills when two company files have a bill with this TxnID."""
+def one_bill(bill_txn_id: str, reference: Snapshot, file_key: str | None = None) -> KnownBill | None:
+    """The bill with this TxnID (of company file `file_key`, when given) as PaySync read it (its
+    payments, or the bill itself), or None. Raises SeveralBills when two company files have a bill
+    with this TxnID and no file was named (TxnIDs are unique only within a file)."""
     bills = group_by_bill(iter_bill_applications(bill_txn_id, unplaced_only=False))
-    for (file_key,) in tuple_rows(
+    for (found_key,) in tuple_rows(
         Bill.select(CompanyFile.file_key).join(CompanyFile).where(Bill.txn_id == bill_txn_id)
     ):
-        bills.setdefault((str(file_key), bill_txn_id), KnownBill(file_key=str(file_key), txn_id=bill_txn_id))
+        bills.setdefault(
+            (str(found_key), bill_txn_id), KnownBill(file_key=str(found_key), txn_id=bill_txn_id)
+        )
+    if file_key is not None:
+        bills = {key: bill for key, bill in bills.items() if key[0] == file_key}
     if not bills:
         return None
     if len(bills) > 1:
         files = ", ".join(sorted(file_key for file_key, _ in bills))
         raise SeveralBills(
-            f"Bills of several company files ({files}) have the TxnID {bill_txn_id}; PaySync cannot tell which "
-            "one is meant"
+            f"Bills of several company files ({files}) have the TxnID {bill_txn_id}; name the company file "
+            "with --company KEY"
         )
     read_bills(bills, reference)
     return next(iter(bills.values()))

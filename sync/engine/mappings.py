@@ -75,7 +75,7 @@ def _take_lease(actor: str, what: str) -> PushLease:
     return lease
 
 
-def confirm_mapping(bill_txn_id: str, invoice_id: int, *, actor: str) -> str:
+def confirm_mapping(bill_txn_id: str, invoice_id: int, *, actor: str, file_key: str | None = None) -> str:
     """Place a bill on a Procore invoice, as a person confirmed: stored, audited, used by the next
     push. Returns a sentence for the person; raises MappingRefused with the reason (a bill PaySync
     has not read, an invoice not in our copy of Procore or on another vendor's commitment or in
@@ -83,7 +83,7 @@ def confirm_mapping(bill_txn_id: str, invoice_id: int, *, actor: str) -> str:
     txn_id = bill_txn_id.strip()
     reference = load_reference(invoices=False)
     try:
-        bill = one_bill(txn_id, reference)
+        bill = one_bill(txn_id, reference, file_key)
     except SeveralBills as several:
         raise MappingRefused(str(several)) from None
     if bill is None:
@@ -212,18 +212,18 @@ def _store_mapping(bill: KnownBill, txn_id: str, invoice: InvoiceRow, vendor_nam
         ) from None
 
 
-def remove_mapping(bill_txn_id: str, *, actor: str) -> str:
+def remove_mapping(bill_txn_id: str, *, actor: str, file_key: str | None = None) -> str:
     """Undo a confirmed mapping while nothing of the bill is in Procore (audited). Refused once a
     payment of the bill was created in Procore on it, or while a write to Procore is unsettled: the
     Procore payment would stay on that invoice with nothing in PaySync saying why."""
     txn_id = bill_txn_id.strip()
-    mappings = load_mappings(bill_txn_id=txn_id)
+    mappings = load_mappings(file_key=file_key, bill_txn_id=txn_id)
     if not mappings:
         raise MappingRefused(f"QuickBooks bill {txn_id} has no confirmed mapping; nothing to undo")
     if len(mappings) > 1:
         files = ", ".join(sorted(file_key for file_key, _ in mappings))
         raise MappingRefused(
-            f"Bills of several company files ({files}) have the TxnID {txn_id}; PaySync cannot tell which one is meant"
+            f"Bills of several company files ({files}) have the TxnID {txn_id}; name the company file with --company KEY"
         )
     ((key, mapping),) = mappings.items()
     rows = group_by_bill(iter_bill_applications(txn_id, unplaced_only=False))
