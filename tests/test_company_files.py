@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 from collections.abc import Iterator
 from datetime import datetime
 from decimal import Decimal
@@ -273,3 +274,33 @@ def test_a_mapping_names_its_company_file_when_txn_ids_repeat(bridge: Bridge) ->
     placed = [origin for origin in by_origin(bridge) if origin.startswith("qbd:east:")]
     assert len(placed) == 1 and placed[0].endswith(f":{east_bill}")
     assert by_origin(bridge)[placed[0]] == (bridge.world.commitments["SC-EAST"], "400.00")
+
+
+def test_status_shows_each_company_file(
+    bridge: Bridge, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    world = two_entities(bridge)
+    east: SandboxCompanyFile = world["east"]
+    east.pay_bills("Acme Concrete", [(world["bill"], Decimal("2500.00"))], check_number="501")
+    assert east_session(bridge, east).outcome == "done"
+    bridge.service.refresh_and_push(trigger="test")
+    for key, value in {
+        "PAYSYNC_DATABASE_URL": str(bridge.settings.database_url),
+        "PROCORE_CLIENT_ID": str(bridge.settings.procore_client_id),
+        "PROCORE_CLIENT_SECRET": str(bridge.settings.procore_client_secret),
+        "PROCORE_COMPANY_ID": str(bridge.settings.procore_company_id),
+        "PROCORE_API_BASE": bridge.settings.procore_api_base,
+        "PROCORE_LOGIN_BASE": bridge.settings.procore_login_base,
+    }.items():
+        monkeypatch.setenv(key, value)
+    capsys.readouterr()
+    main(["--env-file", os.devnull, "status", "--json"])
+    status = json.loads(capsys.readouterr().out)
+    files = {entry["file_key"]: entry for entry in status["web_connector"]["company_files"]}
+    assert files["east"]["name"] == "East Builders LLC" and files["east"]["username"] == "paysync-east"
+    assert files["east"]["payments"]["synced"] == 1 and files["main"]["payments"]["synced"] == 0
+    assert files["east"]["cutoff"] == "2026-11-01T00:00:00Z" and files["east"]["active"] is True
+    main(["--env-file", os.devnull, "status"])
+    text = capsys.readouterr().out
+    assert "company file east — East Builders LLC (US)" in text
+    assert "user paysync-east;" in text and "payments: 1 synced, 0 need attention, 0 failed" in text

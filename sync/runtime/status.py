@@ -1,7 +1,8 @@
 """`paysync status`: one JSON object for scripts and monitoring (DESIGN "Interfaces"), and its text form.
 
 Documented keys (they stay; more may be added): web_connector {last_contact, company_files
-[{file_key, country, last_error}]}, payments {synced, waiting, needs_attention, failed,
+[{file_key, country, last_error}, and per file: name, default, active, username, cutoff, schedule,
+next_run, payments, queue]}, payments {synced, waiting, needs_attention, failed,
 deleted_in_quickbooks, not_synced}, schedule {expression, next_run, cutoff}, last_sync, last_failure,
 errors [{at, where, message}], queue {queued, in_progress}, problems [text]. Times are UTC ISO 8601
 with a "Z".
@@ -267,10 +268,25 @@ def format_status_text(status: dict[str, Any], *, now: datetime | None = None) -
         f"Web Connector  last contact: {_ago(wc['last_contact'], now)}",
         f"               endpoint: {wc['url']}",
     ]
+    several = sum(1 for entry in wc["company_files"] if entry.get("active", True)) > 1
     for entry in wc["company_files"]:
-        name = f" — {entry['company_name']}" if entry.get("company_name") else ""
+        label = entry.get("name") or entry.get("company_name")
+        name = f" — {label}" if label else ""
         country = entry.get("country") or "country not yet known"
-        lines.append(f"  company file {entry['file_key']}{name} ({country})")
+        removed = "" if entry.get("active", True) else ", removed"
+        lines.append(f"  company file {entry['file_key']}{name} ({country}{removed})")
+        if several and entry.get("active", True):
+            # Each file's own figures (`paysync company list` has them all).
+            counts = entry.get("payments") or {}
+            waiting = entry.get("queue") or {}
+            lines.append(
+                f"    user {entry.get('username')}; last contact {_ago(entry.get('last_contact'), now)}; "
+                f"cutoff {entry.get('cutoff') or 'not recorded yet'}; next run {entry.get('next_run') or 'none'}"
+            )
+            lines.append(
+                f"    payments: {counts.get('synced', 0)} synced, {counts.get('needs_attention', 0)} need attention, "
+                f"{counts.get('failed', 0)} failed; queries waiting: {waiting.get('queued', 0)}"
+            )
         if entry.get("last_error"):
             lines.append(f"    last error: {entry['last_error']}")
     queue = status["queue"]
