@@ -323,11 +323,11 @@ def write_transaction() -> Iterator[Any]:
 
     SQLite: BEGIN IMMEDIATE takes the database's write lock at BEGIN (a deferred transaction that
     reads and then writes fails at once with "database is locked" when another connection wrote in
-    between; IMMEDIATE waits, busy_timeout). PostgreSQL: the outermost one takes a transaction-level
-    advisory lock first, so "read, decide, write" (is another Web Connector session open? is this
-    query already queued? is there a cutoff yet?) is decided by one process at a time there too,
-    by the same code; the lock is released at commit or rollback, or when a killed process's
-    connection drops. Nested, it is a savepoint and takes nothing more.
+    between; IMMEDIATE waits, busy_timeout). PostgreSQL: it takes a transaction-level advisory lock
+    first, so "read, decide, write" (is another Web Connector session open? is this query already
+    queued? is there a cutoff yet?) is decided by one process at a time there too, by the same
+    code; the lock is released at commit or rollback, or when a killed process's connection drops.
+    Nested, it is a savepoint.
     """
     db = database_proxy.obj
     if db is None:
@@ -336,9 +336,10 @@ def write_transaction() -> Iterator[Any]:
         with db.atomic("IMMEDIATE") as transaction:
             yield transaction
         return
-    outermost = not db.in_transaction()
     with db.atomic() as transaction:
-        if outermost and isinstance(db, PostgresqlDatabase):
+        if isinstance(db, PostgresqlDatabase):
+            # Taken again when nested (it is re-entrant, a no-op then), so a write_transaction
+            # inside some other transaction is kept apart from other writers as well.
             take_advisory_xact_lock(db, WRITE_LOCK_KEY)
         yield transaction
 
