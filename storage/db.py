@@ -25,10 +25,12 @@ from peewee import (
     ImproperlyConfigured,
     OperationalError,
     PostgresqlDatabase,
+    Select,
     SqliteDatabase,
 )
 from platformdirs import user_data_dir
 
+from storage.locks import WRITE_LOCK_KEY, take_advisory_xact_lock
 from storage.migrations import migrate
 from storage.models import SchemaVersion, database_proxy
 from storage.secrets import PRIVATE_FILE, KeySource, configure_secrets, make_private_folder
@@ -310,20 +312,50 @@ def close_database() -> None:
         db.close()
 
 
+def is_postgres(db: Database | None = None) -> bool:
+    """Whether `db` (default: the database the models use) is PostgreSQL."""
+    return isinstance(db if db is not None else database_proxy.obj, PostgresqlDatabase)
+
+
 @contextmanager
 def write_transaction() -> Iterator[Any]:
-    """A transaction that takes SQLite's write lock at BEGIN.
+    """A transaction that reads and then writes, one at a time per database, in every process.
 
-    A deferred SQLite transaction that reads and then writes fails at once with "database is
-    locked" when another connection wrote in between; BEGIN IMMEDIATE waits (busy_timeout) instead.
-    PostgreSQL needs nothing special. Nested, it is a savepoint.
+    SQLite: BEGIN IMMEDIATE takes the database's write lock at BEGIN (a deferred transaction that
+    reads and then writes fails at once with "database is locked" when another connection wrote in
+    between; IMMEDIATE waits, busy_timeout). PostgreSQL: it takes a transaction-level advisory lock
+    first, so "read, decide, write" (is another Web Connector session open? is this query already
+    queued? is there a cutoff yet?) is decided by one process at a time there too, by the same
+    code; the lock is released at commit or rollback, or when a killed process's connection drops.
+    Nested, it is a savepoint.
     """
     db = database_proxy.obj
     if db is None:
         raise RuntimeError("the database is not open; call storage.db.open_database() first")
-    context = db.atomic("IMMEDIATE") if isinstance(db, SqliteDatabase) else db.atomic()
-    with context as transaction:
+    if isinstance(db, SqliteDatabase):
+        with db.atomic("IMMEDIATE") as transaction:
+            yield transaction
+        return
+    with db.atomic() as transaction:
+        if isinstance(db, PostgresqlDatabase):
+            # Taken again when nested (it is re-entrant, a no-op then), so a write_transaction
+            # inside some other transaction is kept apart from other writers as well.
+            take_advisory_xact_lock(db, WRITE_LOCK_KEY)
         yield transaction
+
+
+_Q = TypeVar("_Q", bound=Select)
+
+
+def skip_locked(query: _Q) -> _Q:
+    """`query` with FOR UPDATE SKIP LOCKED on PostgreSQL: the rows it returns are this transaction's
+    until it ends, and rows another transaction holds are passed over rather than waited for (a
+    work queue's claim). SQLite has no row locks (its write lock already keeps writers apart), so
+    there the query is unchanged."""
+    if is_postgres():
+        locked: _Q = query.for_update(skip_locked=True)
+        return locked
+    return query
 
 
 def tuple_rows(query: BaseQuery) -> Iterator[tuple[Any, ...]]:

@@ -12,6 +12,14 @@ so the process that does not hold it can say where the schedule runs. `paysync s
 from a console (the service is where the schedule belongs; the console then shows what the service
 does), never from another `paysync serve`.
 
+Several processes on one PostgreSQL: the compare-and-swap is one UPDATE whose WHERE names the
+value read, so of two processes that race for a lease PostgreSQL's row lock lets the first UPDATE
+win and gives the second, which waited for it, zero rows (READ COMMITTED re-reads the row); the
+INSERT that creates the row does nothing when another created it first. Only the holder's process
+renews a lease, and one whose process died expires. Each scheduled run is claimed once more by its
+due time (`claim_scheduled_run`), so a run is never made twice, even by a holder that lost the
+lease while it ran.
+
 The lease lives here, beside the settings store, because both sides of the house take one: the
 engine's facade (sync.engine.service) takes the push lease, and the runtime (sync.runtime.runtime)
 the schedule lease; the engine never imports the runtime.
@@ -25,9 +33,10 @@ import socket
 import time
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
+from storage.db import write_transaction
 from storage.fields import utc_now
 from storage.models import Setting
 from storage.settings_store import PUSH_LEASE, SCHEDULE_LEASE
@@ -259,3 +268,24 @@ def schedule_holder() -> ScheduleHolder | None:
     if not isinstance(value, dict) or expires <= utc_now():
         return None
     return ScheduleHolder.from_value(value)
+
+
+SCHEDULED_RUN_CLAIM = "schedule_last_run_due"  # the due time of the last scheduled run, claimed
+
+
+def claim_scheduled_run(due: datetime) -> bool:
+    """Claim the scheduled run due at `due` for this process: True once per due time per database,
+    False when a run due then or later was already claimed (by any process)."""
+    wanted = due.astimezone(UTC).isoformat()
+    with write_transaction():  # read and write as one: one writer at a time, in every process
+        row = Setting.get_or_none(Setting.key == SCHEDULED_RUN_CLAIM)
+        if row is not None:
+            try:
+                if datetime.fromisoformat(row.value) >= due:
+                    return False
+            except ValueError:
+                pass  # unreadable: claim it afresh
+        Setting.insert(key=SCHEDULED_RUN_CLAIM, value=wanted, updated_at=utc_now()).on_conflict(
+            conflict_target=[Setting.key], update={Setting.value: wanted, Setting.updated_at: utc_now()}
+        ).execute()
+    return True

@@ -1,6 +1,9 @@
 """Schema versions and the steps between them.
 
-Each migration runs once, inside a transaction, and records itself in `schema_version`.
+Each migration runs once, inside a transaction, and records itself in `schema_version`. Several
+processes may start together on a new database (two `paysync serve` on one PostgreSQL): the pending
+migrations run under a lock (PostgreSQL: an advisory lock; SQLite: its write lock), and the version
+is read again once the lock is held, so the first process migrates and the others find it done.
 A database created by any earlier PaySync is brought forward step by step; a database from a
 newer PaySync is refused rather than guessed at.
 """
@@ -10,10 +13,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from peewee import Database
+from peewee import Database, PostgresqlDatabase, SqliteDatabase
 from playhouse.migrate import PostgresqlMigrator, SchemaMigrator, SqliteMigrator
 from playhouse.migrate import migrate as run_operations
 
+from storage.locks import MIGRATION_LOCK_KEY, take_advisory_xact_lock
 from storage.models import (
     MAPPING_MODELS,
     PROCORE_SIDE_MODELS,
@@ -47,8 +51,6 @@ def _create_procore_side(db: Database) -> None:
 
 
 def _migrator(db: Database) -> SchemaMigrator:
-    from peewee import PostgresqlDatabase
-
     return PostgresqlMigrator(db) if isinstance(db, PostgresqlDatabase) else SqliteMigrator(db)
 
 
@@ -119,21 +121,36 @@ def current_version(db: Database) -> int:
 
 
 def migrate(db: Database, target: int = LATEST_VERSION) -> list[int]:
-    """Apply the pending migrations up to `target`; return the versions applied."""
-    version = current_version(db)
+    """Apply the pending migrations up to `target`; return the versions applied (none when another
+    process applied them meanwhile)."""
+    if not _pending(current_version(db), target):
+        return []  # the usual start: nothing to do, and no lock taken
+    # PostgreSQL changes its schema inside a transaction, so the whole upgrade is one transaction
+    # under the lock (a process that waited sees it all or nothing); SQLite's write lock is taken
+    # at BEGIN.
+    outer = db.atomic("IMMEDIATE") if isinstance(db, SqliteDatabase) else db.atomic()
+    with outer:
+        if isinstance(db, PostgresqlDatabase):
+            take_advisory_xact_lock(db, MIGRATION_LOCK_KEY)
+        version = current_version(db)  # again, under the lock
+        applied: list[int] = []
+        for migration in MIGRATIONS:
+            if migration.version <= version or migration.version > target:
+                continue
+            with db.atomic():
+                if migration.version == 1:
+                    db.create_tables([SchemaVersion], safe=True)
+                migration.apply(db)
+                SchemaVersion.create(version=migration.version, description=migration.description)
+            applied.append(migration.version)
+        return applied
+
+
+def _pending(version: int, target: int) -> bool:
+    """Whether migrations up to `target` remain; a database newer than this PaySync is refused."""
     if version > LATEST_VERSION:
         raise SchemaTooNewError(
             f"The database is at schema version {version}, newer than this PaySync knows "
             f"({LATEST_VERSION}). Upgrade PaySync, or point PAYSYNC_DATABASE_URL at another database."
         )
-    applied: list[int] = []
-    for migration in MIGRATIONS:
-        if migration.version <= version or migration.version > target:
-            continue
-        with db.atomic():
-            if migration.version == 1:
-                db.create_tables([SchemaVersion], safe=True)
-            migration.apply(db)
-            SchemaVersion.create(version=migration.version, description=migration.description)
-        applied.append(migration.version)
-    return applied
+    return version < target

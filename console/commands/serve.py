@@ -9,6 +9,7 @@ import contextlib
 import logging
 
 from console.commands.common import EXIT_OK, CouldNotRun, open_database_for
+from storage.db import is_postgres
 from storage.fields import utc_now
 from storage.leases import ScheduleHolder
 from sync.engine.service import SyncService
@@ -61,9 +62,11 @@ class ServeReport:
         runtime = self.runtime
         schedule = runtime.schedule
         next_run = iso_utc(runtime.next_run_at or schedule.next_run(utc_now()))
+        holder = runtime.schedule_holder
+        where = f"run by {holder.describe()}" if holder is not None else f"next run {next_run or 'never'}"
         text = (
             f"PaySync is listening for the QuickBooks Web Connector on {url} (WSDL: {url}?wsdl). "
-            f"Schedule: {schedule.expression}, next run {next_run or 'never'}. {_cutoff_words()} The .qwc file "
+            f"Schedule: {schedule.expression}, {where}. {_cutoff_words()} The .qwc file "
             f"points at {runtime.settings.qbwc_url}. Stop with Ctrl+C."
         )
         if self.taken_from is not None:
@@ -75,13 +78,25 @@ class ServeReport:
 
 
 def claim_schedule(runtime: Runtime) -> None:
-    """Take the schedule for `paysync serve`: over from a console, never from another serve."""
+    """Take the schedule for `paysync serve`: over from a console, never from another serve.
+
+    On PostgreSQL several `paysync serve` share one database (each serves the Web Connector and
+    pushes; the database keeps them apart): one that finds the schedule held by another comes up
+    without it and takes it over when that one stops. On SQLite (one machine) a second serve is a
+    mistake and is refused."""
     for _ in range(3):  # a console renewing at the same moment wins a compare-and-swap; ask again
         if runtime.hold_schedule():
             return
         holder = runtime.lease.current_holder
         if holder is None or holder.role != "console":
             break
+    if is_postgres():
+        logging.getLogger("paysync.serve").info(
+            "%s; this service serves the Web Connector and pushes, and takes the schedule over when that "
+            "one stops",
+            runtime.lease.describe_holder(),
+        )
+        return
     raise CouldNotRun(
         f"{runtime.lease.describe_holder()}. Two PaySync services on one database would both run the schedule: "
         "stop the other one first, or point this one at another database (PAYSYNC_DATABASE_URL)."

@@ -3,7 +3,9 @@
 The Web Connector is pull-only, so "sync now" and the schedule only *queue* work here; the
 Web Connector exchange (sync/quickbooks/webconnector) takes it, highest priority first and oldest
 first, when QuickBooks polls. What each kind of work is, and its priority, is its step's
-(sync/quickbooks/steps).
+(sync/quickbooks/steps). Everything here that reads and then writes does so in one
+`write_transaction` (one writer at a time, on SQLite and on PostgreSQL), so several processes on
+one database never queue a query twice; a session takes an item with FOR UPDATE SKIP LOCKED.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import json
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 
-from storage.db import write_transaction
+from storage.db import skip_locked, write_transaction
 from storage.fields import utc_now
 from storage.models import QuickBooksWork, WebConnectorSession
 from sync.quickbooks.steps import REFRESH_STEPS, step_for
@@ -152,12 +154,16 @@ def pending_work(file_key: str | None = None) -> list[QuickBooksWork]:
 
 
 def next_queued_work(file_key: str) -> QuickBooksWork | None:
-    item: QuickBooksWork | None = (
+    """The next item for a session to take. Call inside the transaction that marks it taken (in
+    progress, with the session's ticket): on PostgreSQL the row is locked FOR UPDATE SKIP LOCKED
+    until that transaction ends, so two sessions, in any processes, never take the same item."""
+    query = (
         QuickBooksWork.select()
         .where((QuickBooksWork.file_key == file_key) & (QuickBooksWork.status == "queued"))
         .order_by(QuickBooksWork.priority.desc(), QuickBooksWork.created_at, QuickBooksWork.id)
-        .first()
+        .limit(1)
     )
+    item: QuickBooksWork | None = skip_locked(query).first()
     return item
 
 
@@ -184,16 +190,16 @@ def requeue_stale_work(file_key: str, *, now: datetime | None = None) -> int:
     """In-progress items whose session is gone (closed, failed, expired or idle too long) go back to queued."""
     now = now or utc_now()
     idle_limit = now - SESSION_IDLE_TIMEOUT
-    live_tickets = {
-        session.ticket
-        for session in WebConnectorSession.select(WebConnectorSession.ticket).where(
-            (WebConnectorSession.file_key == file_key)
-            & (WebConnectorSession.state == "open")
-            & (WebConnectorSession.last_seen_at >= idle_limit)
-        )
-    }
     count = 0
-    with write_transaction():
+    with write_transaction():  # the live sessions are read under the lock: none opens meanwhile
+        live_tickets = {
+            session.ticket
+            for session in WebConnectorSession.select(WebConnectorSession.ticket).where(
+                (WebConnectorSession.file_key == file_key)
+                & (WebConnectorSession.state == "open")
+                & (WebConnectorSession.last_seen_at >= idle_limit)
+            )
+        }
         for item in QuickBooksWork.select().where(
             (QuickBooksWork.file_key == file_key) & (QuickBooksWork.status == "in_progress")
         ):

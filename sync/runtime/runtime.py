@@ -34,7 +34,7 @@ from typing import Any
 import uvicorn
 
 from storage.fields import utc_now
-from storage.leases import Role, ScheduleHolder, ScheduleLease
+from storage.leases import Role, ScheduleHolder, ScheduleLease, claim_scheduled_run
 from sync.engine.cancel import SyncCancel
 from sync.engine.runs import record_failed_run
 from sync.engine.service import SyncService
@@ -217,7 +217,11 @@ class Runtime:
         if not self.hold_schedule():
             self._wake_keeper()
             return
-        self.run_scheduled_job(due=self._scheduler.next_run_at if self._scheduler else None)
+        due = self._scheduler.next_run_at if self._scheduler else None
+        if due is not None and not claim_scheduled_run(due):
+            log.info("the scheduled run due at %s was already made by another process", due.isoformat())
+            return
+        self.run_scheduled_job(due=due)
 
     def run_scheduled_job(self, due: datetime | None = None) -> SyncSummary | None:
         """One scheduled run, in the caller's thread: queue the QuickBooks queries for the Web

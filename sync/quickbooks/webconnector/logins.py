@@ -70,6 +70,8 @@ class Logins:
             if current:
                 return
             encoded = hash_password(password, iterations=self.password_iterations)
+            # Read again under the lock: another process starting at the same moment may have stored it.
+            row = WebConnectorCredential.get_or_none(WebConnectorCredential.username == username)
             if row is None:
                 WebConnectorCredential.create(
                     username=username, password_hash=encoded, file_key=file_key, updated_at=now

@@ -6,6 +6,13 @@ loses nothing: the ticket is simply no longer valid and the work goes back to th
 idle for SESSION_IDLE_TIMEOUT expires. Calls are serialised by one lock (`Sessions.lock`, shared by
 the logins and the exchange): the Web Connector makes one call at a time, and the lock keeps "is
 another session open?" and "create the session" together.
+
+Several processes may serve one database (two `paysync serve` on PostgreSQL behind one address),
+and a session's calls may reach any of them: everything a call needs (the session, its current
+item, its counts) is read from the database, and each call reads and writes in one
+`write_transaction`, which lets one process at a time write on SQLite and on PostgreSQL alike. So
+"busy" (one session per company file) is decided in the database, and `Sessions.lock` only keeps
+one process's own threads in line.
 """
 
 from __future__ import annotations
