@@ -114,12 +114,13 @@ def test_with_stays_locked_found_a_void_needs_attention_without_an_unlock_reques
     assert [e for e in sent if e.method in ("PATCH", "POST", "DELETE")] == []  # no unlock tried
     link = PaymentLink.get(PaymentLink.origin_id == origin(voided, "B-100"))
     assert link.awaiting_unlink and link.erp_status == "needs_attention"
-    assert link.status_reason.endswith(UNLINK_INSTRUCTION)
-    assert "paysync doctor --probe" in link.status_reason
+    reason = str(link.status_reason)
+    assert reason.endswith(UNLINK_INSTRUCTION) and "paysync doctor --probe" in reason
     (still,) = world.payments()
     assert still["amount"] == "1250.00"
 
     # An accounting approver unlinks it: the next push applies the void, and locks it again.
+    assert link.procore_payment_id is not None
     world.state.unlink_payment(int(link.procore_payment_id))
     summary = service.push(trigger="manual")
     assert summary.voided == 1, summary.as_text()
