@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+import threading
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -321,3 +322,46 @@ def test_the_probe_says_what_it_will_write_and_writes_nothing_without_yes(
     assert {c["name"]: c["verdict"] for c in report["checks"]}["Unlock a synced payment"] == "ok"
     assert world.state.payments(contract) == []
     assert code == 1  # other checks still warn (no backup, no Web Connector yet)
+
+
+async def test_the_health_screen_runs_the_checks_in_a_worker_and_never_blocks(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from console.screens.health import HealthScreen, HealthTable
+    from console.screens.main import MainScreen
+    from tests.support.console import make_fixed_app, settle
+
+    release = threading.Event()
+    runs: list[int] = []
+
+    def slow_checks() -> list[Check]:
+        runs.append(1)
+        release.wait(10)
+        return [Check("Database", "Backup", "warn", "no backup on record", "Run `paysync backup PATH`.")]
+
+    app = make_fixed_app(tmp_path)
+    monkeypatch.setattr(app, "health_checks", slow_checks)
+    async with app.run_test(size=(120, 30)) as pilot:
+        await settle(pilot)
+        await pilot.press("H")
+        for _ in range(5):
+            await pilot.pause(0.05)  # not settle(): that waits for the worker, which is held
+        screen = app.screen
+        assert isinstance(screen, HealthScreen)
+        assert str(screen.query_one("#health-summary").render()) == "Checking…"
+        await pilot.press("down")  # the UI answers while the checks run
+        await pilot.pause(0.05)
+        release.set()
+        for _ in range(50):
+            await pilot.pause(0.05)
+            if screen.checks:
+                break
+        table = screen.query_one(HealthTable)
+        assert table.row_count == 1
+        assert "0 ✔  1 ⚠  0 ✖" in str(screen.query_one("#health-summary").render())
+        await pilot.press("r")
+        await settle(pilot)
+        assert len(runs) == 2
+        await pilot.press("escape")
+        await settle(pilot)
+        assert isinstance(app.screen, MainScreen)
