@@ -288,7 +288,11 @@ def test_health_screen(snap_compare: Any, tmp_path: Path, monkeypatch: pytest.Mo
             "In Procore open each commitment → Advanced Settings → tick 'Enable Payments' (Payments Issued).",
         ),
         ok("Web Connector", "Contact (main)", "last poll 12 min ago (2026-11-25T16:48:00Z)"),
-        ok("Schedule", "Cutoff", "2026-11-01T00:00:00Z: payments created earlier in QuickBooks are not synced"),
+        ok(
+            "Schedule",
+            "Cutoff",
+            "2026-11-01T00:00:00Z: payments created earlier in QuickBooks are not synced",
+        ),
     ]
     app = make_fixed_app(tmp_path)
     monkeypatch.setattr(app, "health_checks", lambda: checks)

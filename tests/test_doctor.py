@@ -25,9 +25,9 @@ from storage.models import CompanyFile
 from storage.secrets import KeySource, load_key
 from storage.settings_store import LAST_BACKUP_AT, set_setting
 from sync.doctor.check import Check
-from sync.doctor.findings import ProbeFindings, store_findings
 from sync.doctor.local import backup_check, tls_check
 from sync.doctor.run import exit_code, run_checks
+from sync.engine.probe_findings import ProbeFindings, store_findings
 from sync.procore.auth import MemoryTokenStore
 from tests.support.procore_world import PAYMENTS, ProcoreWorld
 from tests.support.quickbooks_world import FILE_KEY

@@ -13,9 +13,9 @@ import pytest
 
 from storage.db import close_database
 from storage.models import PaymentLink
-from sync.doctor.findings import ProbeFindings, store_findings, stored_findings
 from sync.doctor.probes import ProbeCouldNotRun, find_probe_target, run_probes
 from sync.engine.erp_lock import UNLINK_INSTRUCTION
+from sync.engine.probe_findings import ProbeFindings, store_findings, stored_findings
 from sync.engine.service import SyncService
 from tests.support.database import database_kinds, open_test_database
 from tests.support.procore_world import PAYMENTS, ProcoreWorld

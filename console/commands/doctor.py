@@ -15,10 +15,10 @@ from typing import Any, TextIO
 
 from console.commands.common import COULD_NOT_RUN, EXIT_CONFIG, EXIT_FAILED, CouldNotRun, open_database_for
 from sync.doctor.check import Check
-from sync.doctor.findings import ProbeFindings
 from sync.doctor.local import DATABASE, configuration_checks
 from sync.doctor.probes import ProbeCouldNotRun, find_probe_target, probe_plan, run_probes
 from sync.doctor.run import as_json, as_text, exit_code, run_checks
+from sync.engine.probe_findings import ProbeFindings
 from sync.procore.client import ProcoreClient
 from sync.procore.errors import ProcoreError
 from sync.settings import Settings

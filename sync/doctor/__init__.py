@@ -7,7 +7,7 @@
                     invoices' origin_id, and the stored probe findings
     run.py          run_checks: every group in order; the text and JSON forms
     probes.py       `--probe`: the undocumented behaviours tried once against a named commitment
-    findings.py     what the probes found, stored in the settings store and read by the engine
+    (what the probes found is kept by sync/engine/probe_findings.py, which the engine reads)
 
 No textual here: the CLI (console/commands/doctor.py) and the Health screen (console/screens/health.py)
 share these checks.

@@ -20,7 +20,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from storage.models import Commitment
-from sync.doctor.findings import LinkFinding, ProbeFindings, UnlockFinding, store_findings
+from sync.engine.probe_findings import LinkFinding, ProbeFindings, UnlockFinding, store_findings
 from sync.procore.client import CONTRACT_PAYMENTS, ProcoreClient
 from sync.procore.errors import ProcoreError, ProcoreRequestError
 from sync.procore.permissions import synced_project_ids

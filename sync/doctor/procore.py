@@ -13,7 +13,7 @@ from itertools import islice
 from typing import Any
 
 from sync.doctor.check import Check, fail, ok, warn
-from sync.doctor.findings import ProbeFindings, stored_findings
+from sync.engine.probe_findings import ProbeFindings, stored_findings
 from sync.procore.auth import DatabaseTokenStore, TokenStore
 from sync.procore.client import ProcoreClient
 from sync.procore.errors import ProcoreAuthError, ProcoreError

@@ -30,7 +30,6 @@ from storage.db import tuple_rows
 from storage.fields import utc_now
 from storage.models import ErrorEvent, PaymentLink
 from storage.vocabulary import ErpStatus
-from sync.doctor.findings import unlock_known_not_to_work
 from sync.engine.desired import changed_fields
 from sync.engine.erp_lock import UNLINK_INSTRUCTION, ProcoreStillLocked, unlock_patch_relock
 from sync.engine.journal import (
@@ -45,6 +44,7 @@ from sync.engine.journal import (
 )
 from sync.engine.listings import ContractListing, ContractListings, PaymentsClient
 from sync.engine.plan import PlannedAction
+from sync.engine.probe_findings import unlock_known_not_to_work
 from sync.engine.summary import (
     CREATED,
     FLAGGED,

@@ -1,7 +1,8 @@
 """What `paysync doctor --probe` found out about this installation's Procore, stored and read back.
 
 Procore does not document how an ERP-synced payment is unlocked, what its `Link` URLs carry, or what
-it answers to a duplicate `origin_id` (API-NOTES §12). The probes (probes.py) try each once against
+it answers to a duplicate `origin_id` (API-NOTES §12). The probes (sync/doctor/probes.py) try each
+once against
 a commitment the user names; the findings are kept in the settings store as JSON with the time, and
 the engine reads them: when unlocking is known not to work, an edit or a void goes straight to *needs
 attention* with the unlink instruction instead of trying (sync/engine/apply.py).
