@@ -42,11 +42,14 @@ from console.preferences import (
 )
 from console.runtime_bridge import RuntimeBridge, RuntimeEventArrived
 from console.screens.error import ErrorModal, describe_error
+from console.screens.health import HealthScreen
 from console.screens.help import HelpScreen
 from console.screens.log import EventLogScreen
 from console.screens.main import MainScreen
 from console.widgets.status import use_theme
 from storage.fields import utc_now
+from sync.doctor.check import Check
+from sync.doctor.run import run_checks
 from sync.engine.cancel import SyncCancel
 from sync.runtime.events import EndpointFailed
 from sync.runtime.runtime import Runtime
@@ -245,7 +248,7 @@ class PaySyncApp(App[None]):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """App keys that make no sense on the screen in front are hidden from its footer and do nothing."""
         screen = self.screen
-        if action == "event_log":
+        if action in ("event_log", "health"):
             return isinstance(screen, MainScreen)
         if action == "help":
             return not isinstance(screen, HelpScreen)
@@ -262,6 +265,19 @@ class PaySyncApp(App[None]):
         if not isinstance(self.screen, EventLogScreen):
             self.push_screen(EventLogScreen(tz=self.display_tz))
 
+    def action_health(self) -> None:
+        if not isinstance(self.screen, HealthScreen):
+            self.push_screen(HealthScreen(self.health_checks, now=self.now, tz=self.display_tz))
+
+    def health_checks(self) -> list[Check]:
+        """The doctor's checks (run in the Health screen's worker thread). In the demo, and with
+        --with-web-connector, the Web Connector's URL is the endpoint this process serves."""
+        settings = self.settings
+        served = getattr(self.environment, "qbwc_url", None) or self.endpoint_url
+        if served and not settings.qbwc_public_url:
+            settings = settings.with_overrides(qbwc_public_url=served)
+        return run_checks(settings)
+
     def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
         for binding in [*MAIN_BINDINGS, *PAYMENTS_PANE_BINDINGS]:
@@ -274,6 +290,7 @@ class PaySyncApp(App[None]):
 
             yield SystemCommand(binding.description, binding.tooltip, run)
         yield SystemCommand("Event log", "The audit log and the errors.", self.action_event_log)
+        yield SystemCommand("Health", "The checks of `paysync doctor`, with the fixes.", self.action_health)
         yield SystemCommand("Keys and statuses", "The help screen.", self.action_help)
 
     # ----------------------------------------------------------------------------------------

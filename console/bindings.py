@@ -24,6 +24,15 @@ APP_BINDINGS: list[Binding] = [
         id="help",
     ),
     Binding("l", "event_log", "Log", tooltip="The audit log and the errors, newest first.", id="event-log"),
+    Binding(
+        "H",
+        "health",
+        "Health",
+        show=False,
+        tooltip="Health: the checks of `paysync doctor` (configuration, database, Procore, Web Connector, "
+        "schedule), each with why and the fix, refreshed every minute.",
+        id="health",
+    ),
 ]
 
 MAIN_BINDINGS: list[Binding] = [
@@ -185,6 +194,18 @@ LOG_BINDINGS: list[Binding] = [
 
 HELP_KEY = Binding("question_mark,f1", "help", "Help", tooltip="The keys of this window.", id="window-help")
 
+HEALTH_BINDINGS: list[Binding] = [
+    Binding("escape,q", "close", "Close", tooltip="Back to the main screen.", id="health-close"),
+    Binding(
+        "r",
+        "reload",
+        "Check again",
+        tooltip="Run the checks again now (they also run every minute).",
+        id="health-reload",
+    ),
+    HELP_KEY,
+]
+
 RECONCILE_BINDINGS: list[Binding] = [
     Binding(
         "escape,q",
@@ -242,6 +263,7 @@ SCREEN_CONTEXTS: list[list[Binding]] = [
     DETAIL_BINDINGS,
     RECONCILE_BINDINGS,
     SUGGESTIONS_BINDINGS,
+    HEALTH_BINDINGS,
 ]
 
 HELP_SECTIONS: list[tuple[str, list[Binding]]] = [
@@ -252,6 +274,7 @@ HELP_SECTIONS: list[tuple[str, list[Binding]]] = [
     ("Event log", LOG_BINDINGS),
     ("Reconciliation items", RECONCILE_BINDINGS),
     ("Mapping suggestions", SUGGESTIONS_BINDINGS),
+    ("Health", HEALTH_BINDINGS),
 ]
 
 NAVIGATION_HELP: list[tuple[str, str]] = [
@@ -298,6 +321,8 @@ FOOTER_PRIORITY: dict[str, int] = {
     "suggest-mapping": 12,
     "reconcile": 13,
     "reconcile-items": 14,
+    "health-close": 0,
+    "health-reload": 1,
 }
 
 
@@ -313,6 +338,7 @@ def all_bindings() -> list[Binding]:
         DETAIL_BINDINGS,
         RECONCILE_BINDINGS,
         SUGGESTIONS_BINDINGS,
+        HEALTH_BINDINGS,
     ):
         for binding in group:
             if binding.id:

@@ -2,8 +2,8 @@
 
     paysync [--env-file FILE] [command]
 
-Commands: serve, qwc, status, sync, cutoff, demo, login, reconcile, mappings, map, unmap, company,
-web; no command opens the console.
+Commands: serve, qwc, status, doctor, sync, cutoff, demo, login, reconcile, mappings, map, unmap,
+company, web; no command opens the console.
 
 Exit status: 0 everything meant to happen happened; 1 it ran, but something needs a person (some
 payments need attention or failed; for `status`, something stops PaySync from syncing); 2 it could
@@ -24,6 +24,7 @@ from collections.abc import Callable, Sequence
 from console.commands.common import COULD_NOT_RUN, settings_for
 from console.commands.company import add_company_arguments, command_company
 from console.commands.cutoff import DATE_MEANING, command_cutoff
+from console.commands.doctor import add_doctor_parser, command_doctor
 from console.commands.failures import could_not_run, record_sync_that_could_not_start, unexpected_error
 from console.commands.launch import command_console, command_demo
 from console.commands.login import command_login
@@ -91,6 +92,7 @@ def build_parser() -> argparse.ArgumentParser:
     status.add_argument(
         "--json", action="store_true", help="print one JSON object (for scripts and monitoring)"
     )
+    add_doctor_parser(commands, env_file)
     qwc = commands.add_parser(
         "qwc", parents=[env_file], help="print the .qwc file to load into the Web Connector"
     )
@@ -202,6 +204,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "serve": command_serve,
             "sync": command_sync,
             "status": command_status,
+            "doctor": command_doctor,
             "cutoff": command_cutoff,
             "qwc": command_qwc,
             "login": command_login,

@@ -55,6 +55,11 @@ def procore_payments_listed(contract_id: int) -> str:
     return f"{PROCORE_PAYMENTS_LISTED_PREFIX}{contract_id}"
 
 
+# `paysync doctor` (sync/doctor): what its probes found out about this Procore (JSON with when; read by
+# the engine: sync/doctor/findings.py), and the last good backup `paysync backup` recorded (ISO UTC).
+DOCTOR_PROBE_FINDINGS = "doctor_probe_findings"
+LAST_BACKUP_AT = "last_backup_at"
+
 # Leases (storage/leases.py): JSON naming the holder and when the lease expires.
 PUSH_LEASE = "sync_push_lease"  # one push at a time
 SCHEDULE_LEASE = "schedule_lease"  # one process runs the schedule

@@ -264,3 +264,42 @@ def test_suggestions_screen(snap_compare: Any, tmp_path: Path, size: tuple[int, 
     from tests.test_console_suggestions import make_mapping_app, open_suggestions
 
     assert snap_compare(make_mapping_app(tmp_path), terminal_size=size, run_before=open_suggestions)
+
+
+def test_health_screen(snap_compare: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """H: the doctor's checks, with a verdict of each kind (fixed, so the picture does not depend on
+    the machine; tests/test_doctor.py runs the real ones)."""
+    from sync.doctor.check import fail, ok, warn
+
+    checks = [
+        ok("Configuration", "Settings", "the configuration reads without a warning"),
+        ok("Database", "Schema version", "5, this PaySync's"),
+        warn(
+            "Database",
+            "Backup",
+            "no backup on record",
+            "Run `paysync backup PATH` (and schedule it), so a lost disk does not lose what was synced.",
+        ),
+        ok("Procore", "Sign-in", "reachable; signed in as service-account@example.com"),
+        fail(
+            "Procore",
+            "Payments Issued enabled",
+            "not enabled on 1 of 6 commitments: PO-002 (id 5000000011)",
+            "In Procore open each commitment → Advanced Settings → tick 'Enable Payments' (Payments Issued).",
+        ),
+        ok("Web Connector", "Contact (main)", "last poll 12 min ago (2026-11-25T16:48:00Z)"),
+        ok(
+            "Schedule",
+            "Cutoff",
+            "2026-11-01T00:00:00Z: payments created earlier in QuickBooks are not synced",
+        ),
+    ]
+    app = make_fixed_app(tmp_path)
+    monkeypatch.setattr(app, "health_checks", lambda: checks)
+
+    async def run_before(pilot: Pilot[None]) -> None:
+        await settle(pilot)
+        await pilot.press("H")
+        await settle(pilot)
+
+    assert snap_compare(app, terminal_size=(120, 30), run_before=run_before)

@@ -64,6 +64,7 @@ SYNC_PARTS: dict[str, set[str]] = {
     "sync.procore": {"sync.procore", "sync.settings"},  # never QuickBooks, the engine or the runtime
     "sync.engine": {"sync.engine", "sync.procore", "sync.quickbooks", "sync.settings"},  # never the runtime
     "sync.runtime": {"sync"},  # runs the rest
+    "sync.doctor": {"sync"},  # `paysync doctor`: checks every part
 }
 CRONITER_HOME = "sync/runtime/scheduler.py"  # the one module that imports croniter
 

@@ -44,6 +44,7 @@ from sync.engine.journal import (
 )
 from sync.engine.listings import ContractListing, ContractListings, PaymentsClient
 from sync.engine.plan import PlannedAction
+from sync.engine.probe_findings import unlock_known_not_to_work
 from sync.engine.summary import (
     CREATED,
     FLAGGED,
@@ -117,6 +118,7 @@ class PaymentPusher:
         self.counts = PushCounts()
         self._errors_recorded = 0
         self.outages_in_a_row = 0
+        self._unlock_finding: bool | None = None
 
     # -- entry point ------------------------------------------------------------------------
 
@@ -417,10 +419,27 @@ class PaymentPusher:
             if current.get("origin_id"):
                 return self._still_waiting_for_unlink(action)
             self._unlock_patch_relock(ctx, action.procore_payment_id, action, listing, already_unlinked=True)
+        elif self._unlock_known_not_to_work():
+            # `paysync doctor --probe` found that clearing origin_id does not unlock a payment here:
+            # trying would only leave a failed write; a person must unlink it first.
+            return self._fail(
+                action,
+                ErpStatus.NEEDS_ATTENTION,
+                "Procore keeps a synced payment locked when PaySync clears its origin id (found by "
+                "`paysync doctor --probe`), so PaySync did not try to change it: waiting for an accounting "
+                f"approver to unlink it. {UNLINK_INSTRUCTION}",
+                awaiting_unlink=True,
+            )
         else:
             listing_or_none = self.listings.cached(ctx.project_id, ctx.contract_id)
             self._unlock_patch_relock(ctx, action.procore_payment_id, action, listing_or_none)
         return VOIDED if action.action == "void" else UPDATED
+
+    def _unlock_known_not_to_work(self) -> bool:
+        """The doctor's stored finding, read once per push."""
+        if self._unlock_finding is None:
+            self._unlock_finding = unlock_known_not_to_work()
+        return self._unlock_finding
 
     def _still_waiting_for_unlink(self, action: PlannedAction) -> str:
         """Still locked in Procore: the reason given the first time stands; nothing is written."""

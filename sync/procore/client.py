@@ -253,6 +253,35 @@ class ProcoreClient:
         )
         return self._json_object(response)
 
+    def list_companies(self) -> list[dict[str, Any]]:
+        """The companies the app's user can see (`paysync doctor` checks PROCORE_COMPANY_ID is one)."""
+        return self._json_list(self._send("GET", "/rest/v1.0/companies", action="list your companies"))
+
+    def get_commitment(self, project_id: int, commitment_id: int) -> dict[str, Any]:
+        """One commitment as /commitments shows it, with `allow_payments` (Payments Issued enabled)."""
+        response = self._send(
+            "GET",
+            f"/rest/v1.0/commitments/{commitment_id}",
+            params={"project_id": project_id},
+            action=f"read commitment {commitment_id}",
+        )
+        return self._json_object(response)
+
+    def get_raw(self, url: str, params: dict[str, Any] | None = None) -> httpx.Response:
+        """One GET answered as is, any status (no pagination, no error raised for a 4xx): the doctor's
+        probes look at what Procore does with a request, such as a `Link` URL followed alone. The
+        URL is sent on our own origin, as every other request."""
+        target = url if url.startswith(("http://", "https://")) else self.api_base + url
+        return self._http.request(
+            "GET",
+            self._on_our_origin(target),
+            params=params,
+            headers={
+                "Authorization": f"Bearer {self._access_token()}",
+                "Procore-Company-Id": str(self.company_id),
+            },
+        )
+
     # ----------------------------------------------------------------------------------------
     # Writes (never blindly retried: see ProcoreWriteOutcomeUnknown)
     # ----------------------------------------------------------------------------------------
