@@ -17,6 +17,7 @@ from storage.migrations import LATEST_VERSION, current_version
 from storage.models import CompanyFile
 from storage.secrets import KEY_ENV, KEY_FILE_ENV, default_key_file
 from storage.settings_store import LAST_BACKUP_AT, delete_setting, get_setting, set_setting
+from sync.companies import active_file_keys
 from sync.doctor.check import Check, fail, ok, warn
 from sync.quickbooks.company_file import (
     NEEDED_QUICKBOOKS,
@@ -25,7 +26,7 @@ from sync.quickbooks.company_file import (
     supports_needed_version,
 )
 from sync.quickbooks.cutoff import schedule_cutoff
-from sync.runtime.scheduler import parse_schedule
+from sync.runtime.scheduler import company_schedules, parse_schedule
 from sync.runtime.status import iso_utc, permission_warnings
 from sync.settings import ConfigError, Settings, is_loopback
 
@@ -185,7 +186,9 @@ def web_connector_checks(settings: Settings, *, now: datetime) -> list[Check]:
     """One pair of checks per company file (several files each have their own Web Connector user),
     then the endpoint's TLS certificate and whether its public URL answers from here."""
     checks: list[Check] = []
-    files = list(CompanyFile.select().order_by(CompanyFile.file_key))
+    files = list(
+        CompanyFile.select().where(CompanyFile.removed_at.is_null(True)).order_by(CompanyFile.file_key)
+    )
     if not any(str(row.file_key) == settings.qbwc_file_key for row in files):
         checks.append(
             warn(
@@ -384,6 +387,25 @@ def schedule_checks(settings: Settings, *, now: datetime) -> list[Check]:
             )
         else:
             checks.append(ok(SCHEDULE, "Schedule", f"{schedule.expression}; next run {iso_utc(following)}"))
+    try:
+        own_schedules = company_schedules(settings).entries
+    except ConfigError:
+        own_schedules = ()
+    for key, own in own_schedules:  # company files added with their own schedule
+        if key == settings.qbwc_file_key or own.expression == settings.schedule:
+            continue
+        following = own.next_run(now)
+        checks.append(
+            ok(SCHEDULE, f"Schedule ({key})", f"{own.expression}; next run {iso_utc(following)}")
+            if following is not None
+            else warn(
+                SCHEDULE,
+                f"Schedule ({key})",
+                "never: this company file syncs only by hand",
+                f"Add it again with a schedule: `paysync company remove {key}` then `paysync company add {key} "
+                "--schedule hourly ...`.",
+            )
+        )
     holder = schedule_holder()
     if holder is None:
         checks.append(
@@ -396,23 +418,26 @@ def schedule_checks(settings: Settings, *, now: datetime) -> list[Check]:
         )
     else:
         checks.append(ok(SCHEDULE, "Runs in", holder.describe()))
-    cutoff = schedule_cutoff()
-    if cutoff is None:
-        checks.append(
-            warn(
-                SCHEDULE,
-                "Cutoff",
-                "not set yet: PaySync records it at its first real run",
-                "Set it on purpose before go-live: `paysync cutoff --set 2026-12-01` (payments created "
-                "earlier in QuickBooks are never synced).",
+    for key in active_file_keys(settings):  # each company file has its own cutoff
+        title = "Cutoff" if key == settings.qbwc_file_key else f"Cutoff ({key})"
+        option = "" if key == settings.qbwc_file_key else f"--company {key} "
+        cutoff = schedule_cutoff(key)
+        if cutoff is None:
+            checks.append(
+                warn(
+                    SCHEDULE,
+                    title,
+                    "not set yet: PaySync records it at its first real run",
+                    f"Set it on purpose before go-live: `paysync cutoff {option}--set 2026-12-01` (payments "
+                    "created earlier in QuickBooks are never synced).",
+                )
             )
-        )
-    else:
-        checks.append(
-            ok(
-                SCHEDULE,
-                "Cutoff",
-                f"{iso_utc(cutoff)}: payments created earlier in QuickBooks are not synced",
+        else:
+            checks.append(
+                ok(
+                    SCHEDULE,
+                    title,
+                    f"{iso_utc(cutoff)}: payments created earlier in QuickBooks are not synced",
+                )
             )
-        )
     return checks
