@@ -2,7 +2,8 @@
 
     paysync [--env-file FILE] [command]
 
-Commands: serve, qwc, status, sync, cutoff, demo, login, reconcile, mappings, map, unmap; no command opens the console.
+Commands: serve, qwc, status, sync, cutoff, demo, login, reconcile, mappings, map, unmap, backup, restore;
+no command opens the console.
 
 Exit status: 0 everything meant to happen happened; 1 it ran, but something needs a person (some
 payments need attention or failed; for `status`, something stops PaySync from syncing); 2 it could
@@ -20,6 +21,7 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable, Sequence
 
+from console.commands.backup import command_backup
 from console.commands.common import COULD_NOT_RUN, settings_for
 from console.commands.cutoff import DATE_MEANING, command_cutoff
 from console.commands.failures import could_not_run, record_sync_that_could_not_start, unexpected_error
@@ -28,6 +30,7 @@ from console.commands.login import command_login
 from console.commands.mappings import command_map, command_mappings, command_unmap
 from console.commands.qwc import command_qwc
 from console.commands.reconcile import command_reconcile
+from console.commands.restore import command_restore
 from console.commands.serve import command_serve
 from console.commands.status import command_status
 from console.commands.sync import command_sync
@@ -145,6 +148,30 @@ def build_parser() -> argparse.ArgumentParser:
         help="undo a confirmed mapping (refused once the bill's payment is in Procore)",
     )
     unmap_bill.add_argument("bill_txn_id", metavar="BILL_TXN_ID", help="the bill's QuickBooks TxnID")
+    # Backup and restore (storage/backup.py; docs/operations.md "Backup and restore").
+    backup = commands.add_parser(
+        "backup",
+        parents=[env_file],
+        help="a consistent copy of the database into PATH (SQLite: safe while serve runs; PostgreSQL: pg_dump -Fc)",
+    )
+    backup.add_argument(
+        "path", metavar="PATH", help="the file to write (refused if it exists, unless --force)"
+    )
+    backup.add_argument("--force", action="store_true", help="replace PATH if it exists")
+    restore = commands.add_parser(
+        "restore",
+        parents=[env_file],
+        help="SQLite: put a backup in place of the database (the old one kept as <name>.before-restore)",
+    )
+    restore.add_argument("path", metavar="PATH", nargs="?", help="a file made by `paysync backup`")
+    restore.add_argument(
+        "--force", action="store_true", help="restore even while a serve or console holds the schedule lease"
+    )
+    restore.add_argument(
+        "--after-pg-restore",
+        action="store_true",
+        help="PostgreSQL: after you ran pg_restore, make PaySync forget what the restored database cannot know",
+    )
     return parser
 
 
@@ -172,6 +199,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             "mappings": command_mappings,
             "map": command_map,
             "unmap": command_unmap,
+            "backup": command_backup,
+            "restore": command_restore,
         }
         return handlers[args.command](args, settings)
     except COULD_NOT_RUN as exc:

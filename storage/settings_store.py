@@ -49,6 +49,9 @@ def procore_payments_listed(contract_id: int) -> str:
     return f"{PROCORE_PAYMENTS_LISTED_PREFIX}{contract_id}"
 
 
+# The last good `paysync backup` (storage/backup.py), ISO UTC; `paysync doctor` reads it.
+LAST_BACKUP_AT = "last_backup_at"
+
 # Leases (storage/leases.py): JSON naming the holder and when the lease expires.
 PUSH_LEASE = "sync_push_lease"  # one push at a time
 SCHEDULE_LEASE = "schedule_lease"  # one process runs the schedule
