@@ -38,7 +38,6 @@ PG_DUMP_INSTALL_HINT = (
     "Windows: the PostgreSQL installer's 'Command Line Tools', then add its bin folder to PATH), "
     "or set PAYSYNC_PG_DUMP to pg_dump's full path"
 )
-PG_DUMP_ENV = "PAYSYNC_PG_DUMP"
 BEFORE_RESTORE_SUFFIX = ".before-restore"
 
 
@@ -241,12 +240,13 @@ def _checkpoint(database: Path) -> None:
 # -- PostgreSQL -----------------------------------------------------------------------------------
 
 
-def pg_dump_program() -> str:
-    chosen = os.environ.get(PG_DUMP_ENV, "").strip()
+def pg_dump_program(chosen: str | None = None) -> str:
+    """The pg_dump to run: `chosen` (PAYSYNC_PG_DUMP, a path or a name on PATH), else pg_dump on PATH."""
+    chosen = (chosen or "").strip()
     found = chosen if chosen and Path(chosen).is_file() else shutil.which(chosen or "pg_dump")
     if not found:
         where = (
-            f"{PG_DUMP_ENV}={chosen!r} names no file"
+            f"PAYSYNC_PG_DUMP={chosen!r} names no program"
             if chosen
             else "pg_dump is not installed (or not on PATH)"
         )
@@ -275,11 +275,18 @@ def postgres_environment(url: str) -> dict[str, str]:
 
 
 def backup_postgres(
-    url: str, target: Path, *, tables: int, bill_payments: int, procore_payments: int, force: bool = False
+    url: str,
+    target: Path,
+    *,
+    tables: int,
+    bill_payments: int,
+    procore_payments: int,
+    force: bool = False,
+    pg_dump: str | None = None,
 ) -> BackupReport:
     """`pg_dump -Fc` of the database `url` names into `target` (refused when it exists, unless
     `force`). The counts are the caller's, read from the open database."""
-    program = pg_dump_program()
+    program = pg_dump_program(pg_dump)
     target = target.expanduser().absolute()
     _check_target(target, force=force)
     temporary = _private_temporary(target, "partial")
@@ -314,7 +321,9 @@ def backup_postgres(
 # -- the one entry point ------------------------------------------------------------------------------
 
 
-def take_backup(url: str | None, target: Path, *, force: bool = False) -> BackupReport:
+def take_backup(
+    url: str | None, target: Path, *, force: bool = False, pg_dump: str | None = None
+) -> BackupReport:
     """Back up the open database `url` names (None: the default SQLite file) into `target`, and
     record when in the settings store (LAST_BACKUP_AT, ISO UTC) once the copy is complete."""
     path = sqlite_path(url)
@@ -333,6 +342,7 @@ def take_backup(url: str | None, target: Path, *, force: bool = False) -> Backup
             .where(PaymentLink.procore_payment_id.is_null(False))
             .count(),
             force=force,
+            pg_dump=pg_dump,
         )
     else:
         raise BackupError(f"PAYSYNC_DATABASE_URL={url!r} names no database file to back up.")

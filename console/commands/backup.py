@@ -17,7 +17,9 @@ def command_backup(args: argparse.Namespace, settings: Settings) -> int:
     the last good one), 2 when it could not be made."""
     open_database_for(args, settings)
     try:
-        report = take_backup(settings.database_url, Path(args.path), force=args.force)
+        report = take_backup(
+            settings.database_url, Path(args.path), force=args.force, pg_dump=settings.pg_dump
+        )
     except BackupError as exc:
         raise CouldNotRun(str(exc)) from None
     print(report.as_text())
