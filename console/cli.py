@@ -208,7 +208,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         return 130
     except Exception as exc:  # no traceback reaches a user: it goes to a file, the message says where
-        return could_not_run(args, settings, unexpected_error(exc, settings.log_dir if settings else None))
+        return could_not_run(args, settings, unexpected_error(exc, settings.log_folder if settings else None))
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -5,7 +5,7 @@
 - `errors.log`: the whole traceback of an unexpected error any command met (its message on stderr
   names this file).
 
-Both live in PAYSYNC_LOG_DIR, else platformdirs' user log folder (Linux: ~/.local/state/paysync/log;
+Both live in PAYSYNC_LOG_FOLDER, else platformdirs' user log folder (Linux: ~/.local/state/paysync/log;
 Windows: %LOCALAPPDATA%\\paysync\\Logs), and roll over at 5 MB, keeping 5 old files (serve.log.1 …
 serve.log.5), so a service left alone for years never fills the disk.
 """
@@ -22,7 +22,7 @@ from platformdirs import user_log_dir
 
 from storage.secrets import make_private_folder
 
-LOG_DIR_ENV = "PAYSYNC_LOG_DIR"
+LOG_FOLDER_ENV = "PAYSYNC_LOG_FOLDER"
 MAX_BYTES = 5 * 1024 * 1024
 BACKUP_COUNT = 5
 SERVE_LOG = "serve.log"
@@ -31,8 +31,8 @@ LINE_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 
 def log_folder(configured: str | None = None) -> Path:
-    """PAYSYNC_LOG_DIR (from the settings, else the environment), else the user's log folder."""
-    chosen = (configured or os.environ.get(LOG_DIR_ENV) or "").strip()
+    """PAYSYNC_LOG_FOLDER (from the settings, else the environment), else the user's log folder."""
+    chosen = (configured or os.environ.get(LOG_FOLDER_ENV) or "").strip()
     if chosen:
         return Path(chosen).expanduser()
     return Path(user_log_dir("paysync", appauthor=False))
@@ -55,7 +55,7 @@ def configure_serve_logging(configured_folder: str | None = None) -> Path | None
     except OSError as exc:
         print(
             f"paysync: warning: cannot write the log file {path} ({exc.strerror or exc}); logging to stderr "
-            f"only. Set {LOG_DIR_ENV} to a folder the service account may write.",
+            f"only. Set {LOG_FOLDER_ENV} to a folder the service account may write.",
             file=sys.stderr,
         )
         return None

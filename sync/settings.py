@@ -61,7 +61,7 @@ KNOWN_KEYS: tuple[str, ...] = (
     "PAYSYNC_SCHEDULE",
     "PAYSYNC_ACCOUNTING_APPROVERS",
     "PAYSYNC_DEBUG",
-    "PAYSYNC_LOG_DIR",
+    "PAYSYNC_LOG_FOLDER",
     "PAYSYNC_PG_DUMP",
 )
 _OUR_PREFIXES = ("PAYSYNC_", "PROCORE_", "QBWC_")
@@ -100,7 +100,7 @@ class Settings:
     key_file: str | None = None
     # Operations (docs/operations.md): where log files go (None: the user's log folder), and the
     # pg_dump `paysync backup` runs for PostgreSQL (None: the one on PATH).
-    log_dir: str | None = None
+    log_folder: str | None = None
     pg_dump: str | None = None
     # Problems worth a warning that did not stop PaySync (a misspelt key in .env); not compared.
     config_warnings: tuple[str, ...] = field(default=(), compare=False)
@@ -276,7 +276,7 @@ def settings_from_mapping(env: Mapping[str, str]) -> Settings:
         accounting_approvers=_str_list(env, "PAYSYNC_ACCOUNTING_APPROVERS"),
         secret_key=_opt(env, "PAYSYNC_SECRET_KEY"),
         key_file=_opt(env, "PAYSYNC_KEY_FILE"),
-        log_dir=_opt(env, "PAYSYNC_LOG_DIR"),
+        log_folder=_opt(env, "PAYSYNC_LOG_FOLDER"),
         pg_dump=_opt(env, "PAYSYNC_PG_DUMP"),
     )
 

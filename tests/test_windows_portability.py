@@ -139,7 +139,7 @@ def test_errors_log_rolls_over_by_size_and_keeps_five(
     assert "--- error 39" in path.read_text()
 
 
-def test_an_unexpected_error_goes_to_errors_log_in_paysync_log_dir(
+def test_an_unexpected_error_goes_to_errors_log_in_paysync_log_folder(
     tmp_path: Path,
     clean_env: Callable[..., Path],
     capsys: pytest.CaptureFixture[str],
@@ -147,7 +147,7 @@ def test_an_unexpected_error_goes_to_errors_log_in_paysync_log_dir(
 ) -> None:
     logs = tmp_path / "logs"
     env_file = clean_env(PAYSYNC_DATABASE_URL=f"sqlite:///{tmp_path / 'paysync.db'}")
-    env_file.write_text(f"PAYSYNC_LOG_DIR={logs}\n")  # from the .env file, not only the environment
+    env_file.write_text(f"PAYSYNC_LOG_FOLDER={logs}\n")  # from the .env file, not only the environment
 
     def broken(*args: object, **kwargs: object) -> object:
         raise RuntimeError("a bug")
@@ -186,7 +186,7 @@ def test_a_service_stop_ends_serve_cleanly_and_frees_the_schedule(tmp_path: Path
     url = f"sqlite:///{tmp_path / 'paysync.db'}"
     env.update(
         PAYSYNC_DATABASE_URL=url,
-        PAYSYNC_LOG_DIR=str(tmp_path / "logs"),
+        PAYSYNC_LOG_FOLDER=str(tmp_path / "logs"),
         QBWC_PASSWORD="serve-test-password",
         QBWC_HOST="127.0.0.1",
         QBWC_PORT="0",

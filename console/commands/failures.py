@@ -59,15 +59,15 @@ def record_sync_that_could_not_start(args: argparse.Namespace, reason: str) -> N
         logging.getLogger(__name__).debug("could not record the failed sync", exc_info=True)
 
 
-def unexpected_error(exc: BaseException, log_dir: str | None = None) -> str:
+def unexpected_error(exc: BaseException, log_folder: str | None = None) -> str:
     """One line for the person; the traceback is appended to errors.log (console/logfiles.py; in
-    PAYSYNC_LOG_DIR when `log_dir` names it) and PAYSYNC_DEBUG=1 prints it."""
+    PAYSYNC_LOG_FOLDER when `log_folder` names it) and PAYSYNC_DEBUG=1 prints it."""
     if os.environ.get("PAYSYNC_DEBUG") == "1":
         traceback.print_exception(exc)
     where = "PaySync's log"
     try:
         header = f"--- {datetime.now(UTC).isoformat()} paysync {' '.join(sys.argv[1:])}\n"
-        where = str(append_to_errors_log(header + "".join(traceback.format_exception(exc)), log_dir))
+        where = str(append_to_errors_log(header + "".join(traceback.format_exception(exc)), log_folder))
     except OSError:
         pass
     return (

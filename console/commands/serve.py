@@ -114,7 +114,7 @@ def command_serve(args: argparse.Namespace, settings: Settings) -> int:
     schedule = parse_schedule(settings.schedule)
     check_tls_settings(settings)
     settings.require_qbwc_password()
-    configure_serve_logging(settings.log_dir)
+    configure_serve_logging(settings.log_folder)
     open_database_for(args, settings)
     # The schedule is remembered (the console shows it); the cutoff is recorded only when a real
     # run starts: the Web Connector's first session or the first Procore refresh (sync/quickbooks/cutoff.py).
