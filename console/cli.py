@@ -3,7 +3,7 @@
     paysync [--env-file FILE] [command]
 
 Commands: serve, qwc, status, doctor, sync, cutoff, demo, login, reconcile, mappings, map, unmap,
-company, web; no command opens the console.
+company, web, backup, restore; no command opens the console.
 
 Exit status: 0 everything meant to happen happened; 1 it ran, but something needs a person (some
 payments need attention or failed; for `status`, something stops PaySync from syncing); 2 it could
@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable, Sequence
 
+from console.commands.backup import command_backup
 from console.commands.common import COULD_NOT_RUN, settings_for
 from console.commands.company import add_company_arguments, command_company
 from console.commands.cutoff import DATE_MEANING, command_cutoff
@@ -31,6 +32,7 @@ from console.commands.login import command_login
 from console.commands.mappings import command_map, command_mappings, command_unmap
 from console.commands.qwc import command_qwc
 from console.commands.reconcile import command_reconcile
+from console.commands.restore import command_restore
 from console.commands.serve import command_serve
 from console.commands.status import command_status
 from console.commands.sync import command_sync
@@ -184,6 +186,30 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="ask for a password and print the PAYSYNC_WEB_PASSWORD line holding its hash, then exit",
     )
+    # Backup and restore (storage/backup.py; docs/operations.md "Backup and restore").
+    backup = commands.add_parser(
+        "backup",
+        parents=[env_file],
+        help="a consistent copy of the database into PATH (SQLite: safe while serve runs; PostgreSQL: pg_dump -Fc)",
+    )
+    backup.add_argument(
+        "path", metavar="PATH", help="the file to write (refused if it exists, unless --force)"
+    )
+    backup.add_argument("--force", action="store_true", help="replace PATH if it exists")
+    restore = commands.add_parser(
+        "restore",
+        parents=[env_file],
+        help="SQLite: put a backup in place of the database (the old one kept as <name>.before-restore)",
+    )
+    restore.add_argument("path", metavar="PATH", nargs="?", help="a file made by `paysync backup`")
+    restore.add_argument(
+        "--force", action="store_true", help="restore even while a serve or console holds the schedule lease"
+    )
+    restore.add_argument(
+        "--after-pg-restore",
+        action="store_true",
+        help="PostgreSQL: after you ran pg_restore, make PaySync forget what the restored database cannot know",
+    )
     return parser
 
 
@@ -214,6 +240,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             "unmap": command_unmap,
             "company": command_company,
             "web": command_web,
+            "backup": command_backup,
+            "restore": command_restore,
         }
         return handlers[args.command](args, settings)
     except COULD_NOT_RUN as exc:
@@ -221,7 +249,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         return 130
     except Exception as exc:  # no traceback reaches a user: it goes to a file, the message says where
-        return could_not_run(args, settings, unexpected_error(exc))
+        return could_not_run(args, settings, unexpected_error(exc, settings.log_folder if settings else None))
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -30,6 +30,7 @@ from __future__ import annotations
 import json
 import os
 import socket
+import sys
 import time
 import uuid
 from dataclasses import dataclass
@@ -48,7 +49,13 @@ SCHEDULE_LEASE_TTL = timedelta(minutes=2)  # renewed every 30 s by the process t
 Role = Literal["serve", "console"]
 
 
+ON_WINDOWS = sys.platform == "win32"
+
+
 def _process_alive(pid: int) -> bool:
+    """Whether process `pid` on this machine still runs (a lease it held can then not be taken at once)."""
+    if ON_WINDOWS:
+        return _windows_process_alive(pid)
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -58,6 +65,28 @@ def _process_alive(pid: int) -> bool:
     except OSError:
         return False
     return True
+
+
+def _windows_process_alive(pid: int) -> bool:
+    """os.kill(pid, 0) is no probe on Windows: it calls TerminateProcess and would end the holder.
+    Ask the kernel instead; when that cannot tell, say alive (the lease then expires on its own)."""
+    still_active, query_limited_information, access_denied = 259, 0x1000, 5
+    try:
+        import ctypes
+
+        kernel32 = getattr(ctypes, "windll").kernel32  # noqa: B009 (typeshed has windll only on win32)
+        handle = kernel32.OpenProcess(query_limited_information, False, pid)
+        if not handle:
+            return bool(kernel32.GetLastError() == access_denied)  # there, but another account's
+        try:
+            code = ctypes.c_ulong()
+            if not kernel32.GetExitCodeProcess(handle, ctypes.byref(code)):
+                return True
+            return code.value == still_active
+        finally:
+            kernel32.CloseHandle(handle)
+    except Exception:  # no kernel32 to ask: do not guess that it died
+        return True
 
 
 class Lease:

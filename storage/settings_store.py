@@ -58,6 +58,7 @@ def procore_payments_listed(contract_id: int) -> str:
 # `paysync doctor` (sync/doctor): what its probes found out about this Procore (JSON with when; read by
 # the engine: sync/doctor/findings.py), and the last good backup `paysync backup` recorded (ISO UTC).
 DOCTOR_PROBE_FINDINGS = "doctor_probe_findings"
+# The last good `paysync backup` (storage/backup.py), ISO UTC; `paysync doctor` reads it.
 LAST_BACKUP_AT = "last_backup_at"
 
 # Leases (storage/leases.py): JSON naming the holder and when the lease expires.

@@ -62,6 +62,8 @@ KNOWN_KEYS: tuple[str, ...] = (
     "PAYSYNC_ACCOUNTING_APPROVERS",
     "PAYSYNC_DEBUG",
     "PAYSYNC_WEB_PASSWORD",
+    "PAYSYNC_LOG_FOLDER",
+    "PAYSYNC_PG_DUMP",
 )
 _OUR_PREFIXES = ("PAYSYNC_", "PROCORE_", "QBWC_")
 
@@ -99,6 +101,10 @@ class Settings:
     key_file: str | None = None
     # `paysync web`: the password a browser must give (or its PBKDF2 hash); checked by console/web/.
     web_password: str | None = field(default=None, repr=False)
+    # Operations (docs/operations.md): where log files go (None: the user's log folder), and the
+    # pg_dump `paysync backup` runs for PostgreSQL (None: the one on PATH).
+    log_folder: str | None = None
+    pg_dump: str | None = None
     # Problems worth a warning that did not stop PaySync (a misspelt key in .env); not compared.
     config_warnings: tuple[str, ...] = field(default=(), compare=False)
 
@@ -284,6 +290,8 @@ def settings_from_mapping(env: Mapping[str, str]) -> Settings:
         secret_key=_opt(env, "PAYSYNC_SECRET_KEY"),
         key_file=_opt(env, "PAYSYNC_KEY_FILE"),
         web_password=_opt(env, "PAYSYNC_WEB_PASSWORD"),
+        log_folder=_opt(env, "PAYSYNC_LOG_FOLDER"),
+        pg_dump=_opt(env, "PAYSYNC_PG_DUMP"),
     )
 
 

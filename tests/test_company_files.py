@@ -1,4 +1,4 @@
-"""Several QuickBooks company files on one PaySync (sync/companies.py), end to end over loopback:
+"""Several QuickBooks company files on one PaySync (sync/quickbooks/companies.py), end to end over loopback:
 two files whose TxnIDs and ListIDs collide, each paying the same subcontractor on its own project,
 served by one Web Connector endpoint; a file removed and added again; the CLI."""
 
@@ -19,8 +19,8 @@ from console.cli import main
 from sandbox.quickbooks import SandboxCompanyFile
 from storage.db import close_database
 from storage.models import QuickBooksWork
-from sync.companies import CompanyError, add_company, list_companies, remove_company
 from sync.engine.mappings import MappingRefused, confirm_mapping
+from sync.quickbooks.companies import CompanyError, add_company, list_companies, remove_company
 from sync.quickbooks.workqueue import queue_quickbooks_refresh
 from sync.runtime.cutoff import change_cutoff, parse_cutoff
 from tests.support.bridge import Bridge, Servers, new_bridge

@@ -62,9 +62,7 @@ SYNC_PARTS: dict[str, set[str]] = {
     "sync.quickbooks.qbxml": {"sync.quickbooks.qbxml"},  # qbXML itself: no database, no settings
     "sync.quickbooks": {"sync.quickbooks", "sync.settings"},  # never Procore, the engine or the runtime
     "sync.procore": {"sync.procore", "sync.settings"},  # never QuickBooks, the engine or the runtime
-    # The company files PaySync serves (several QuickBooks files): over the QuickBooks side only.
-    "sync.companies": {"sync.quickbooks", "sync.settings"},
-    "sync.engine": {"sync.engine", "sync.procore", "sync.quickbooks", "sync.settings", "sync.companies"},
+    "sync.engine": {"sync.engine", "sync.procore", "sync.quickbooks", "sync.settings"},  # never the runtime
     "sync.runtime": {"sync"},  # runs the rest
     "sync.doctor": {"sync"},  # `paysync doctor`: checks every part
 }

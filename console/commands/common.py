@@ -45,7 +45,7 @@ def open_database_for(args: argparse.Namespace, settings: Settings) -> None:
 
 def company_key_argument(args: argparse.Namespace, settings: Settings) -> str:
     """The company file a command is about: `--company KEY` (an active one), else the .env file's."""
-    from sync.companies import CompanyError, require_active_company
+    from sync.quickbooks.companies import CompanyError, require_active_company
 
     named = getattr(args, "company", None)
     if not named:

@@ -1,4 +1,4 @@
-"""`paysync company add/list/remove`: the QuickBooks company files PaySync serves (sync/companies.py)."""
+"""`paysync company add/list/remove`: the QuickBooks company files PaySync serves (sync/quickbooks/companies.py)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import json
 import sys
 
 from console.commands.common import EXIT_OK, CouldNotRun, open_database_for
-from sync.companies import CompanyEntry, CompanyError, add_company, list_companies, remove_company
+from sync.quickbooks.companies import CompanyEntry, CompanyError, add_company, list_companies, remove_company
 from sync.quickbooks.cutoff import format_cutoff
 from sync.runtime.scheduler import parse_schedule
 from sync.settings import ConfigError, Settings, acting_person

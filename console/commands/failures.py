@@ -10,12 +10,10 @@ import os
 import sys
 import traceback
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
-from platformdirs import user_log_dir
-
 from console.commands.common import EXIT_CONFIG
+from console.logfiles import append_to_errors_log
 from storage.db import close_database, open_database, sqlite_path
 from storage.secrets import KeySource
 from sync.engine.runs import record_failed_run
@@ -61,19 +59,15 @@ def record_sync_that_could_not_start(args: argparse.Namespace, reason: str) -> N
         logging.getLogger(__name__).debug("could not record the failed sync", exc_info=True)
 
 
-def unexpected_error(exc: BaseException) -> str:
-    """One line for the person; the traceback is appended to a log file (PAYSYNC_DEBUG=1 prints it)."""
+def unexpected_error(exc: BaseException, log_folder: str | None = None) -> str:
+    """One line for the person; the traceback is appended to errors.log (console/logfiles.py; in
+    PAYSYNC_LOG_FOLDER when `log_folder` names it) and PAYSYNC_DEBUG=1 prints it."""
     if os.environ.get("PAYSYNC_DEBUG") == "1":
         traceback.print_exception(exc)
     where = "PaySync's log"
     try:
-        folder = Path(user_log_dir("paysync", appauthor=False))
-        folder.mkdir(parents=True, exist_ok=True)
-        path = folder / "errors.log"
-        with path.open("a", encoding="utf-8") as handle:
-            handle.write(f"--- {datetime.now(UTC).isoformat()} paysync {' '.join(sys.argv[1:])}\n")
-            handle.write("".join(traceback.format_exception(exc)))
-        where = str(path)
+        header = f"--- {datetime.now(UTC).isoformat()} paysync {' '.join(sys.argv[1:])}\n"
+        where = str(append_to_errors_log(header + "".join(traceback.format_exception(exc)), log_folder))
     except OSError:
         pass
     return (

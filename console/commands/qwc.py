@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from console.commands.common import EXIT_FAILED, EXIT_OK, company_key_argument, open_database_for
-from sync.companies import require_active_company
+from sync.quickbooks.companies import require_active_company
 from sync.quickbooks.webconnector.app import is_loopback_host
 from sync.quickbooks.webconnector.qwc import build_qwc
 from sync.runtime.scheduler import parse_schedule

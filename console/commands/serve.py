@@ -7,8 +7,10 @@ import argparse
 import asyncio
 import contextlib
 import logging
+import signal
 
 from console.commands.common import EXIT_OK, CouldNotRun, open_database_for
+from console.logfiles import configure_serve_logging
 from storage.db import is_postgres
 from storage.fields import utc_now
 from storage.leases import ScheduleHolder
@@ -103,6 +105,18 @@ def claim_schedule(runtime: Runtime) -> None:
     )
 
 
+def stop_like_ctrl_c_on_service_stop() -> None:
+    """systemd stops a unit with SIGTERM (and Windows' Ctrl+Break is SIGBREAK): end serve as Ctrl+C
+    does, so the lease is given back. uvicorn catches these while it serves and raises them again
+    once it has closed; the default action would then end the process before the lease is given
+    back (the next start would wait for it to expire). SIGTERM is never delivered on Windows, where
+    a service stop (WinSW) is a Ctrl+C."""
+    for name in ("SIGTERM", "SIGBREAK"):
+        number = getattr(signal, name, None)
+        if number is not None:
+            signal.signal(number, signal.default_int_handler)
+
+
 def command_serve(args: argparse.Namespace, settings: Settings) -> int:
     """The runtime headless (sync/runtime/runtime.py): the Web Connector endpoint, the scheduler and
     the pushes on one event loop, until Ctrl+C or SIGTERM. Refused while another `paysync serve`
@@ -115,7 +129,7 @@ def command_serve(args: argparse.Namespace, settings: Settings) -> int:
     schedule = parse_schedule(settings.schedule)
     check_tls_settings(settings)
     settings.require_qbwc_password()
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    configure_serve_logging(settings.log_folder)
     open_database_for(args, settings)
     # The schedule is remembered (the console shows it); the cutoff is recorded only when a real
     # run starts: the Web Connector's first session or the first Procore refresh (sync/quickbooks/cutoff.py).
@@ -125,6 +139,7 @@ def command_serve(args: argparse.Namespace, settings: Settings) -> int:
     )
     claim_schedule(runtime)
     runtime.add_listener(ServeReport(runtime, taken_from=runtime.lease.took_over_from))
+    stop_like_ctrl_c_on_service_stop()
     try:
         with contextlib.suppress(KeyboardInterrupt):
             asyncio.run(runtime.run())

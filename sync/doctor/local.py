@@ -17,8 +17,8 @@ from storage.migrations import LATEST_VERSION, current_version
 from storage.models import CompanyFile
 from storage.secrets import KEY_ENV, KEY_FILE_ENV, default_key_file
 from storage.settings_store import LAST_BACKUP_AT, delete_setting, get_setting, set_setting
-from sync.companies import active_file_keys
 from sync.doctor.check import Check, fail, ok, warn
+from sync.quickbooks.companies import active_file_keys
 from sync.quickbooks.company_file import (
     NEEDED_QUICKBOOKS,
     describe_country_refusal,

@@ -33,7 +33,6 @@ from storage.leases import PushLease
 from storage.models import Commitment, ErrorEvent, PaymentAttachment, PaymentLink, ProcoreWrite, SyncRun
 from storage.settings_store import delete_setting, procore_payments_listed
 from storage.vocabulary import ErpStatus
-from sync.companies import active_file_keys, record_cutoffs_at_first_run
 from sync.engine.apply import PaymentPusher, ProcoreOutage, prepare_links
 from sync.engine.cancel import SyncCancel
 from sync.engine.desired import origin_data
@@ -56,6 +55,7 @@ from sync.procore.errors import (
 )
 from sync.procore.importer import import_from_procore
 from sync.procore.permissions import PermissionDenied, check_can_sync
+from sync.quickbooks.companies import active_file_keys, record_cutoffs_at_first_run
 from sync.quickbooks.cutoff import recorded_message
 from sync.quickbooks.workqueue import queue_quickbooks_refresh
 from sync.settings import ConfigError, Settings, open_settings_database

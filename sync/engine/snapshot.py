@@ -158,7 +158,7 @@ class CurrencyContext:
 
 @dataclass
 class ProjectScope:
-    """Which Procore projects a company file's bills may match (sync/companies.py): a file added with
+    """Which Procore projects a company file's bills may match (sync/quickbooks/companies.py): a file added with
     its projects sees only those; every other file sees the projects no file claims. With one
     company file nothing is claimed and every project is in scope."""
 

@@ -23,8 +23,8 @@ from storage.db import tuple_rows, write_transaction
 from storage.fields import utc_now
 from storage.models import CompanyFile
 from storage.settings_store import SCHEDULE_CUTOFF, SCHEDULE_EXPRESSION, get_setting, set_setting
-from sync.companies import active_file_keys
 from sync.engine.runs import record_failed_run
+from sync.quickbooks.companies import active_file_keys
 from sync.quickbooks.cutoff import schedule_cutoff
 from sync.settings import ConfigError, Settings
 
@@ -67,7 +67,7 @@ class Schedule:
 
 @dataclass(frozen=True)
 class CompanySchedules:
-    """Each company file's schedule (sync/companies.py); the loop sleeps until the soonest run of
+    """Each company file's schedule (sync/quickbooks/companies.py); the loop sleeps until the soonest run of
     any, and a run queues the QuickBooks queries of the files due then."""
 
     entries: tuple[tuple[str, Schedule], ...]

@@ -42,8 +42,8 @@ from storage.secrets import (
     looser_than_private,
 )
 from storage.vocabulary import ErpStatus
-from sync.companies import list_companies
 from sync.engine.runs import describe_trigger
+from sync.quickbooks.companies import list_companies
 from sync.quickbooks.cutoff import cutoff_source, schedule_cutoff
 from sync.runtime.cutoff import why_locked
 from sync.runtime.scheduler import company_schedules, parse_schedule
