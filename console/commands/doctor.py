@@ -1,5 +1,5 @@
 """`paysync doctor [--json] [--probe --probe-commitment ID [--yes]] [--demo]`: whether this
-installation will work, check by check (sync/doctor; docs/doctor.md).
+installation will work, check by check (sync/doctor; docs/operations.md, "Go-live step").
 
 Exit status: 0 every check ✔; 1 any ⚠ or ✖ (or a probe declined); 2 it could not run (the
 configuration or the database; a probe that could not start)."""

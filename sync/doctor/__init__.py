@@ -1,4 +1,4 @@
-"""`paysync doctor`: a go-live and health check of what documentation cannot verify (docs/doctor.md).
+"""`paysync doctor`: a go-live and health check of what documentation cannot verify (docs/operations.md, "Go-live step").
 
     check.py        Check (name, verdict ok|warn|fail, why, fix) and running groups of checks so
                     that one failing never stops the others
