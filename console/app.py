@@ -25,6 +25,7 @@ from textual.worker import Worker, WorkerState
 
 from console.bindings import (
     APP_BINDINGS,
+    COMPANY_BINDINGS,
     MAIN_BINDINGS,
     PAYMENTS_PANE_BINDINGS,
     SCREEN_CONTEXTS,
@@ -226,7 +227,10 @@ class PaySyncApp(App[None]):
         from_file, problems = load_keymap(self.preferences, known)
         self.setting_problems.extend(problems)
         # Keys active together on one screen must stay distinct (a move onto `q` would lose Quit).
-        contexts = [[*APP_BINDINGS, *MAIN_BINDINGS, *PAYMENTS_PANE_BINDINGS], *SCREEN_CONTEXTS]
+        contexts = [
+            [*APP_BINDINGS, *MAIN_BINDINGS, *COMPANY_BINDINGS, *PAYMENTS_PANE_BINDINGS],
+            *SCREEN_CONTEXTS,
+        ]
         from_file, clashes = without_clashes(from_file, contexts, normalise=self._normalize_keymap)
         self.setting_problems.extend(clashes)
         keymap = {**from_file, **self._keymap}
@@ -280,7 +284,7 @@ class PaySyncApp(App[None]):
 
     def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
-        for binding in [*MAIN_BINDINGS, *PAYMENTS_PANE_BINDINGS]:
+        for binding in [*MAIN_BINDINGS, *COMPANY_BINDINGS, *PAYMENTS_PANE_BINDINGS]:
             if binding.action in ("open_detail", "clear_filter"):
                 continue
             action = binding.action

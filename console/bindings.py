@@ -157,6 +157,23 @@ MAIN_BINDINGS: list[Binding] = [
     ),
 ]
 
+# The main screen's key for several company files (console/screens/main_companies.py). Kept apart:
+# the footer and the help screen show it only when there are several files, so a single-company
+# console looks as it always did; with one file the key says so and does nothing.
+COMPANY_BINDINGS: list[Binding] = [
+    Binding(
+        "F",
+        "cycle_company",
+        "Company",
+        tooltip=(
+            "Several company files: show one file's payments, then the next file's, then all again "
+            "(the top bar says which). Commitments and invoices listed are those with a payment of "
+            "that file, counted by its payments; the status counts in the top bar stay for all files."
+        ),
+        id="company-filter",
+    ),
+]
+
 # Keys of the Payments pane (shown in the footer while it has the focus).
 PAYMENTS_PANE_BINDINGS: list[Binding] = [
     Binding(
@@ -323,6 +340,7 @@ FOOTER_PRIORITY: dict[str, int] = {
     "reconcile-items": 14,
     "health-close": 0,
     "health-reload": 1,
+    "company-filter": 3,
 }
 
 
@@ -332,6 +350,7 @@ def all_bindings() -> list[Binding]:
     for group in (
         APP_BINDINGS,
         MAIN_BINDINGS,
+        COMPANY_BINDINGS,
         PAYMENTS_PANE_BINDINGS,
         PREVIEW_BINDINGS,
         LOG_BINDINGS,

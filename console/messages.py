@@ -29,25 +29,37 @@ class OverviewLoaded(Message):
 
 
 class CommitmentsLoaded(Message):
-    def __init__(self, page: CommitmentPage, *, text: str) -> None:
+    def __init__(self, page: CommitmentPage, *, text: str, file_key: str | None = None) -> None:
         super().__init__()
         self.page = page
         self.text = text
+        self.file_key = file_key  # the company filter it was read with (None: all files)
 
 
 class InvoicesLoaded(Message):
-    def __init__(self, commitment_id: int | None, invoices: Sequence[InvoiceRow]) -> None:
+    def __init__(
+        self, commitment_id: int | None, invoices: Sequence[InvoiceRow], *, file_key: str | None = None
+    ) -> None:
         super().__init__()
         self.commitment_id = commitment_id
         self.invoices = tuple(invoices)
+        self.file_key = file_key  # the company filter it was read with (None: all files)
 
 
 class PaymentsLoaded(Message):
-    def __init__(self, commitment_id: int | None, invoice_id: int | None, page: PaymentPage) -> None:
+    def __init__(
+        self,
+        commitment_id: int | None,
+        invoice_id: int | None,
+        page: PaymentPage,
+        *,
+        file_key: str | None = None,
+    ) -> None:
         super().__init__()
         self.commitment_id = commitment_id
         self.invoice_id = invoice_id
         self.page = page
+        self.file_key = file_key  # the company filter it was read with (None: all files)
 
 
 class PaymentDetailLoaded(Message):

@@ -7,7 +7,7 @@ Terminal's default) and 200×50; and once in a light theme. Then every state a p
 fresh database with nothing in it yet, a payment that needs attention, a sync under way and the
 question before stopping it, the prompts for a payment number and for a file to attach, the
 preview, a payment's details, the event log, the error modal and the help screen (help and
-details at 80×24 too)."""
+details at 80×24 too); and two company files with the company filter on."""
 
 from __future__ import annotations
 
@@ -29,6 +29,7 @@ from sync.engine.cancel import SyncCancel
 from sync.engine.service import SyncService
 from sync.procore.permissions import PermissionDenied
 from tests.support.console import fixed_settings, frozen_now, make_fixed_app, settle
+from tests.support.console_companies import add_east_company
 
 SIZE = (140, 40)
 
@@ -303,3 +304,19 @@ def test_health_screen(snap_compare: Any, tmp_path: Path, monkeypatch: pytest.Mo
         await settle(pilot)
 
     assert snap_compare(app, terminal_size=(120, 30), run_before=run_before)
+
+
+async def filtered_to_east(pilot: Pilot[None]) -> None:
+    """Two company files, the filter on the second (F), its payment on SC-001 highlighted."""
+    await settle(pilot)
+    await pilot.press("F")
+    await settle(pilot)
+    payments = pilot.app.screen.query_one("#payments", DataTable)
+    payments.focus()
+    await settle(pilot)
+
+
+def test_two_company_files_filtered_to_one(snap_compare: Any, tmp_path: Path) -> None:
+    app = make_fixed_app(tmp_path)
+    add_east_company()
+    assert snap_compare(app, terminal_size=(120, 30), run_before=filtered_to_east)

@@ -12,7 +12,7 @@ from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
-from console.bindings import HELP_SECTIONS, MODAL_BINDINGS, NAVIGATION_HELP
+from console.bindings import COMPANY_BINDINGS, HELP_SECTIONS, MODAL_BINDINGS, NAVIGATION_HELP
 from console.widgets.footer import KeyFooter
 from console.widgets.status import STATUS_MEANINGS, status_text
 from storage.views import ERP_STATUSES
@@ -113,7 +113,7 @@ class HelpScreen(ModalScreen[None]):
             if self.sections is not None:
                 dialog.add_class("-window")
             with VerticalScroll(id="help-body"):
-                for title, bindings in self.sections if self.sections is not None else HELP_SECTIONS:
+                for title, bindings in self.sections if self.sections is not None else self.main_sections():
                     yield Static(keys_table(title, bindings, keymap), classes="help-section")
                 if self.sections is not None:
                     yield Static(WINDOW_HELP_NOTE, classes="help-section")
@@ -124,6 +124,13 @@ class HelpScreen(ModalScreen[None]):
                     if preferences is not None:
                         yield Static(settings_note(str(preferences.folder)), classes="help-section")
         yield KeyFooter()
+
+    def main_sections(self) -> list[tuple[str, list[Binding]]]:
+        """Every key; the company filter's only when there are several company files."""
+        main_screen = getattr(self.app, "main_screen", None)
+        if not getattr(main_screen, "several_company_files", False):
+            return HELP_SECTIONS
+        return [HELP_SECTIONS[0], ("Several company files", COMPANY_BINDINGS), *HELP_SECTIONS[1:]]
 
     def action_close(self) -> None:
         self.dismiss(None)

@@ -8,6 +8,7 @@ It is built in layers, one job a module, each a subclass of the one before:
 - console/screens/main_editing.py: filter, copy, export, payment number, attachment, retract;
 - console/screens/main_sync.py: preview, sync, stopping a sync, the runtime's scheduled runs;
 - console/screens/main_reconcile.py: reconciliation with Procore (R, i) and mapping suggestions (m);
+- console/screens/main_companies.py: several company files: the company filter (F);
 - console/screens/main_input.py: what is typed into the prompt bar, checked (plain functions).
 
 The layout follows the terminal: below 36 rows the detail pane hides (enter still opens the full
@@ -17,13 +18,13 @@ view) and the invoices pane gets fewer rows, so the payments list is always on s
 
 from __future__ import annotations
 
-from console.bindings import MAIN_BINDINGS
-from console.screens.main_reconcile import MainReconciling
+from console.bindings import COMPANY_BINDINGS, MAIN_BINDINGS
+from console.screens.main_companies import MainCompanies
 from console.widgets.detail import PaymentDetailPanel
 
 
-class MainScreen(MainReconciling):
-    BINDINGS = [*MAIN_BINDINGS]
+class MainScreen(MainCompanies):
+    BINDINGS = [*MAIN_BINDINGS, *COMPANY_BINDINGS]
     AUTO_FOCUS = "#commitments"
     # Classes on the screen by terminal height: the panes shrink and collapse in this order.
     VERTICAL_BREAKPOINTS = [(0, "-height-tiny"), (28, "-height-short"), (36, "-height-normal")]

@@ -51,6 +51,7 @@ class MainScreenBase(Screen[None]):
     def __init__(self) -> None:
         super().__init__(id="main")
         self.filter_text = ""
+        self.company_filter: str | None = None  # a company file's key; None: all company files
         self.sort = SortState("number", COMMITMENT_SORTS["number"])
         self.payment_sort = SortState("date", PAYMENT_SORTS["date"])
         self.overview: Overview | None = None
@@ -122,6 +123,14 @@ class MainScreenBase(Screen[None]):
     # ----------------------------------------------------------------------------------------
     # The top bar: the counts, the last sync, the schedule and how this console runs
 
+    def companies_changed(self) -> None:
+        """The overview was read again: the company files may have changed (the filter's layer acts)."""
+
+    def company_filter_label(self) -> str | None:
+        """ "East Builders LLC" while the company filter is on, "All companies" with several files
+        and no filter; None with one file (the top bar then looks as it always did)."""
+        return None
+
     def render_topbar(self) -> None:
         app = self.paysync
         expression = (self.overview.schedule_expression if self.overview else None) or app.schedule_expression
@@ -137,5 +146,6 @@ class MainScreenBase(Screen[None]):
                 web_connector_note=app.web_connector_note,
                 endpoint_url=app.endpoint_url,
                 busy=" · ".join(text for text in (self.busy_text, self.reconcile_busy) if text) or None,
+                company_filter=self.company_filter_label(),
             )
         )

@@ -55,9 +55,12 @@ class MainReading(MainScreenBase):
         thread=True, exclusive=True, group="commitments", exit_on_error=False, description="read commitments"
     )
     def load_commitments(self, text: str, sort: str, descending: bool) -> None:
+        file_key = self.company_filter
         with views.read_session():
-            page = views.list_commitments(text=text, limit=PAGE_SIZE, sort=sort, descending=descending)
-        self.post_message(CommitmentsLoaded(page, text=text))
+            page = views.list_commitments(
+                text=text, limit=PAGE_SIZE, sort=sort, descending=descending, file_key=file_key
+            )
+        self.post_message(CommitmentsLoaded(page, text=text, file_key=file_key))
 
     @work(
         thread=True,
@@ -69,8 +72,11 @@ class MainReading(MainScreenBase):
     def load_children(self, key: str, invoice_id: int | None, text: str) -> None:
         commitment_id = commitment_id_of(key)
         sort = self.payment_sort
+        file_key = self.company_filter
         with views.read_session():
-            invoices = views.list_invoices(commitment_id) if commitment_id is not None else ()
+            invoices = (
+                views.list_invoices(commitment_id, file_key=file_key) if commitment_id is not None else ()
+            )
             page = views.list_payments(
                 commitment_id,
                 invoice_id=invoice_id,
@@ -78,14 +84,16 @@ class MainReading(MainScreenBase):
                 sort=sort.key,
                 descending=sort.descending,
                 text=text,
+                file_key=file_key,
             )
-        self.post_message(InvoicesLoaded(commitment_id, invoices))
-        self.post_message(PaymentsLoaded(commitment_id, invoice_id, page))
+        self.post_message(InvoicesLoaded(commitment_id, invoices, file_key=file_key))
+        self.post_message(PaymentsLoaded(commitment_id, invoice_id, page, file_key=file_key))
 
     @work(thread=True, exclusive=True, group="payments", exit_on_error=False, description="read payments")
     def load_payments(self, key: str, invoice_id: int | None, text: str) -> None:
         commitment_id = commitment_id_of(key)
         sort = self.payment_sort
+        file_key = self.company_filter
         with views.read_session():
             page = views.list_payments(
                 commitment_id,
@@ -94,8 +102,9 @@ class MainReading(MainScreenBase):
                 sort=sort.key,
                 descending=sort.descending,
                 text=text,
+                file_key=file_key,
             )
-        self.post_message(PaymentsLoaded(commitment_id, invoice_id, page))
+        self.post_message(PaymentsLoaded(commitment_id, invoice_id, page, file_key=file_key))
 
     @work(thread=True, exclusive=True, group="detail", exit_on_error=False, description="read the payment")
     def load_detail(self, application_id: int, open_modal: bool = False) -> None:
@@ -109,6 +118,7 @@ class MainReading(MainScreenBase):
             or message.overview.last_sync != self.overview.last_sync
         )
         self.overview = message.overview
+        self.companies_changed()
         self.render_topbar()
         if changed and not self.sync_running:
             # Something else (the Web Connector, the schedule, `paysync serve`) changed the data.
@@ -122,8 +132,8 @@ class MainReading(MainScreenBase):
         return f"Commitments · {self._commitment_count} · {order}" if table.row_count else "Commitments"
 
     def on_commitments_loaded(self, message: CommitmentsLoaded) -> None:
-        if message.text != self.filter_text:
-            return  # the user has typed on since
+        if message.text != self.filter_text or message.file_key != self.company_filter:
+            return  # the user has typed on (or picked another company file) since
         table = self.query_one(CommitmentsTable)
         self.commitments = {commitment_key(row.id): row for row in message.page.rows}
         table.set_sort(self.sort.key, self.sort.descending)
@@ -163,6 +173,8 @@ class MainReading(MainScreenBase):
     def on_invoices_loaded(self, message: InvoicesLoaded) -> None:
         if self.current_commitment != commitment_key(message.commitment_id):
             return
+        if message.file_key != self.company_filter:
+            return
         table = self.query_one(InvoicesTable)
         table.show(message.invoices)
         row = self.commitments.get(self.current_commitment)
@@ -176,7 +188,7 @@ class MainReading(MainScreenBase):
     def on_payments_loaded(self, message: PaymentsLoaded) -> None:
         if self.current_commitment != commitment_key(message.commitment_id):
             return
-        if message.invoice_id != self.current_invoice:
+        if message.invoice_id != self.current_invoice or message.file_key != self.company_filter:
             return
         table = self.query_one(PaymentsTable)
         self.payments = {str(row.application_id): row for row in message.page.rows}

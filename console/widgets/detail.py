@@ -48,7 +48,7 @@ def quickbooks_side(detail: PaymentDetail, *, full: bool, tz: tzinfo | None = No
             "QuickBooks",
             [
                 ("Record", f"{row.method_label} (unreadable)"),
-                ("Company file", detail.file_key),
+                ("Company file", detail.company_file_label or detail.file_key),
                 ("As sent", Text(" ".join((detail.raw_record or "—").split())[:500], style="italic")),
             ],
             full=full,
@@ -66,6 +66,9 @@ def quickbooks_side(detail: PaymentDetail, *, full: bool, tz: tzinfo | None = No
             f"{row.bill_ref_number or '—'}" + (f" ({detail.bill_txn_date})" if detail.bill_txn_date else ""),
         ),
     ]
+    if detail.company_file_label and not full:
+        # Several company files: which books the payment is from (the full view lists it below).
+        rows.insert(0, ("Company file", detail.company_file_label))
     if full:
         rows += [
             ("TxnID", f"{row.payment_txn_id} (edit {detail.edit_sequence})"),
@@ -73,7 +76,7 @@ def quickbooks_side(detail: PaymentDetail, *, full: bool, tz: tzinfo | None = No
             ("Modified (QB)", detail.time_modified),
             ("Account", detail.account_name or "—"),
             ("Memo", detail.memo or "—"),
-            ("Company file", detail.file_key),
+            ("Company file", detail.company_file_label or detail.file_key),
         ]
     if row.currency:
         rate = f"rate {detail.exchange_rate}" if detail.exchange_rate else "no rate given"

@@ -47,7 +47,8 @@ class KeyFooter(Footer):
             return
         active = self.screen.active_bindings
         entries: list[tuple[Binding, bool, str]] = []
-        actions: set[str] = set()
+        # Keys that work but are not worth a place now (the company filter with one company file).
+        actions: set[str] = set(getattr(self.screen, "footer_hidden_actions", ()))
         for _, binding, enabled, tooltip in active.values():
             if not binding.show or binding.action in actions:
                 continue

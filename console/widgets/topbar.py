@@ -1,6 +1,7 @@
 """The top bar (Dolphie's TopBar): Web Connector contact, company file, Procore budget,
 schedule and next run, the last sync (in red with its reason when it failed), and how many
-payments are in each ERP status."""
+payments are in each ERP status. With several company files the first line names the company
+filter and gives each active file's last contact, marked ▲ when its last poll failed."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from textual.widgets import Static
 
 from console.widgets.status import palette, status_text
 from console.widgets.timefmt import ago, clock, until
-from storage.views import ERP_STATUSES, LastSync, Overview
+from storage.views import ERP_STATUSES, CompanyFileInfo, LastSync, Overview
 
 REASON_LIMIT = 60  # characters of a failed sync's reason shown in the bar; the log (l) has it all
 
@@ -47,17 +48,61 @@ class BarState:
     endpoint_url: str | None = None
     busy: str | None = None  # e.g. "Syncing…"
     schedule_holder: str | None = None  # "paysync serve (process 1234 on host X)" when it runs the schedule
+    company_filter: str | None = None  # "East Builders LLC" / "All companies"; None with one company file
 
 
-def identity_line(state: BarState) -> Text:
+def _contact_style(last: datetime, now: datetime) -> str:
+    colours = palette()
+    return colours.green if (now - last).total_seconds() / 60 < 90 else colours.yellow
+
+
+def several_files_line(state: BarState, files: tuple[CompanyFileInfo, ...]) -> Text:
+    """Several company files: the filter, then each file's key and last contact, on one line."""
     line = Text(no_wrap=True, overflow="ellipsis")
     colours = palette()
     line.append(" PaySync ", style="bold reverse")
     if state.mode_label:
         line.append(f" {state.mode_label} ", style=f"bold reverse {colours.yellow}")
+    line.append("  Company: ", style="bold")
+    filtered = state.company_filter not in (None, "All companies")
+    line.append(state.company_filter or "All companies", style=f"bold {colours.yellow}" if filtered else "")
+    line.append(*separator())
+    line.append("Web Connector", style="bold")
+    if state.web_connector_note:
+        line.append(f" ({state.web_connector_note})", style="italic")
+    for index, cf in enumerate(files):
+        line.append(" · " if index else " ", style=colours.grey if index else "")
+        line.append(cf.file_key, style="bold")
+        if cf.country and cf.country != "US":
+            line.append(f" ({cf.country})", style=f"bold {colours.red}")
+        if cf.last_contact_at is None:
+            line.append(" ○ never", style=colours.grey)
+        else:
+            line.append(
+                f" ● {ago(cf.last_contact_at, state.now)}",
+                style=_contact_style(cf.last_contact_at, state.now),
+            )
+        if cf.last_error:
+            line.append(" ▲", style=f"bold {colours.yellow}")
+    if any(cf.last_error for cf in files):
+        line.append("  ▲ last poll failed: see the log (l)", style=f"bold {colours.yellow}")
+    if state.endpoint_url:
+        line.append(f"  · endpoint {state.endpoint_url}", style=colours.grey)
+    return line
+
+
+def identity_line(state: BarState) -> Text:
     overview = state.overview
+    several = overview.active_company_files if overview else ()
+    if len(several) > 1:
+        return several_files_line(state, several)
+    line = Text(no_wrap=True, overflow="ellipsis")
+    colours = palette()
+    line.append(" PaySync ", style="bold reverse")
+    if state.mode_label:
+        line.append(f" {state.mode_label} ", style=f"bold reverse {colours.yellow}")
     if overview and overview.company_files:
-        cf = overview.company_files[0]
+        cf = (several or overview.company_files)[0]  # the active file, when one was removed
         line.append(f"  {cf.company_name or cf.file_key}", style="bold")
         if cf.country:
             line.append(f" ({cf.country})", style=f"bold {colours.red}" if cf.country != "US" else "")
@@ -75,7 +120,7 @@ def identity_line(state: BarState) -> Text:
         )
     if state.web_connector_note:
         line.append(f" ({state.web_connector_note})", style="italic")
-    if overview and overview.company_files and overview.company_files[0].last_error:
+    if overview and overview.company_files and (several or overview.company_files)[0].last_error:
         line.append("  ▲ last poll failed: see the log (l)", style=f"bold {colours.yellow}")
     if state.endpoint_url:
         line.append(f"  · endpoint {state.endpoint_url}", style=colours.grey)

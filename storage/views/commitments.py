@@ -9,11 +9,11 @@ from typing import Any, NamedTuple
 from peewee import JOIN, Case, fn
 
 from storage.models import Commitment, PaymentLink, ProcoreProject
-from storage.queries import held_payments_not_stored
+from storage.views.payments import held_query
 from storage.views.placement import Placement, held_in_scope, placement, unmatched_in_scope
 from storage.views.rows import CommitmentPage, CommitmentRow
 from storage.views.sorting import COMMITMENT_SORTS, SortOrder, commitment_sort_key
-from storage.views.sql import contains, fetch, named
+from storage.views.sql import applications_of, contains, fetch, named, of_company_file
 from storage.views.statuses import ATTENTION_RANK, STATUS_RANK, rank_of, rank_to_status, status_from_text
 
 
@@ -30,15 +30,17 @@ class _CommitmentRecord(NamedTuple):
     max_rank: int | None
 
 
-def _commitment_filter(text: str, placement: Placement) -> Any:
+def _commitment_filter(text: str, placement: Placement, file_key: str | None) -> Any:
     """Match the filter text against number, title, vendor and project; or, if it names a status,
-    keep the commitments with at least one payment in that status."""
+    keep the commitments with at least one payment in that status (of company file `file_key`)."""
     text = text.strip()
     if not text:
         return None
     wanted_status = status_from_text(text)
     if wanted_status is not None:
         having = PaymentLink.select(PaymentLink.commitment).where(PaymentLink.erp_status == wanted_status)
+        if file_key is not None:
+            having = having.where(PaymentLink.application.in_(applications_of(file_key)))
         placed = sorted(
             {m.commitment_id for m, status in placement.placed.values() if status == wanted_status}
         )
@@ -52,7 +54,7 @@ def _commitment_filter(text: str, placement: Placement) -> Any:
     )
 
 
-def _unmatched_row(text: str, placement: Placement) -> CommitmentRow | None:
+def _unmatched_row(text: str, placement: Placement, file_key: str | None) -> CommitmentRow | None:
     """Payments not (yet) matched to a commitment, shown as one pseudo-commitment."""
     rows = unmatched_in_scope(placement, text)
     if rows is None:
@@ -62,7 +64,7 @@ def _unmatched_row(text: str, placement: Placement) -> CommitmentRow | None:
     attention_count = sum(1 for rank in ranks if rank >= ATTENTION_RANK)
     max_rank = max(ranks, default=0)
     if held_in_scope(text):
-        held = int(held_payments_not_stored().count())  # unreadable payments: on no commitment
+        held = int(held_query(file_key).count())  # unreadable payments: on no commitment
         if held:
             count += held
             attention_count += held
@@ -90,6 +92,7 @@ def list_commitments(
     offset: int = 0,
     sort: SortOrder | str = "number",
     descending: bool | None = None,
+    file_key: str | None = None,
 ) -> CommitmentPage:
     """One page of commitments with their payment counts and most urgent status.
 
@@ -97,9 +100,17 @@ def list_commitments(
     direction unless `descending` says otherwise. The unmatched group (if any) comes first on the
     first page. Payments the engine has not placed but whose bill matches an invoice count on that
     invoice's commitment.
+
+    `file_key` keeps the commitments with at least one payment of that company file, counted and
+    ranked by that file's payments only (None: every file).
     """
-    placed = placement()
+    placed = placement(of_company_file(file_key))
     rank = rank_of(PaymentLink.erp_status)
+    on_link = PaymentLink.commitment == Commitment.id
+    if file_key is not None:
+        # In the join's ON, not the WHERE: a commitment whose payments of the file are only placed
+        # by their bill (not linked) still comes back, with no linked payment to count.
+        on_link &= PaymentLink.application.in_(applications_of(file_key))
     base = (
         Commitment.select(
             *named(
@@ -117,12 +128,16 @@ def list_commitments(
         )
         .join(ProcoreProject)
         .switch(Commitment)
-        .join(PaymentLink, JOIN.LEFT_OUTER, on=(PaymentLink.commitment == Commitment.id))
+        .join(PaymentLink, JOIN.LEFT_OUTER, on=on_link)
         .group_by(Commitment.id, ProcoreProject.name)
     )
-    condition = _commitment_filter(text, placed)
+    condition = _commitment_filter(text, placed, file_key)
     if condition is not None:
         base = base.where(condition)
+    if file_key is not None:
+        placed_here = sorted({match.commitment_id for match, _ in placed.placed.values()})
+        has_payments = fn.COUNT(PaymentLink.id) > 0
+        base = base.having(has_payments | Commitment.id.in_(placed_here) if placed_here else has_payments)
     extra_count: dict[int, int] = defaultdict(int)
     extra_attention: dict[int, int] = defaultdict(int)
     extra_rank: dict[int, int] = defaultdict(int)
@@ -154,7 +169,7 @@ def list_commitments(
     total = len(rows)
     page = rows[offset : offset + limit]
     if offset == 0:
-        unmatched = _unmatched_row(text, placed)
+        unmatched = _unmatched_row(text, placed, file_key)
         if unmatched is not None:
             page.insert(0, unmatched)
     return CommitmentPage(rows=tuple(page), total=total, overall=int(Commitment.select().count()))

@@ -84,6 +84,17 @@ def _both(values: Mapping[str, Any]) -> tuple[PaymentRecord, _DetailRecord]:
     )
 
 
+def company_file_label(file_key: str) -> str | None:
+    """ "east · East Builders LLC" when PaySync serves several company files (removed ones aside);
+    None with one, where naming it would only be noise."""
+    active = CompanyFile.select().where(CompanyFile.removed_at.is_null(True))
+    if int(active.count()) < 2:
+        return None
+    row = CompanyFile.get_or_none(CompanyFile.file_key == file_key)
+    name = (row.label or row.company_name) if row is not None else None
+    return f"{file_key} · {name}" if name and name != file_key else file_key
+
+
 def payment_detail(application_id: int) -> PaymentDetail | None:
     """Everything known about one application, for the side-by-side detail view."""
     if application_id < 0:
@@ -153,6 +164,7 @@ def payment_detail(application_id: int) -> PaymentDetail | None:
         last_attempt_at=aware(detail.last_attempt_at, PaymentLink.last_attempt_at),
         attachments=attachments,
         writes=writes,
+        company_file_label=company_file_label(str(detail.file_key)),
     )
 
 
@@ -207,4 +219,5 @@ def _held_detail(held_id: int) -> PaymentDetail | None:
         last_attempt_at=None,
         attachments=(),
         raw_record=str(held.raw_text),
+        company_file_label=company_file_label(str(held.company_file.file_key)),
     )

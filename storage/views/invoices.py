@@ -13,7 +13,7 @@ from peewee import JOIN, fn
 from storage.models import Bill, BillPayment, BillPaymentApplication, Commitment, Invoice, PaymentLink
 from storage.views.placement import placed_on
 from storage.views.rows import InvoiceRow
-from storage.views.sql import fetch, home_currency, money, named
+from storage.views.sql import applications_of, fetch, home_currency, money, named
 from storage.views.statuses import STATUS_RANK, effective_status, rank_of, rank_to_status
 
 
@@ -40,9 +40,15 @@ class _PlacedPayment(NamedTuple):
     status: str
 
 
-def list_invoices(commitment_id: int) -> tuple[InvoiceRow, ...]:
-    """A commitment's subcontractor invoices, each with its matched QuickBooks bill number."""
+def list_invoices(commitment_id: int, *, file_key: str | None = None) -> tuple[InvoiceRow, ...]:
+    """A commitment's subcontractor invoices, each with its matched QuickBooks bill number.
+
+    `file_key` keeps the invoices with at least one payment of that company file, counted and
+    ranked by that file's payments only (None: every invoice, every file)."""
     rank = rank_of(PaymentLink.erp_status)
+    on_link = PaymentLink.invoice == Invoice.id
+    if file_key is not None:
+        on_link &= PaymentLink.application.in_(applications_of(file_key))
     query = (
         Invoice.select(
             *named(
@@ -57,7 +63,7 @@ def list_invoices(commitment_id: int) -> tuple[InvoiceRow, ...]:
                 applied_ref=fn.MAX(BillPaymentApplication.bill_ref_number),
             )
         )
-        .join(PaymentLink, JOIN.LEFT_OUTER, on=(PaymentLink.invoice == Invoice.id))
+        .join(PaymentLink, JOIN.LEFT_OUTER, on=on_link)
         .join(
             BillPaymentApplication,
             JOIN.LEFT_OUTER,
@@ -86,7 +92,7 @@ def list_invoices(commitment_id: int) -> tuple[InvoiceRow, ...]:
             if bill.ref_number:
                 bill_refs[str(bill.txn_id)] = str(bill.ref_number)
     # Payments placed here by their bill (not synced): counted on their invoice too.
-    placed = placed_on(commitment_id)
+    placed = placed_on(commitment_id, file_key=file_key)
     placed_count: dict[int, int] = defaultdict(int)
     placed_rank: dict[int, int] = defaultdict(int)
     placed_ref: dict[int, str] = {}
@@ -113,6 +119,8 @@ def list_invoices(commitment_id: int) -> tuple[InvoiceRow, ...]:
     rows = []
     for record in records:
         iid = int(record.id)
+        if file_key is not None and not record.payments_count and iid not in placed_count:
+            continue  # no payment of the chosen company file
         rows.append(
             InvoiceRow(
                 id=iid,

@@ -37,6 +37,8 @@ def overview(*, errors_since: datetime | None = None) -> Overview:
             last_contact_at=cf.last_contact_at,
             last_error=cf.last_error,
             last_error_at=cf.last_error_at,
+            label=cf.label,
+            active=cf.removed_at is None,
         )
         for cf in CompanyFile.select().order_by(CompanyFile.file_key)
     )

@@ -17,7 +17,7 @@ from storage.queries import held_payments_not_stored
 from storage.views.placement import BillMatch, held_in_scope, placed_on, placement, unmatched_in_scope
 from storage.views.rows import PaymentPage, PaymentRow
 from storage.views.sorting import PAYMENT_SORTS, PaymentSort, payment_order, payment_sort_key
-from storage.views.sql import fetch, money, named
+from storage.views.sql import company_file_id, fetch, money, named, of_company_file
 from storage.views.statuses import effective_status
 from storage.vocabulary import ErpStatus
 
@@ -130,11 +130,19 @@ def payment_row(record: PaymentRecord) -> PaymentRow:
     )
 
 
-def held_rows(limit: int) -> list[PaymentRow]:
+def held_query(file_key: str | None = None) -> ModelSelect[HeldRecord]:
+    """The payments held unread (of company file `file_key` only, when given)."""
+    query = held_payments_not_stored()
+    if file_key is not None:
+        query = query.where(HeldRecord.company_file == company_file_id(file_key))
+    return query
+
+
+def held_rows(limit: int, file_key: str | None = None) -> list[PaymentRow]:
     """Payments QuickBooks sent that PaySync could not read and has no earlier version of: shown in
     the unmatched group, needing attention, with the reason."""
     rows = []
-    for held in held_payments_not_stored().order_by(HeldRecord.id.desc()).limit(limit):
+    for held in held_query(file_key).order_by(HeldRecord.id.desc()).limit(limit):
         rows.append(
             PaymentRow(
                 application_id=-int(held.id),
@@ -176,25 +184,28 @@ def list_payments(
     sort: PaymentSort | str = "date",
     descending: bool | None = None,
     text: str = "",
+    file_key: str | None = None,
 ) -> PaymentPage:
     """The payments of one commitment (or of one of its invoices), newest first unless `sort` says
     otherwise. A payment PaySync has not linked whose bill matches one of the commitment's invoices
     is listed there (Not synced, for a pre-existing one).
 
     `commitment_id=None` lists the unmatched group; `text` (a commitment filter) keeps the
-    unmatched payments of the vendors (or bill numbers) it names.
+    unmatched payments of the vendors (or bill numbers) it names. `file_key` keeps the payments
+    of that company file only (None: every file).
     """
     down = PAYMENT_SORTS.get(sort, True) if descending is None else descending
     if commitment_id is None:
-        return _unmatched_payments(invoice_id is None, limit, offset, sort, down, text)
-    placed = placed_on(commitment_id, invoice_id)
+        return _unmatched_payments(invoice_id is None, limit, offset, sort, down, text, file_key)
+    placed = placed_on(commitment_id, invoice_id, file_key=file_key)
     query = payment_query()
     condition = PaymentLink.commitment == commitment_id
     if invoice_id is not None:
         condition &= PaymentLink.invoice == invoice_id
     if placed:
         condition |= BillPaymentApplication.id.in_(sorted(placed))
-    query = query.where(condition)
+    of_file = of_company_file(file_key)
+    query = query.where(condition if of_file is None else (of_file & condition))
     total = int(query.count())
     page = query.order_by(*payment_order(sort, down)).limit(limit).offset(offset)
     rows = [with_match(payment_row(r), placed.get(int(r.application_id))) for r in fetch(PaymentRecord, page)]
@@ -202,9 +213,9 @@ def list_payments(
 
 
 def _unmatched_payments(
-    with_held: bool, limit: int, offset: int, sort: str, descending: bool, text: str
+    with_held: bool, limit: int, offset: int, sort: str, descending: bool, text: str, file_key: str | None
 ) -> PaymentPage:
-    scope = unmatched_in_scope(placement(), text)
+    scope = unmatched_in_scope(placement(of_company_file(file_key)), text)
     ids = sorted({row.application_id for row in scope or ()})
     rows: list[PaymentRow] = []
     for chunk in chunks(ids):
@@ -214,7 +225,7 @@ def _unmatched_payments(
     total = len(rows)
     page = rows[offset : offset + limit]
     if with_held and offset == 0 and held_in_scope(text):
-        held = held_rows(limit)
+        held = held_rows(limit, file_key)
         page = held + page
         total += len(held)
     return PaymentPage(rows=tuple(page), total=total, limit=limit)

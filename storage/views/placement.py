@@ -26,7 +26,7 @@ from storage.models import (
     PaymentLink,
     ProcoreVendor,
 )
-from storage.views.sql import fetch, named
+from storage.views.sql import fetch, named, of_company_file
 from storage.views.statuses import effective_status, status_from_text
 from storage.vocabulary import ErpStatus
 
@@ -279,8 +279,11 @@ def placement(extra_condition: Any = None) -> Placement:
     return Placement(placed, unmatched)
 
 
-def placed_on(commitment_id: int, invoice_id: int | None = None) -> dict[int, BillMatch]:
-    """Applications placed on one commitment (or invoice) by their bill: application id -> match."""
+def placed_on(
+    commitment_id: int, invoice_id: int | None = None, *, file_key: str | None = None
+) -> dict[int, BillMatch]:
+    """Applications placed on one commitment (or invoice) by their bill: application id -> match;
+    with `file_key`, of that company file's payments only."""
     query = Invoice.select(
         *named(id=Invoice.id, invoice_number=Invoice.invoice_number, origin_id=Invoice.origin_id)
     ).where(Invoice.commitment == commitment_id)
@@ -295,6 +298,9 @@ def placed_on(commitment_id: int, invoice_id: int | None = None) -> dict[int, Bi
     if numbers:
         by_number = fn.LOWER(fn.TRIM(BillPaymentApplication.bill_ref_number)).in_(numbers)
         condition = by_number if condition is None else (condition | by_number)
+    of_file = of_company_file(file_key)
+    if of_file is not None:
+        condition = of_file & condition
     return {
         app_id: match
         for app_id, (match, _) in placement(condition).placed.items()

@@ -18,6 +18,13 @@ class CompanyFileInfo:
     last_contact_at: datetime | None
     last_error: str | None
     last_error_at: datetime | None
+    label: str | None = None  # the name given with `paysync company add`
+    active: bool = True  # False: removed with `paysync company remove` (its records are kept)
+
+    @property
+    def display_name(self) -> str:
+        """What people call the file: its given name, else QuickBooks' company name, else its key."""
+        return self.label or self.company_name or self.file_key
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +60,11 @@ class Overview:
     last_sync: LastSync | None
     rate_limit: RateLimit | None
     recent_errors: int
+
+    @property
+    def active_company_files(self) -> tuple[CompanyFileInfo, ...]:
+        """The company files PaySync syncs now (a removed one is left out), by key."""
+        return tuple(cf for cf in self.company_files if cf.active)
 
     @property
     def last_contact_at(self) -> datetime | None:
@@ -195,6 +207,8 @@ class PaymentDetail:
     # Applied to the bill in QuickBooks but not money paid (never in the Procore amount).
     not_paid: tuple[str, ...] = ()
     raw_record: str | None = None  # a held record: the text QuickBooks sent
+    # "east · East Builders LLC" when PaySync serves several company files; None with only one.
+    company_file_label: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

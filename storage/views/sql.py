@@ -1,5 +1,6 @@
 """What the views' queries share: the models, columns selected by name, text matching, chunked
-IN lists, and values as the database hands them back (money, datetimes, the home currency)."""
+IN lists, the company-file filter, and values as the database hands them back (money, datetimes,
+the home currency)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from typing import Any, TypeVar, cast
 
 from peewee import ModelSelect, fn
 
-from storage.models import CompanyFile
+from storage.models import BillPayment, BillPaymentApplication, CompanyFile
 
 Record = TypeVar("Record", bound=tuple[Any, ...])
 
@@ -65,3 +66,28 @@ def home_currency() -> str:
         .scalar()
     )
     return str(code) if code else "USD"
+
+
+def company_file_id(file_key: str) -> int:
+    """The id of the company file `file_key` names; -1 (no payment has it) when none does, so a
+    filter on a file removed meanwhile shows nothing rather than everything."""
+    found = CompanyFile.select(CompanyFile.id).where(CompanyFile.file_key == file_key).scalar()
+    return int(found) if found is not None else -1
+
+
+def of_company_file(file_key: str | None) -> Any:
+    """SQL on a query that joins BillPayment: the payment is from company file `file_key`; None
+    when `file_key` is None (all files). BillPayment.company_file leads the (company_file, txn_id)
+    index, so this narrows in the index, not in Python."""
+    if file_key is None:
+        return None
+    return BillPayment.company_file == company_file_id(file_key)
+
+
+def applications_of(file_key: str) -> ModelSelect[Any]:
+    """A subquery: the ids of the applications of company file `file_key`'s payments."""
+    return (
+        BillPaymentApplication.select(BillPaymentApplication.id)
+        .join(BillPayment)
+        .where(BillPayment.company_file == company_file_id(file_key))
+    )
