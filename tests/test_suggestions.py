@@ -383,7 +383,7 @@ def test_a_version_4_database_gains_bill_mappings_and_keeps_its_data(empty_db: D
     assert not empty_db.table_exists("bill_mapping")
     payment = QB().pay([("BILL-42", "INV-0042", "1250.00")], txn_id="KEPT-1")
 
-    assert migrate(empty_db) == [5]
+    assert migrate(empty_db) == [5, 6]
 
     assert current_version(empty_db) == LATEST_VERSION == 5
     assert empty_db.table_exists("bill_mapping")
