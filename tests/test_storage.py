@@ -22,6 +22,7 @@ from storage.models import (
     PROCORE_SIDE_MODELS,
     REAL_WORLD_MODELS,
     SCHEMA_3_COLUMNS,
+    SCHEMA_6_COLUMNS,
     BillPayment,
     BillPaymentApplication,
     CompanyFile,
@@ -29,6 +30,8 @@ from storage.models import (
     SyncRun,
     database_proxy,
 )
+from storage.settings_store import SCHEDULE_CUTOFF, set_setting
+from sync.quickbooks.cutoff import schedule_cutoff
 
 POSTGRES_URL = os.environ.get("PAYSYNC_TEST_POSTGRES_URL")
 
@@ -136,6 +139,35 @@ def test_a_version_2_database_gains_the_real_world_columns_and_keeps_its_data(em
     payment.currency, payment.hold_reason = "CAD", "held"
     payment.save()
     assert BillPayment.get(BillPayment.txn_id == "T-1").currency == "CAD"
+
+
+def test_a_version_5_database_gains_the_company_file_columns_and_keeps_its_file_and_cutoff(
+    empty_db: Database,
+) -> None:
+    """A single-company database from before schema 6: its file stays the default one (unregistered,
+    no own cutoff key), so it keeps the cutoff it had."""
+    migrate(empty_db, target=5)
+    migrator = (
+        PostgresqlMigrator(empty_db) if isinstance(empty_db, PostgresqlDatabase) else SqliteMigrator(empty_db)
+    )
+    run_operations(
+        *(
+            migrator.drop_column(model._meta.table_name, model._meta.fields[name].column_name)
+            for model, names in SCHEMA_6_COLUMNS
+            for name in names
+        )
+    )
+    empty_db.execute_sql(
+        "INSERT INTO company_file (file_key, created_at) VALUES ('main', '2026-11-01 00:00:00')"
+    )
+    set_setting(SCHEDULE_CUTOFF, "2026-11-01T00:00:00+00:00")
+
+    assert migrate(empty_db) == [6]
+    company = CompanyFile.get(CompanyFile.file_key == "main")
+    assert (
+        company.registered_at is None and company.removed_at is None and company.procore_project_ids is None
+    )
+    assert schedule_cutoff("main") == datetime(2026, 11, 1, tzinfo=UTC)
 
 
 def test_a_version_3_database_gains_who_ran_each_sync_and_keeps_its_runs(empty_db: Database) -> None:

@@ -385,7 +385,7 @@ def test_a_version_4_database_gains_bill_mappings_and_keeps_its_data(empty_db: D
 
     assert migrate(empty_db) == [5, 6]
 
-    assert current_version(empty_db) == LATEST_VERSION == 5
+    assert current_version(empty_db) == LATEST_VERSION == 6
     assert empty_db.table_exists("bill_mapping")
     assert BillPayment.get(BillPayment.txn_id == "KEPT-1").amount == Decimal("1250.00")
     BillMapping.create(
