@@ -4,13 +4,9 @@ from __future__ import annotations
 
 import json
 import os
-import queue
-import re
-import signal
 import ssl
 import subprocess
 import sys
-import threading
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -24,6 +20,7 @@ from sandbox.quickbooks import SandboxCompanyFile
 from sandbox.webconnector import WebConnectorEmulator
 from storage.db import close_database, open_database
 from sync.quickbooks.workqueue import queue_quickbooks_refresh
+from tests.support.serve import ServeProcess, serve_env
 
 ROOT = Path(__file__).resolve().parents[1]
 PASSWORD = "serve-test-password"
@@ -79,38 +76,17 @@ def test_serve_refuses_a_bad_configuration_with_exit_2(
 
 def test_serve_listens_over_tls_and_a_web_connector_session_works(tmp_path: Path) -> None:
     cert, key = _self_signed_certificate(tmp_path)
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("PAYSYNC_", "PROCORE_", "QBWC_"))}
-    env.update(
-        {
-            "PAYSYNC_DATABASE_URL": f"sqlite:///{tmp_path / 'paysync.db'}",
-            "QBWC_PASSWORD": PASSWORD,
-            "QBWC_HOST": "127.0.0.1",
-            "QBWC_PORT": "0",
-            "QBWC_TLS_CERT": str(cert),
-            "QBWC_TLS_KEY": str(key),
-            "PYTHONUNBUFFERED": "1",
-        }
+    env = serve_env(
+        PAYSYNC_DATABASE_URL=f"sqlite:///{tmp_path / 'paysync.db'}",
+        QBWC_PASSWORD=PASSWORD,
+        QBWC_TLS_CERT=str(cert),
+        QBWC_TLS_KEY=str(key),
     )
-    process = subprocess.Popen(
-        [sys.executable, "-m", "console", "--env-file", os.devnull, "serve"],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    lines: queue.Queue[str] = queue.Queue()
-
-    def pump() -> None:
-        for line in process.stdout or ():
-            lines.put(line)
-
-    threading.Thread(target=pump, daemon=True).start()
+    serve = ServeProcess(env)
     try:
-        announcement = lines.get(timeout=60)
-        match = re.search(r"on (https://127\.0\.0\.1:\d+/qbwc) ", announcement)
-        assert match, announcement
-        url = match.group(1)
+        announcement = serve.announcement()
+        url = serve.url()
+        assert url.startswith("https://")
         assert "Schedule: hourly" in announcement
         trust = ssl.create_default_context(cafile=str(cert))
 
@@ -162,16 +138,11 @@ def test_serve_listens_over_tls_and_a_web_connector_session_works(tmp_path: Path
             timeout=60,
         )
         assert second.returncode == 2, second.stderr
-        assert second.stderr.startswith(f"paysync: paysync serve (process {process.pid} on ")
+        assert second.stderr.startswith(f"paysync: paysync serve (process {serve.pid} on ")
         assert "already runs the schedule on this database" in second.stderr
         assert "Traceback" not in second.stderr
     finally:
-        process.send_signal(signal.SIGINT)
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-    log = process.stderr.read() if process.stderr else ""
-    assert process.returncode == 0, log
+        stopped = serve.stop()
+    log = serve.stderr_text()
+    assert stopped == 0, log
     assert "PaySync recorded the cutoff " in log  # said in the service's log when the first session began

@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import re
-import signal
 import subprocess
 import sys
 import threading
@@ -45,6 +43,7 @@ from sync.quickbooks.workqueue import next_queued_work, pending_work, queue_quic
 from tests.support.database import CUTOFF, POSTGRES_URL, POSTGRES_URL_ENV
 from tests.support.procore_world import CLIENT_ID, CLIENT_SECRET, new_world, procore_view
 from tests.support.quickbooks_world import PASSWORD, USERNAME
+from tests.support.serve import ServeProcess
 
 pytestmark = [
     pytest.mark.postgres,
@@ -112,56 +111,6 @@ class AlternatingWebConnector(WebConnectorEmulator):
         return super()._post(client, method, envelope)
 
 
-class Serve:
-    """A `paysync serve` process; `url` once it listens, its log (stderr) kept."""
-
-    def __init__(self, env: dict[str, str]) -> None:
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "console", "--env-file", os.devnull, "serve"],
-            cwd=ROOT,
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        self.announcement = ""
-        self.log: list[str] = []
-        threading.Thread(target=self._read_stdout, daemon=True).start()
-        threading.Thread(target=self._read_stderr, daemon=True).start()
-
-    def _read_stdout(self) -> None:
-        for line in self.process.stdout or ():
-            if not self.announcement:
-                self.announcement = line
-
-    def _read_stderr(self) -> None:
-        for line in self.process.stderr or ():
-            self.log.append(line)
-
-    def url(self, timeout: float = 60) -> str:
-        deadline = time.monotonic() + timeout
-        while not self.announcement:
-            if self.process.poll() is not None or time.monotonic() > deadline:
-                time.sleep(0.2)  # let the log arrive
-                raise AssertionError(
-                    f"paysync serve did not come up (exit {self.process.poll()}):\n{''.join(self.log)}"
-                )
-            time.sleep(0.05)
-        match = re.search(r"on (http://127\.0\.0\.1:\d+/qbwc) ", self.announcement)
-        assert match, self.announcement
-        return match.group(1)
-
-    def stop(self) -> int:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGINT)
-            try:
-                self.process.wait(30)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(5)
-        return self.process.returncode
-
-
 def paysync_sync(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "console", "--env-file", os.devnull, "sync"],
@@ -224,12 +173,12 @@ def test_two_serves_share_sessions_and_pushes_and_every_payment_reaches_procore_
             "PYTHONUNBUFFERED": "1",
         }
     )
-    serves = [Serve(env), Serve(env)]  # the same moment, a database without a single table
+    serves = [ServeProcess(env), ServeProcess(env)]  # the same moment, a database without a single table
     try:
         urls = [serve.url() for serve in serves]  # both come up
         assert urls[0] != urls[1]
-        schedule_words = sorted("run by paysync serve (process" in serve.announcement for serve in serves)
-        assert schedule_words == [False, True], [serve.announcement for serve in serves]  # one runs it
+        schedule_words = sorted("run by paysync serve (process" in serve.announcement() for serve in serves)
+        assert schedule_words == [False, True], [serve.announcement() for serve in serves]  # one runs it
 
         open_database(fresh_postgres)
         assert [row.version for row in SchemaVersion.select().order_by(SchemaVersion.version)] == list(

@@ -13,12 +13,9 @@ from __future__ import annotations
 
 import asyncio
 import os
-import queue
 import signal
 import socket
 import subprocess
-import sys
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -50,6 +47,7 @@ from tests.support.bridge import Bridge, Servers, new_bridge
 from tests.support.console import settle
 from tests.support.procore_world import procore_view
 from tests.support.runtime import Heard, SteppedClock, until
+from tests.support.serve import ServeProcess, serve_env
 
 ROOT = Path(__file__).resolve().parents[1]
 START = datetime(2026, 11, 25, 10, 20, tzinfo=UTC)
@@ -263,33 +261,14 @@ async def test_a_console_and_a_serve_on_one_database_run_each_scheduled_tick_onc
 
 def start_serve(database: Path) -> tuple[subprocess.Popen[str], str]:
     """A real `paysync serve` on `database`; returns the process and its announcement."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("PAYSYNC_", "PROCORE_", "QBWC_"))}
-    env.update(
-        {
-            "PAYSYNC_DATABASE_URL": f"sqlite:///{database}",
-            "PAYSYNC_KEY_FILE": os.environ["PAYSYNC_KEY_FILE"],
-            "QBWC_PASSWORD": "runtime-test-password",
-            "QBWC_HOST": "127.0.0.1",
-            "QBWC_PORT": "0",
-            "PYTHONUNBUFFERED": "1",
-        }
+    serve = ServeProcess(
+        serve_env(
+            PAYSYNC_DATABASE_URL=f"sqlite:///{database}",
+            PAYSYNC_KEY_FILE=os.environ["PAYSYNC_KEY_FILE"],
+            QBWC_PASSWORD="runtime-test-password",
+        )
     )
-    process = subprocess.Popen(
-        [sys.executable, "-m", "console", "--env-file", os.devnull, "serve"],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    )
-    lines: queue.Queue[str] = queue.Queue()
-
-    def pump() -> None:
-        for line in process.stdout or ():
-            lines.put(line)
-
-    threading.Thread(target=pump, daemon=True).start()
-    return process, lines.get(timeout=60)
+    return serve.process, serve.announcement()
 
 
 async def test_the_console_says_that_paysync_serve_runs_the_schedule_and_takes_it_when_serve_stops(

@@ -8,11 +8,9 @@ from __future__ import annotations
 
 import json
 import os
-import queue
 import signal
 import subprocess
 import sys
-import threading
 from collections.abc import Callable, Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -28,6 +26,7 @@ from storage.fields import utc_now
 from storage.leases import ScheduleLease, schedule_holder
 from storage.models import Setting
 from storage.settings_store import SCHEDULE_LEASE
+from tests.support.serve import ServeProcess, serve_env
 
 ROOT = Path(__file__).resolve().parents[1]
 POSIX_ONLY = ("fcntl", "pwd", "grp", "resource", "termios")
@@ -182,40 +181,20 @@ def test_serve_logging_writes_serve_log(tmp_path: Path) -> None:
 )
 def test_a_service_stop_ends_serve_cleanly_and_frees_the_schedule(tmp_path: Path) -> None:
     """systemd stops the unit with SIGTERM (WinSW with Ctrl+C, SIGINT, which test_cli_serve covers)."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("PAYSYNC_", "PROCORE_", "QBWC_"))}
     url = f"sqlite:///{tmp_path / 'paysync.db'}"
-    env.update(
-        PAYSYNC_DATABASE_URL=url,
-        PAYSYNC_LOG_FOLDER=str(tmp_path / "logs"),
-        QBWC_PASSWORD="serve-test-password",
-        QBWC_HOST="127.0.0.1",
-        QBWC_PORT="0",
-        PYTHONUNBUFFERED="1",
+    serve = ServeProcess(
+        serve_env(
+            PAYSYNC_DATABASE_URL=url,
+            PAYSYNC_LOG_FOLDER=str(tmp_path / "logs"),
+            QBWC_PASSWORD="serve-test-password",
+        )
     )
-    process = subprocess.Popen(
-        [sys.executable, "-m", "console", "--env-file", os.devnull, "serve"],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    lines: queue.Queue[str] = queue.Queue()
-
-    def pump() -> None:
-        for line in process.stdout or ():
-            lines.put(line)
-
-    threading.Thread(target=pump, daemon=True).start()
     try:
-        assert "PaySync is listening for the QuickBooks Web Connector" in lines.get(timeout=60)
-        process.send_signal(signal.SIGTERM)
-        assert process.wait(timeout=30) == 0
+        assert "PaySync is listening for the QuickBooks Web Connector" in serve.announcement()
+        assert serve.stop(signal.SIGTERM) == 0
     finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
-    assert "Traceback" not in (process.stderr.read() if process.stderr else "")
+        serve.kill()
+    assert "Traceback" not in serve.stderr_text()
     assert (
         "WARNING paysync.runtime: Procore is not configured" in (tmp_path / "logs" / "serve.log").read_text()
     )
