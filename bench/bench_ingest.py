@@ -3,7 +3,7 @@
 One run prints, side by side (the machine may be shared: each figure is the best of --repeat runs,
 and the three readings of one size are taken in turn, so noise hits them alike):
 
-  1. for N in 1, 100, 2,000 and 20,000 check payments of two bill applications each:
+  1. for N in 1, 10, 100, 2,000 and 20,000 check payments of two bill applications each:
      xmltodict.parse alone on the document (payments/s), parse_response alone, parse_response plus
      storing the page as the Web Connector exchange does (CheckPayments.store_page: payments,
      applications, held records and the item's progress, in one SQLite transaction), and the ratio

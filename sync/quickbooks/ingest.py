@@ -15,7 +15,11 @@ peewee spends tens of microseconds building each parameter of a statement, which
 cost of a page; so the hot statements are written here as plain parameterised SQL (the same text
 for SQLite and PostgreSQL: multi-row INSERT ... ON CONFLICT ... DO UPDATE, SELECT ... WHERE key IN),
 with each value converted by its peewee field's own db_value/python_value, in chunks that stay far
-below both databases' limits on bound parameters.
+below both databases' limits on bound parameters. Each statement's text is built once per shape and
+reused (on a page of one payment, building it per page was a visible part of the cost).
+
+Long because it holds the batched SQL every step writes with, next to what pages have in common
+(counts, held records, how an item finishes), so the way a page is written is changed in one place.
 """
 
 from __future__ import annotations
@@ -271,8 +275,8 @@ def upsert_rows(
     its id, and whatever hangs off it). Returns the `returning` fields of every row written (raw
     database values, in no promised order). Call inside a transaction.
 
-    The statement's text is built once per shape (a page of one payment is stored in about the time
-    xmltodict takes to parse it, so building it per page showed: docs/performance.md)."""
+    The statement's text is built once per shape: on a page of one payment, building it was a
+    visible part of the cost (docs/performance.md), and the same text lets SQLite reuse it prepared."""
     if not rows:
         return []
     names = tuple(rows[0])
