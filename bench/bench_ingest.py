@@ -3,19 +3,22 @@
 One run prints, side by side (the machine may be shared: each figure is the best of --repeat runs,
 and the three readings of one size are taken in turn, so noise hits them alike):
 
-  1. for N in 1, 100, 2,000 and 20,000 check payments of two bill applications each:
+  1. for N in 1, 10, 100, 2,000 and 20,000 check payments of two bill applications each:
      xmltodict.parse alone on the document (payments/s), parse_response alone, parse_response plus
      storing the page as the Web Connector exchange does (CheckPayments.store_page: payments,
      applications, held records and the item's progress, in one SQLite transaction), and the ratio
      of parse+store to xmltodict alone (the goal: at most 2);
+     then, for a page of one payment, the floor under parse+store: the page's own SQL statements
+     (captured as PaySync sends them) replayed on plain sqlite3 with no Python building them, and
+     the COMMIT among them, beside xmltodict alone on the same bytes (--skip-floor leaves it out);
   2. the peak RSS of storing one 50 MB response, in a subprocess of its own (the goal: under 250 MB);
   3. a full Web Connector session of --session-payments payments through the sandbox emulator, with
      the bill lookups that follow it: the longest receiveResponseXML answer (the goal: under 5 s),
      the longest time QuickBooks took to answer one request, the number of bill requests, and the
      percents the Web Connector showed while the bills were read.
 
-Usage: python bench/bench_ingest.py [--sizes 1,100,2000,20000] [--repeat 3] [--session-payments 20000]
-                                    [--skip-rss] [--skip-session]
+Usage: python bench/bench_ingest.py [--sizes 1,10,100,2000,20000] [--repeat 3] [--session-payments 20000]
+                                    [--skip-floor] [--skip-rss] [--skip-session]
 This prints figures; it asserts nothing.
 """
 
@@ -25,6 +28,8 @@ import argparse
 import gc
 import json
 import os
+import shutil
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -40,8 +45,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import xmltodict  # noqa: E402
 from bench_qbxml_parse import build_response  # noqa: E402
 
-from storage.db import close_database, open_database  # noqa: E402
-from storage.models import BillPayment, BillPaymentApplication, CompanyFile, QuickBooksWork  # noqa: E402
+from storage.db import SQLITE_PRAGMAS, close_database, open_database  # noqa: E402
+from storage.models import (  # noqa: E402
+    BillPayment,
+    BillPaymentApplication,
+    CompanyFile,
+    QuickBooksWork,
+    database_proxy,
+)
 from storage.vocabulary import WorkKind  # noqa: E402
 from sync.quickbooks.qbxml import parse_response  # noqa: E402
 from sync.quickbooks.steps import Context  # noqa: E402
@@ -97,11 +108,22 @@ def _store_pages(doc: str, folder: Path, run: int, pages: int) -> float:
                 (response,) = parse_response(page)
                 step.store_page(work, response, context)
 
-        seconds = _timed(parse_and_store)
+        seconds = _timed(parse_and_store) + _checkpoint_seconds()
         assert BillPayment.select().count() == BillPaymentApplication.select().count() // 2
         return seconds / pages
     finally:
         close_database()
+
+
+def _checkpoint_seconds(connection: sqlite3.Connection | None = None) -> float:
+    """The time of copying what the timed pages left in the WAL into the database: each reading
+    pays for its checkpoint, whenever SQLite would have run it (wal_autocheckpoint)."""
+    started = time.perf_counter()
+    if connection is None:
+        database_proxy.obj.execute_sql("PRAGMA wal_checkpoint(PASSIVE)")
+    else:
+        connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+    return time.perf_counter() - started
 
 
 def measure_pages(sizes: list[int], repeat: int) -> None:
@@ -131,6 +153,81 @@ def measure_pages(sizes: list[int], repeat: int) -> None:
                 f"{size:>7,} {len(doc.encode()) / MB:>6.1f} | {size / x:>10,.0f} pay/s | {size / p:>9,.0f} pay/s | "
                 f"{size / s:>9,.0f} pay/s | {p / x:>15.2f} | {s / x:>23.2f}"
             )
+
+
+def measure_floor(repeat: int, pages: int = 400) -> None:
+    """What a page of one payment costs at least: its SQL with no Python around it, and its COMMIT
+    (each page is committed before the Web Connector is answered: DESIGN rule 2)."""
+    doc = build_response(1)
+    docs = _variants(doc, pages + 1, "f")
+    plain = min(_timed(lambda: [xmltodict.parse(page) for page in docs[1:]]) / pages for _ in range(repeat))
+    sql_alone: list[float] = []
+    commit_alone: list[float] = []
+    with tempfile.TemporaryDirectory() as name:
+        folder = Path(name)
+        for run in range(repeat):
+            statements, copy = _capture_page_sql(docs, folder, run, pages)
+            per_page = len(statements) // pages
+            connection = sqlite3.connect(copy, isolation_level=None)
+            for pragma, value in SQLITE_PRAGMAS.items():  # as PaySync's own connections
+                connection.execute(f"PRAGMA {pragma} = {value}")
+            gc.collect()
+            committing = 0.0
+            started = time.perf_counter()
+            for page in range(pages):
+                connection.execute("BEGIN IMMEDIATE")
+                for sql, params in statements[page * per_page : (page + 1) * per_page]:
+                    connection.execute(sql, params).fetchall()
+                before_commit = time.perf_counter()
+                connection.execute("COMMIT")
+                committing += time.perf_counter() - before_commit
+            checkpoint = _checkpoint_seconds(connection)
+            sql_alone.append((time.perf_counter() - started) / pages)
+            commit_alone.append((committing + checkpoint) / pages)
+            connection.close()
+    sql, commit = min(sql_alone), min(commit_alone)
+    print(
+        f"   floor of a page of 1 payment ({per_page} statements + BEGIN/COMMIT, replayed on plain sqlite3): "
+        f"{sql * 1e6:.0f} us = {sql / plain:.2f}x xmltodict alone ({plain * 1e6:.0f} us); "
+        f"the COMMIT alone (with its share of the checkpoint) {commit * 1e6:.0f} us = {commit / plain:.2f}x"
+    )
+
+
+def _capture_page_sql(
+    docs: list[str], folder: Path, run: int, pages: int
+) -> tuple[list[tuple[str, tuple[object, ...]]], Path]:
+    """The statements PaySync sends to store docs[1:] as pages (without BEGIN/COMMIT), and a copy
+    of the database as it was before them, to replay them on."""
+    path = folder / f"floor-{run}.db"
+    copy = folder / f"floor-{run}-copy.db"
+    database = open_database(f"sqlite:///{path}")
+    statements: list[tuple[str, tuple[object, ...]]] = []
+    try:
+        company = CompanyFile.create(file_key="main")
+        context = Context(company=company, now=NOW, max_returned=1_000_000, fetch_unknown_bills=False)
+        step = CheckPayments()
+        works = [
+            QuickBooksWork.create(
+                file_key="main",
+                kind=WorkKind.PAYMENTS_CHECK,
+                priority=30,
+                requested_by="bench",
+                created_at=NOW,
+            )
+            for _ in range(pages + 1)
+        ]
+        (first,) = parse_response(docs[0])
+        step.store_page(works[0], first, context)
+        database.execute_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+        shutil.copyfile(path, copy)
+        responses = [parse_response(page)[0] for page in docs[1:]]
+        database.query_hooks.append(lambda event: statements.append((event.sql, tuple(event.params or ()))))
+        for work, response in zip(works[1:], responses, strict=True):
+            step.store_page(work, response, context)
+    finally:
+        database.query_hooks.clear()
+        close_database()
+    return statements, copy
 
 
 # ---------------------------------------------------------------------------------------------
@@ -271,15 +368,18 @@ def measure_session(payments: int) -> None:
 
 def main() -> None:
     arguments = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
-    arguments.add_argument("--sizes", default="1,100,2000,20000")
+    arguments.add_argument("--sizes", default="1,10,100,2000,20000")
     arguments.add_argument("--repeat", type=int, default=3)
     arguments.add_argument("--rss-mb", type=float, default=50.0)
     arguments.add_argument("--session-payments", type=int, default=20_000)
+    arguments.add_argument("--skip-floor", action="store_true")
     arguments.add_argument("--skip-rss", action="store_true")
     arguments.add_argument("--skip-session", action="store_true")
     options = arguments.parse_args()
     print(f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs, load {os.getloadavg()[0]:.1f}")
     measure_pages([int(size) for size in options.sizes.split(",")], options.repeat)
+    if not options.skip_floor:
+        measure_floor(options.repeat)
     if not options.skip_rss:
         measure_rss(options.rss_mb)
     if not options.skip_session:

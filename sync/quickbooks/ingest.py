@@ -15,7 +15,11 @@ peewee spends tens of microseconds building each parameter of a statement, which
 cost of a page; so the hot statements are written here as plain parameterised SQL (the same text
 for SQLite and PostgreSQL: multi-row INSERT ... ON CONFLICT ... DO UPDATE, SELECT ... WHERE key IN),
 with each value converted by its peewee field's own db_value/python_value, in chunks that stay far
-below both databases' limits on bound parameters.
+below both databases' limits on bound parameters. Each statement's text is built once per shape and
+reused (on a page of one payment, building it per page was a visible part of the cost).
+
+Long because it holds the batched SQL every step writes with, next to what pages have in common
+(counts, held records, how an item finishes), so the way a page is written is changed in one place.
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from peewee import Field, Model
+from peewee import BooleanField, CharField, Field, ForeignKeyField, IntegerField, Model
 
 from storage.db import chunks
 from storage.models import (
@@ -157,26 +161,79 @@ def _param(model: type[Model]) -> str:
     return mark
 
 
-def upsert_rows(
+_NONE = type(None)
+
+
+def _passes_unchanged(field: Field) -> tuple[type, ...]:
+    """The Python types whose values `field.db_value` returns as they are: those values skip the
+    call (it is made 50 times for a page of one payment). Anything else, and every field with a
+    conversion of its own (money, UTC times, dates), goes through db_value."""
+    kind = type(field)
+    if isinstance(field, ForeignKeyField):
+        target = field.rel_field
+        return (int, _NONE) if target is not None and _passes_unchanged(target)[:1] == (int,) else ()
+    if kind.db_value is not Field.db_value:
+        return ()
+    if kind.adapt is CharField.adapt:  # CharField and TextField: str stays str
+        return (str, _NONE)
+    if kind.adapt is IntegerField.adapt:  # int(value); the key of AutoField too
+        return (int, _NONE)
+    if kind.adapt is BooleanField.adapt:
+        return (bool, _NONE)
+    return ()
+
+
+def _db_values(
+    rows: Iterable[Mapping[str, Any]],
+    columns: Sequence[tuple[str, tuple[type, ...], Callable[[Any], Any]]],
+) -> list[Any]:
+    """The parameters of `rows`, column by column, as their fields' db_value makes them. A datetime
+    object a column repeats (a page's `now`, in every row) is converted once per column."""
+    params: list[Any] = []
+    append = params.append
+    times: dict[tuple[Callable[[Any], Any], int], Any] = {}  # (db_value, id(datetime)): its value
+    for row in rows:
+        for name, unchanged, convert in columns:
+            value = row[name]
+            if type(value) in unchanged:
+                append(value)
+            elif type(value) is datetime:  # every row is alive until the end: ids are not reused
+                key = (convert, id(value))
+                if key not in times:
+                    times[key] = convert(value)
+                append(times[key])
+            else:
+                append(convert(value))
+    return params
+
+
+@dataclass(frozen=True)
+class _Upsert:
+    """An upsert's statement, built once per shape (model, columns, conflict, parameter mark)."""
+
+    head: str
+    row_sql: str
+    tail: str
+    columns: tuple[tuple[str, tuple[type, ...], Callable[[Any], Any]], ...]
+    per_row: int
+
+
+_UPSERTS: dict[tuple[Any, ...], _Upsert] = {}
+
+
+def _upsert_statement(
     model: type[Model],
-    rows: Sequence[Mapping[str, Any]],
-    *,
-    conflict: Sequence[str],
-    update: Sequence[str],
-    returning: Sequence[str] = (),
-) -> list[tuple[Any, ...]]:
-    """INSERT `rows` (dicts by field name, all with the same keys) in multi-row statements; a row
-    whose `conflict` key exists already has its `update` fields set instead (in place: the row keeps
-    its id, and whatever hangs off it). Returns the `returning` fields of every row written (raw
-    database values, in no promised order). Call inside a transaction."""
-    if not rows:
-        return []
-    names = list(rows[0])
-    fields = [_field(model, name) for name in names]
-    converters: list[Callable[[Any], Any]] = [field.db_value for field in fields]
-    per_row = len(names)
+    names: tuple[str, ...],
+    conflict: tuple[str, ...],
+    update: tuple[str, ...],
+    returning: tuple[str, ...],
+) -> _Upsert:
     mark = _param(model)
-    row_sql = "(" + ",".join([mark] * per_row) + ")"
+    shape = (model, mark, names, conflict, update, returning)
+    built = _UPSERTS.get(shape)
+    if built is not None:
+        return built
+    fields = [_field(model, name) for name in names]
     head = (
         f"INSERT INTO {_quoted(model._meta.table_name)} ("
         + ",".join(_quoted(field.column_name) for field in fields)
@@ -192,44 +249,78 @@ def upsert_rows(
         tail = f" ON CONFLICT ({conflict_columns}) DO NOTHING"
     if returning:
         tail += " RETURNING " + ",".join(_quoted(_field(model, name).column_name) for name in returning)
+    built = _UPSERTS[shape] = _Upsert(
+        head=head,
+        row_sql="(" + ",".join([mark] * len(names)) + ")",
+        tail=tail,
+        columns=tuple(
+            (name, _passes_unchanged(field), field.db_value)
+            for name, field in zip(names, fields, strict=True)
+        ),
+        per_row=len(names),
+    )
+    return built
+
+
+def upsert_rows(
+    model: type[Model],
+    rows: Sequence[Mapping[str, Any]],
+    *,
+    conflict: Sequence[str],
+    update: Sequence[str],
+    returning: Sequence[str] = (),
+) -> list[tuple[Any, ...]]:
+    """INSERT `rows` (dicts by field name, all with the same keys) in multi-row statements; a row
+    whose `conflict` key exists already has its `update` fields set instead (in place: the row keeps
+    its id, and whatever hangs off it). Returns the `returning` fields of every row written (raw
+    database values, in no promised order). Call inside a transaction.
+
+    The statement's text is built once per shape: on a page of one payment, building it was a
+    visible part of the cost (docs/performance.md), and the same text lets SQLite reuse it prepared."""
+    if not rows:
+        return []
+    names = tuple(rows[0])
+    statement = _upsert_statement(model, names, tuple(conflict), tuple(update), tuple(returning))
     written: list[tuple[Any, ...]] = []
-    size = max(1, MAX_PARAMETERS // per_row)
+    size = max(1, MAX_PARAMETERS // statement.per_row)
     for start in range(0, len(rows), size):
         chunk = rows[start : start + size]
-        params = [
-            convert(value)
-            for row in chunk
-            for convert, value in zip(converters, [row[name] for name in names], strict=True)
-        ]
-        cursor = _execute(model, head + ",".join([row_sql] * len(chunk)) + tail, params)
+        params = _db_values(chunk, statement.columns)
+        sql = statement.head + ",".join([statement.row_sql] * len(chunk)) + statement.tail
+        cursor = _execute(model, sql, params)
         if returning:
             written.extend(tuple(found) for found in cursor.fetchall())
     return written
 
 
 # By model and parameter mark: the same process may open SQLite ("?") and PostgreSQL ("%s").
-_UPDATE_SQL: dict[tuple[type[Model], str], tuple[str, list[Field]]] = {}
+_UPDATE_SQL: dict[
+    tuple[type[Model], str], tuple[str, tuple[tuple[str, tuple[type, ...], Callable[[Any], Any]], ...]]
+] = {}
 
 
 def save_row(row: Model) -> None:
     """UPDATE every column of `row` by its id: what `row.save()` does, with the statement built
     once per model instead of once per call (the work item is saved with every page)."""
     model = type(row)
-    key = _primary_key(model)
     mark = _param(model)
     built = _UPDATE_SQL.get((model, mark))
     if built is None:
+        key = _primary_key(model)
         fields = [field for field in model._meta.sorted_fields if field is not key]
         sql = (
             f"UPDATE {_quoted(model._meta.table_name)} SET "
             + ",".join(f"{_quoted(field.column_name)} = {mark}" for field in fields)
             + f" WHERE {_quoted(key.column_name)} = {mark}"
         )
-        built = _UPDATE_SQL[(model, mark)] = (sql, fields)
-    sql, fields = built
+        columns = tuple((field.name, _passes_unchanged(field), field.db_value) for field in [*fields, key])
+        built = _UPDATE_SQL[(model, mark)] = (sql, columns)
+    sql, columns = built
     values = row.__data__
-    params = [field.db_value(values.get(field.name)) for field in fields]
-    params.append(key.db_value(values[key.name]))
+    params = [
+        value if type(value := values.get(name)) in unchanged else convert(value)
+        for name, unchanged, convert in columns
+    ]
     _execute(model, sql, params)
 
 
@@ -238,6 +329,47 @@ def _primary_key(model: type[Model]) -> Field:
     if not isinstance(key, Field):  # a model without a primary key: none of PaySync's
         raise TypeError(f"{model.__name__} has no primary key to save a row by")
     return key
+
+
+@dataclass(frozen=True)
+class _Select:
+    """A select_rows statement up to its IN list, built once per shape."""
+
+    head: str
+    mark: str
+    fixed: tuple[Callable[[Any], Any], ...]  # db_value of each `where` field
+    key: Callable[[Any], Any]  # db_value of the key field
+    converters: tuple[Callable[[Any], Any], ...]  # python_value of each column
+
+
+_SELECTS: dict[tuple[Any, ...], _Select] = {}
+
+
+def _select_statement(
+    model: type[Model], columns: tuple[str, ...], where: tuple[str, ...], key: str
+) -> _Select:
+    mark = _param(model)
+    shape = (model, mark, columns, where, key)
+    built = _SELECTS.get(shape)
+    if built is not None:
+        return built
+    fields = [_field(model, name) for name in columns]
+    key_field = _field(model, key)
+    head = (
+        "SELECT "
+        + ",".join(_quoted(field.column_name) for field in fields)
+        + f" FROM {_quoted(model._meta.table_name)} WHERE "
+        + "".join(f"{_quoted(_field(model, name).column_name)} = {mark} AND " for name in where)
+        + f"{_quoted(key_field.column_name)} IN ("
+    )
+    built = _SELECTS[shape] = _Select(
+        head=head,
+        mark=mark,
+        fixed=tuple(_field(model, name).db_value for name in where),
+        key=key_field.db_value,
+        converters=tuple(field.python_value for field in fields),
+    )
+    return built
 
 
 def select_rows(
@@ -251,24 +383,13 @@ def select_rows(
     (field name: value) whose `key` field is one of `keys`: one SELECT per thousand keys."""
     if not keys:
         return
-    mark = _param(model)
-    fields = [_field(model, name) for name in columns]
-    converters: list[Callable[[Any], Any]] = [field.python_value for field in fields]
-    conditions = [f"{_quoted(_field(model, name).column_name)} = {mark}" for name in where]
-    fixed = [_field(model, name).db_value(value) for name, value in where.items()]
-    key_field = _field(model, key)
-    head = (
-        "SELECT "
-        + ",".join(_quoted(field.column_name) for field in fields)
-        + f" FROM {_quoted(model._meta.table_name)} WHERE "
-        + "".join(condition + " AND " for condition in conditions)
-        + f"{_quoted(key_field.column_name)} IN ("
-    )
+    statement = _select_statement(model, tuple(columns), tuple(where), key)
+    fixed = [convert(value) for convert, value in zip(statement.fixed, where.values(), strict=True)]
+    converters, key_value = statement.converters, statement.key
     for start in range(0, len(keys), KEYS_PER_SELECT):
         chunk = keys[start : start + KEYS_PER_SELECT]
-        cursor = _execute(
-            model, head + ",".join([mark] * len(chunk)) + ")", fixed + [key_field.db_value(k) for k in chunk]
-        )
+        sql = statement.head + ",".join([statement.mark] * len(chunk)) + ")"
+        cursor = _execute(model, sql, fixed + [key_value(k) for k in chunk])
         for row in cursor.fetchall():
             yield tuple(convert(value) for convert, value in zip(converters, row, strict=True))
 

@@ -40,6 +40,8 @@ from sync.quickbooks.watermarks import later, local_string, query_start
 from .base import Context, Step
 
 ZERO = Decimal("0.00")
+# json.dumps(..., sort_keys=True) builds an encoder per call; one encoder, the same text.
+_CREDITS_JSON = json.JSONEncoder(sort_keys=True).encode
 # A payment held unread may be either kind; a readable version of it releases both.
 PAYMENT_HELD_TYPES = ("payment_check", "payment_credit_card")
 
@@ -154,7 +156,7 @@ def _bill_applications(record: BillPaymentRecord) -> dict[str, dict[str, Any]]:
                 "amount": applied.amount,
                 "balance_remaining": applied.balance_remaining,
                 "discount_amount": applied.discount_amount,
-                "credits": json.dumps(credits, sort_keys=True) if credits else None,
+                "credits": _CREDITS_JSON(credits) if credits else None,
             }
         else:
             entry["amount"] += applied.amount
@@ -162,7 +164,7 @@ def _bill_applications(record: BillPaymentRecord) -> dict[str, dict[str, Any]]:
                 entry["discount_amount"] = (entry["discount_amount"] or ZERO) + applied.discount_amount
             if credits:
                 earlier = json.loads(entry["credits"]) if entry["credits"] else []
-                entry["credits"] = json.dumps(earlier + credits, sort_keys=True)
+                entry["credits"] = _CREDITS_JSON(earlier + credits)
     return merged
 
 
