@@ -223,6 +223,25 @@ SQLITE_PRAGMAS: dict[str, str | int] = {
 }
 
 
+@contextmanager
+def durable_commits() -> Iterator[None]:
+    """While Procore is being written to: every commit of this thread's SQLite connection reaches
+    the disk before it returns (synchronous=FULL), so an intent committed before a POST survives a
+    power cut that follows the POST (DESIGN rule 4); `synchronous=normal` above is right for
+    QuickBooks pages only. The fsync per commit costs little beside a Procore request. PostgreSQL
+    commits are durable as they are."""
+    database = database_proxy.obj
+    if not isinstance(database, SqliteDatabase) or database.in_transaction():
+        yield
+        return
+    database.execute_sql("PRAGMA synchronous=FULL")
+    try:
+        yield
+    finally:
+        if not database.is_closed() and not database.in_transaction():
+            database.execute_sql(f"PRAGMA synchronous={SQLITE_PRAGMAS['synchronous']}")
+
+
 def _sqlite(path: str) -> SqliteDatabase:
     return SqliteDatabase(path, pragmas=dict(SQLITE_PRAGMAS), check_same_thread=False)
 

@@ -15,7 +15,14 @@ from peewee import Database, PostgresqlDatabase
 from playhouse.migrate import PostgresqlMigrator, SqliteMigrator
 from playhouse.migrate import migrate as run_operations
 
-from storage.db import DatabaseConfigError, close_database, make_database, open_database
+from storage.db import (
+    DatabaseConfigError,
+    close_database,
+    durable_commits,
+    make_database,
+    open_database,
+    write_transaction,
+)
 from storage.migrations import LATEST_VERSION, SchemaTooNewError, current_version, migrate
 from storage.models import (
     ALL_MODELS,
@@ -27,6 +34,7 @@ from storage.models import (
     BillPaymentApplication,
     CompanyFile,
     SchemaVersion,
+    Setting,
     SyncRun,
     database_proxy,
 )
@@ -255,5 +263,27 @@ def test_open_database_migrates_a_fresh_sqlite_file(tmp_path: Path) -> None:
         assert current_version(db) == LATEST_VERSION
         assert db.execute_sql("PRAGMA journal_mode").fetchone()[0] == "wal"
         assert db.execute_sql("PRAGMA foreign_keys").fetchone()[0] == 1
+    finally:
+        close_database()
+
+
+def test_commits_made_while_procore_is_written_reach_the_disk_one_by_one(tmp_path: Path) -> None:
+    """QuickBooks pages commit with synchronous=NORMAL (a power cut loses a page whole, and it is read
+    again); an intent journaled before a Procore POST must survive one, so writes to Procore commit
+    with synchronous=FULL (SQLite: 1 = NORMAL, 2 = FULL)."""
+    open_database(f"sqlite:///{tmp_path / 'durable.db'}")
+    try:
+        database = database_proxy.obj
+
+        def synchronous() -> int:
+            return int(database.execute_sql("PRAGMA synchronous").fetchone()[0])
+
+        assert synchronous() == 1
+        with durable_commits():
+            assert synchronous() == 2
+            with write_transaction():
+                Setting.create(key="intent-like", value="1")
+        assert synchronous() == 1
+        assert Setting.get(Setting.key == "intent-like").value == "1"
     finally:
         close_database()

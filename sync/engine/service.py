@@ -27,7 +27,7 @@ from datetime import datetime
 from pathlib import Path
 
 from storage import models
-from storage.db import write_transaction
+from storage.db import durable_commits, write_transaction
 from storage.fields import utc_now
 from storage.leases import PushLease
 from storage.models import Commitment, ErrorEvent, PaymentAttachment, PaymentLink, ProcoreWrite, SyncRun
@@ -87,19 +87,21 @@ class SyncService:
 
     @contextmanager
     def _client(self) -> Iterator[ProcoreClient]:
-        if self._client_factory is not None:
-            client = self._client_factory()
+        """A Procore client; while it is open, this thread's commits are durable (intents included)."""
+        with durable_commits():
+            if self._client_factory is not None:
+                client = self._client_factory()
+                try:
+                    yield client
+                finally:
+                    remember_rate_limit(client.rate_limit)
+                return
+            client = ProcoreClient.from_settings(self.settings)
             try:
                 yield client
             finally:
                 remember_rate_limit(client.rate_limit)
-            return
-        client = ProcoreClient.from_settings(self.settings)
-        try:
-            yield client
-        finally:
-            remember_rate_limit(client.rate_limit)
-            client.close()
+                client.close()
 
     # -- reading --------------------------------------------------------------------------------
 
