@@ -162,7 +162,9 @@ def test_a_version_5_database_gains_the_company_file_columns_and_keeps_its_file_
     empty_db.execute_sql(
         "INSERT INTO company_file (file_key, created_at) VALUES ('main', '2026-11-01 00:00:00')"
     )
-    empty_db.execute_sql("INSERT INTO procore_project (id, name, imported_at) VALUES (7, 'Harbor', '2026-11-01')")
+    empty_db.execute_sql(
+        "INSERT INTO procore_project (id, name, imported_at) VALUES (7, 'Harbor', '2026-11-01')"
+    )
     empty_db.execute_sql("INSERT INTO procore_vendor (id, name, origin_id) VALUES (8, 'Acme', 'V-1')")
     set_setting(SCHEDULE_CUTOFF, "2026-11-01T00:00:00+00:00")
 
