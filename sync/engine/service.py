@@ -49,13 +49,13 @@ from sync.engine.snapshot import load_application
 from sync.engine.summary import OUTCOME_FAILED, SyncSummary
 from sync.procore.attachments import check_attachment, content_type
 from sync.procore.client import ProcoreClient, remember_rate_limit
+from sync.procore.companies import ProcoreClients
 from sync.procore.errors import (
     ProcoreAuthError,
     ProcoreError,
     ProcoreRequestError,
     ProcoreWriteOutcomeUnknown,
 )
-from sync.procore.companies import ProcoreClients
 from sync.procore.importer import ImportSummary, import_from_procore
 from sync.procore.permissions import PermissionDenied, check_can_sync
 from sync.quickbooks.companies import (
