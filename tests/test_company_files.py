@@ -19,8 +19,11 @@ from console.cli import main
 from sandbox.procore import ProcoreState
 from sandbox.quickbooks import SandboxCompanyFile
 from storage.db import close_database
+from storage.fields import utc_now
 from storage.models import QuickBooksWork
+from sync.doctor.procore import procore_checks
 from sync.engine.mappings import MappingRefused, confirm_mapping
+from sync.procore.auth import MemoryTokenStore
 from sync.quickbooks.companies import CompanyError, add_company, list_companies, remove_company
 from sync.quickbooks.workqueue import queue_quickbooks_refresh
 from sync.runtime.cutoff import change_cutoff, parse_cutoff
@@ -399,3 +402,34 @@ def test_two_company_files_in_their_own_procore_companies_each_land_in_their_own
     listed = {entry["file_key"]: entry for entry in json.loads(capsys.readouterr().out)["company_files"]}
     assert listed["main"]["procore_company_id"] == bridge.state.company_id
     assert listed["east"]["procore_company_id"] == west.company_id
+
+
+def test_doctor_checks_each_procore_company_a_file_writes_to(bridge: Bridge) -> None:
+    west = ProcoreState("West Builders (Procore)", first_id=600_000)
+    west.add_client(CLIENT_ID, CLIENT_SECRET)
+    west_project = west.add_project("West Yard")
+    west.service_account_permissions = {west_project: {"commitments": "admin", "erp_integrations": "admin"}}
+    bare = ProcoreState("Without the app", first_id=800_000)  # the app is not installed there
+    bridge.serve_companies(west, bare)
+    for key, company in (("west", west), ("bare", bare)):
+        add_company(
+            bridge.settings,
+            key,
+            name=f"{key} LLC",
+            password=EAST_PASSWORD,
+            actor="tester",
+            procore_company_id=company.company_id,
+            password_iterations=TEST_ITERATIONS,
+        )
+
+    checks = {
+        check.name: check
+        for check in procore_checks(bridge.settings, now=utc_now(), token_store=MemoryTokenStore())
+    }
+
+    assert checks[f"Company {west.company_id}"].verdict == "ok"
+    assert checks[f"Permissions (project {west_project})"].verdict == "ok"
+    assert checks[f"Company {bare.company_id}"].verdict == "fail"
+    assert "not connected to this company" in checks[f"Company {bare.company_id}"].why
+    assert "Install PaySync's Procore app" in checks[f"Company {bare.company_id}"].fix
+    assert checks["Company"].verdict == "ok"  # PROCORE_COMPANY_ID's, as before

@@ -7,7 +7,6 @@ Reads only, with short timeouts and one retry: the doctor must answer promptly w
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Iterator
 from datetime import datetime
 from itertools import islice
@@ -18,7 +17,7 @@ from sync.doctor.check import Check, fail, ok, warn
 from sync.engine.probe_findings import ProbeFindings, stored_findings
 from sync.procore.auth import DatabaseTokenStore, TokenStore
 from sync.procore.client import ProcoreClient
-from sync.procore.errors import ProcoreAuthError, ProcoreError
+from sync.procore.errors import ProcoreAuthError, ProcoreError, ProcoreRequestError
 from sync.procore.permissions import APPROVER_ACTIONS, ERP_TOOL_NAMES, synced_project_ids
 from sync.quickbooks.companies import procore_companies
 from sync.runtime.status import iso_utc
@@ -116,7 +115,7 @@ def _other_company_checks(settings: Settings, token_store: TokenStore | None, co
     """Another Procore company (`paysync company add --procore-company-id`): the app is installed
     there (the company is listed to the sign-in) and has the permission on each of its projects."""
     with doctor_client(settings, token_store, company_id=company_id) as client:
-        company = dataclasses.replace(_company_check(client), name=f"Company {company_id}")
+        company = _other_company_check(client)
         if company.verdict == "fail":
             return [company]
         try:
@@ -187,6 +186,26 @@ def _company_check(client: ProcoreClient) -> Check:
         f"company {client.company_id} is not among the {len(companies)} this sign-in sees",
         "Set PROCORE_COMPANY_ID to your company's id (in Procore's URL: /companies/ID), and install the app "
         "in that company (App Management).",
+    )
+
+
+def _other_company_check(client: ProcoreClient) -> Check:
+    name = f"Company {client.company_id}"
+    fix = (
+        f"Install PaySync's Procore app in company {client.company_id} (App Management there), or correct the "
+        "company file's Procore company (`paysync company remove KEY`, then `company add KEY --procore-company-id ID`)."
+    )
+    try:
+        companies = client.list_companies()
+    except ProcoreRequestError as exc:
+        return fail(PROCORE, name, f"Procore refused this company: {' '.join(str(exc).split())}"[:300], fix)
+    except ProcoreError as exc:
+        return fail(PROCORE, name, f"the companies could not be listed: {exc}", _AGAIN)
+    for company in companies:
+        if str(company.get("id")) == str(client.company_id):
+            return ok(PROCORE, name, f"{company.get('name') or 'company'}: the app is installed there")
+    return fail(
+        PROCORE, name, f"company {client.company_id} is not among the {len(companies)} this sign-in sees", fix
     )
 
 

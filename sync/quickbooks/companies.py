@@ -25,6 +25,10 @@ invoice that belongs to another entity's books.
 Removing a file stops syncing it (its Web Connector user is refused, its queued queries cancelled,
 the push leaves its payments alone) but keeps what was recorded: the audit trail and the write
 journal. Adding the same key again continues where it stopped, without posting anything twice.
+
+Long because adding, listing and removing share the rules about keys, users, Procore companies and
+claimed projects, and what the push and the import ask of the files (active keys, Procore companies
+to import) is read from the same rows.
 """
 
 from __future__ import annotations
