@@ -88,8 +88,10 @@ def _create_bill_mappings(db: Database) -> None:
 
 
 def _add_company_file_columns(db: Database) -> None:
-    """Schema 6: several company files (name, registration, removal, Procore projects, schedule).
-    The file configured in .env stays unregistered, so it keeps the single-company settings."""
+    """Schema 6: several company files (name, registration, removal, Procore projects, schedule,
+    Procore company) and the Procore company of each imported project and vendor (None: the
+    PROCORE_COMPANY_ID one). The file configured in .env stays unregistered, so it keeps the
+    single-company settings."""
     _add_missing_columns(db, SCHEMA_6_COLUMNS)
 
 
@@ -106,7 +108,9 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(4, "Who ran each sync: SyncRun.actor", _add_sync_run_actor),
     Migration(5, "Confirmed bill-to-invoice mappings: BillMapping", _create_bill_mappings),
     Migration(
-        6, "Several company files: name, Procore projects, schedule, removal", _add_company_file_columns
+        6,
+        "Several company files: name, Procore company and projects, schedule, removal",
+        _add_company_file_columns,
     ),
 )
 

@@ -116,6 +116,8 @@ class CompanyFile(IdModel):
     removed_at = UtcDateTimeField(null=True)
     procore_project_ids = TextField(null=True)  # comma list; None: the projects no other file claims
     schedule = TextField(null=True)  # None: PAYSYNC_SCHEDULE
+    # The Procore company this file's payments go to; None: PROCORE_COMPANY_ID's (the default).
+    procore_company_id = BigIntegerField(null=True)
 
 
 class WebConnectorCredential(IdModel):
@@ -386,6 +388,8 @@ class ProcoreToken(BaseModel):
 class ProcoreProject(BaseModel):
     id = BigIntegerField(primary_key=True)
     name = TextField()
+    # Schema 6: the Procore company it belongs to; None: PROCORE_COMPANY_ID's (and rows from before).
+    company_id = BigIntegerField(null=True)
     updated_at = UtcDateTimeField(null=True)
     imported_at = UtcDateTimeField(default=utc_now)
 
@@ -394,6 +398,8 @@ class ProcoreVendor(BaseModel):
     id = BigIntegerField(primary_key=True)
     name = TextField()
     origin_id = CharField(max_length=100, null=True, index=True)
+    # Schema 6: the Procore company whose directory lists it; None: PROCORE_COMPANY_ID's.
+    company_id = BigIntegerField(null=True)
 
 
 class Commitment(BaseModel):
@@ -617,7 +623,12 @@ SCHEMA_4_COLUMNS: tuple[tuple[type[BaseModel], tuple[str, ...]], ...] = ((SyncRu
 
 # Schema 6: several company files (CompanyFile above).
 SCHEMA_6_COLUMNS: tuple[tuple[type[BaseModel], tuple[str, ...]], ...] = (
-    (CompanyFile, ("label", "registered_at", "removed_at", "procore_project_ids", "schedule")),
+    (
+        CompanyFile,
+        ("label", "registered_at", "removed_at", "procore_project_ids", "schedule", "procore_company_id"),
+    ),
+    (ProcoreProject, ("company_id",)),
+    (ProcoreVendor, ("company_id",)),
 )
 
 

@@ -130,6 +130,7 @@ def test_status_json_has_the_documented_keys_and_counts(
             "default": True,
             "active": True,
             "username": "paysync",
+            "procore_company_id": 42,
             "procore_project_ids": [],
             "schedule": status["schedule"]["expression"],
             "next_run": status["schedule"]["next_run"],

@@ -16,14 +16,19 @@ from typing import Any
 import pytest
 
 from console.cli import main
+from sandbox.procore import ProcoreState
 from sandbox.quickbooks import SandboxCompanyFile
 from storage.db import close_database
+from storage.fields import utc_now
 from storage.models import QuickBooksWork
+from sync.doctor.procore import procore_checks
 from sync.engine.mappings import MappingRefused, confirm_mapping
+from sync.procore.auth import MemoryTokenStore
 from sync.quickbooks.companies import CompanyError, add_company, list_companies, remove_company
 from sync.quickbooks.workqueue import queue_quickbooks_refresh
 from sync.runtime.cutoff import change_cutoff, parse_cutoff
 from tests.support.bridge import Bridge, Servers, new_bridge
+from tests.support.procore_world import CLIENT_ID, CLIENT_SECRET
 from tests.support.quickbooks_world import PASSWORD, TEST_ITERATIONS, emulator
 
 EAST_PASSWORD = "east-books-password"
@@ -223,7 +228,6 @@ def test_company_commands(
         ),
         (["company", "add", "main", "--name", "M"], "configured in .env"),
         (["company", "add", "bad key!", "--name", "B", "--procore-project-ids", "5"], "up to 32 letters"),
-        (["company", "add", "other", "--name", "O", "--procore-company-id", "99"], "needs its own PaySync"),
         (["company", "add", "short", "--name", "S", "--procore-project-ids", "5"], "at least 8 characters"),
         (
             ["company", "add", "sched", "--name", "S", "--procore-project-ids", "6", "--schedule", "often"],
@@ -238,11 +242,26 @@ def test_company_commands(
         assert code == 2 and message in err, (args, err)
         assert "Traceback" not in err
 
+    # Another Procore company: alone there, the file needs no project list.
+    monkeypatch.setattr("sys.stdin", io.StringIO("other-password\n"))
+    code, out, err = _run(
+        capsys, env_file, "company", "add", "other", "--name", "O", "--procore-company-id", "99"
+    )
+    assert code == 0 and "Its payments go to Procore company 99" in out, err
+    monkeypatch.setattr("sys.stdin", io.StringIO("other-password\n"))
+    code, _, err = _run(
+        capsys, env_file, "company", "add", "more", "--name", "M", "--procore-company-id", "99"
+    )
+    assert code == 2 and "'other' already matches against every Procore project" in err
+
     code, out, _ = _run(capsys, env_file, "company", "list", "--json")
     listed = {entry["file_key"]: entry for entry in json.loads(out)["company_files"]}
-    assert set(listed) == {"main", "west"}
+    assert set(listed) == {"main", "west", "other"}
     assert listed["west"]["procore_project_ids"] == [11, 12] and listed["west"]["active"] is True
     assert listed["main"]["default"] is True and listed["west"]["cutoff"] is None
+    assert [listed[key]["procore_company_id"] for key in ("main", "west", "other")] == [42, 42, 99]
+    code, out, _ = _run(capsys, env_file, "company", "list")
+    assert "Procore company 99; projects: all unclaimed" in out
 
     code, out, _ = _run(capsys, env_file, "company", "remove", "west")
     assert code == 0 and "Removed company file west" in out
@@ -304,3 +323,113 @@ def test_status_shows_each_company_file(
     text = capsys.readouterr().out
     assert "company file east — East Builders LLC (US)" in text
     assert "user paysync-east;" in text and "payments: 1 synced, 0 need attention, 0 failed" in text
+
+
+def test_two_company_files_in_their_own_procore_companies_each_land_in_their_own_company(
+    bridge: Bridge, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Summit writes to the Procore company of PROCORE_COMPANY_ID, East to its own (the same app
+    installed there, one token). Their TxnIDs and ListIDs collide, and each company has an Acme with
+    that ListID as origin id and an invoice carrying that TxnID: each payment lands once, in its own
+    company, and every request about East's project names East's company."""
+    west = ProcoreState("East Builders (Procore)", first_id=500_000)
+    west.add_client(CLIENT_ID, CLIENT_SECRET)  # the app is installed in East's company too
+    west_project = west.add_project("East Yard")
+    west.service_account_permissions = {west_project: {"commitments": "admin", "erp_integrations": "admin"}}
+    bridge.serve_companies(west)
+    east = SandboxCompanyFile(clock_start=CLOCK_START)
+    acme = bridge.vendor("acme", "Acme Concrete")
+    assert east.add_vendor("Acme Concrete") == acme  # ListIDs collide
+    west_acme = west.add_vendor("Acme Concrete", acme)
+    bridge.world.add_commitment("SC-MAIN", "acme")
+    west_commitment = west.add_commitment(west_project, "subcontract", "SC-EAST", "SC-EAST work", west_acme)
+    bill = bridge.company.add_bill("Acme Concrete", "INV-1", Decimal("10000.00"))
+    assert east.add_bill("Acme Concrete", "INV-1", Decimal("10000.00")) == bill  # TxnIDs collide
+    bridge.world.add_invoice("MAIN-1", "SC-MAIN", "INV-1", 1, origin_id=bill)
+    west.add_requisition(west_project, west_commitment, "INV-1", 1, "100000.00", bill)
+    add_company(  # alone in its Procore company: no --procore-project-ids needed
+        bridge.settings,
+        "east",
+        name="East Builders LLC",
+        password=EAST_PASSWORD,
+        actor="tester",
+        procore_company_id=west.company_id,
+        password_iterations=TEST_ITERATIONS,
+    )
+    change_cutoff(parse_cutoff("2026-11-01"), "tester", file_key="east")
+    main_payment = bridge.company.pay_bills("Acme Concrete", [(bill, Decimal("1000.00"))], check_number="501")
+    east_payment = east.pay_bills("Acme Concrete", [(bill, Decimal("2500.00"))], check_number="501")
+    assert main_payment == east_payment
+
+    bridge.session()
+    assert east_session(bridge, east).outcome == "done"
+    summary = bridge.service.refresh_and_push(trigger="test")
+
+    assert summary.created == 2 and summary.needs_attention == 0 and summary.failed == 0, summary.as_text()
+    assert not summary.errors, summary.errors
+    main_commitment = bridge.world.commitments["SC-MAIN"]
+    assert [(p["origin_id"], p["amount"]) for p in bridge.state.payments(main_commitment)] == [
+        (f"qbd:main:{main_payment}:{bill}", "1000.00")
+    ]
+    assert [(p["origin_id"], p["amount"]) for p in west.payments(west_commitment)] == [
+        (f"qbd:east:{east_payment}:{bill}", "2500.00")
+    ]
+    assert len(bridge.state.payments()) == 1 and len(west.payments()) == 1
+    # Every API request East's company answered named East's company, and none was refused.
+    east_calls = [entry for entry in west.request_log if entry.path.startswith("/rest/")]
+    assert any(entry.method == "POST" for entry in east_calls)
+    assert {entry.company_header for entry in east_calls} == {str(west.company_id)}
+    assert all(entry.status < 400 for entry in east_calls), [e for e in east_calls if e.status >= 400]
+
+    # Both files polled again and pushed again: nothing is written twice, in either company.
+    writes = len(bridge.world.writes()), sum(1 for e in west.request_log if e.method in ("POST", "PATCH"))
+    bridge.session()
+    east_session(bridge, east)
+    again = bridge.service.refresh_and_push(trigger="test")
+    assert again.created == again.updated == 0 and not again.errors, again.as_text()
+    assert (
+        len(bridge.world.writes()),
+        sum(1 for e in west.request_log if e.method in ("POST", "PATCH")),
+    ) == writes
+
+    for key, value in {
+        "PAYSYNC_DATABASE_URL": str(bridge.settings.database_url),
+        "PROCORE_COMPANY_ID": str(bridge.settings.procore_company_id),
+    }.items():
+        monkeypatch.setenv(key, value)
+    capsys.readouterr()
+    assert main(["--env-file", os.devnull, "company", "list", "--json"]) == 0
+    listed = {entry["file_key"]: entry for entry in json.loads(capsys.readouterr().out)["company_files"]}
+    assert listed["main"]["procore_company_id"] == bridge.state.company_id
+    assert listed["east"]["procore_company_id"] == west.company_id
+
+
+def test_doctor_checks_each_procore_company_a_file_writes_to(bridge: Bridge) -> None:
+    west = ProcoreState("West Builders (Procore)", first_id=600_000)
+    west.add_client(CLIENT_ID, CLIENT_SECRET)
+    west_project = west.add_project("West Yard")
+    west.service_account_permissions = {west_project: {"commitments": "admin", "erp_integrations": "admin"}}
+    bare = ProcoreState("Without the app", first_id=800_000)  # the app is not installed there
+    bridge.serve_companies(west, bare)
+    for key, company in (("west", west), ("bare", bare)):
+        add_company(
+            bridge.settings,
+            key,
+            name=f"{key} LLC",
+            password=EAST_PASSWORD,
+            actor="tester",
+            procore_company_id=company.company_id,
+            password_iterations=TEST_ITERATIONS,
+        )
+
+    checks = {
+        check.name: check
+        for check in procore_checks(bridge.settings, now=utc_now(), token_store=MemoryTokenStore())
+    }
+
+    assert checks[f"Company {west.company_id}"].verdict == "ok"
+    assert checks[f"Permissions (project {west_project})"].verdict == "ok"
+    assert checks[f"Company {bare.company_id}"].verdict == "fail"
+    assert "not connected to this company" in checks[f"Company {bare.company_id}"].why
+    assert "Install PaySync's Procore app" in checks[f"Company {bare.company_id}"].fix
+    assert checks["Company"].verdict == "ok"  # PROCORE_COMPANY_ID's, as before

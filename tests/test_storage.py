@@ -33,6 +33,8 @@ from storage.models import (
     BillPayment,
     BillPaymentApplication,
     CompanyFile,
+    ProcoreProject,
+    ProcoreVendor,
     SchemaVersion,
     Setting,
     SyncRun,
@@ -168,6 +170,10 @@ def test_a_version_5_database_gains_the_company_file_columns_and_keeps_its_file_
     empty_db.execute_sql(
         "INSERT INTO company_file (file_key, created_at) VALUES ('main', '2026-11-01 00:00:00')"
     )
+    empty_db.execute_sql(
+        "INSERT INTO procore_project (id, name, imported_at) VALUES (7, 'Harbor', '2026-11-01')"
+    )
+    empty_db.execute_sql("INSERT INTO procore_vendor (id, name, origin_id) VALUES (8, 'Acme', 'V-1')")
     set_setting(SCHEDULE_CUTOFF, "2026-11-01T00:00:00+00:00")
 
     assert migrate(empty_db) == [6]
@@ -175,7 +181,11 @@ def test_a_version_5_database_gains_the_company_file_columns_and_keeps_its_file_
     assert (
         company.registered_at is None and company.removed_at is None and company.procore_project_ids is None
     )
+    assert company.procore_company_id is None  # PROCORE_COMPANY_ID's company, as before
     assert schedule_cutoff("main") == datetime(2026, 11, 1, tzinfo=UTC)
+    # Projects and vendors imported before came from PROCORE_COMPANY_ID's company: no company id.
+    assert ProcoreProject.get_by_id(7).company_id is None and ProcoreProject.get_by_id(7).name == "Harbor"
+    assert ProcoreVendor.get_by_id(8).company_id is None and ProcoreVendor.get_by_id(8).origin_id == "V-1"
 
 
 def test_a_version_3_database_gains_who_ran_each_sync_and_keeps_its_runs(empty_db: Database) -> None:

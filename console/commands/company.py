@@ -32,7 +32,8 @@ def add_company_arguments(
         "--procore-company-id",
         type=int,
         metavar="ID",
-        help="the Procore company (default PROCORE_COMPANY_ID)",
+        help="the Procore company its payments go to (default PROCORE_COMPANY_ID); another company needs the "
+        "same Procore app installed there",
     )
     add.add_argument(
         "--procore-project-ids",
@@ -92,7 +93,8 @@ def _describe(entry: CompanyEntry) -> str:
         f"{entry.file_key}{name} ({state})",
         f"    Web Connector user {entry.username or '(none)'}; last contact {contact}"
         + (f"; {entry.country}" if entry.country else ""),
-        f"    Procore projects: {projects}; schedule {entry.schedule}; cutoff {cutoff}",
+        f"    Procore company {entry.procore_company_id if entry.procore_company_id is not None else '(not set)'}"
+        f"; projects: {projects}; schedule {entry.schedule}; cutoff {cutoff}",
     ]
     if entry.last_error:
         lines.append(f"    last error: {entry.last_error}")
@@ -125,6 +127,11 @@ def command_company(args: argparse.Namespace, settings: Settings) -> int:
                 schedule=parse_schedule(args.schedule).expression if args.schedule else None,
             )
             print(f"Added company file {entry.file_key} ({entry.name}); Web Connector user {entry.username}.")
+            if entry.own_procore_company:
+                print(
+                    f"Its payments go to Procore company {entry.procore_company_id}: install the same Procore app "
+                    "there (and give its service account the projects), then `paysync doctor` checks it."
+                )
             print(
                 f"Next: `paysync qwc --company {entry.file_key} -o {entry.file_key}.qwc`, load that file into the "
                 "Web Connector on the machine where this company file is open, and type the password you just "

@@ -27,6 +27,8 @@ class Call:
     state: ProcoreState
     user: User | None
     token: AccessToken | None
+    # Every company this API serves (create_procore_app with several states); () = just `state`.
+    companies: tuple[ProcoreState, ...] = ()
 
     @property
     def principal(self) -> User:

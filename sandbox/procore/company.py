@@ -34,7 +34,15 @@ async def me(call: Call) -> Response:
 
 
 async def companies(call: Call) -> Response:
-    return JSONResponse([{"id": call.state.company_id, "name": call.state.company_name, "is_active": True}])
+    """The companies the token can reach: where it was issued, and every other company this API
+    serves that has the token's OAuth client installed."""
+    client_id = call.token.client_id if call.token is not None else None
+    reachable = [
+        state
+        for number, state in enumerate(call.companies or (call.state,))
+        if number == 0 or client_id in state._clients
+    ]
+    return JSONResponse([{"id": s.company_id, "name": s.company_name, "is_active": True} for s in reachable])
 
 
 async def projects(call: Call) -> Response:

@@ -180,6 +180,7 @@ class RequestLogEntry:
     query: str
     status: int
     time: datetime
+    company_header: str | None = None  # the Procore-Company-Id the request carried
 
 
 class Timestamped(Protocol):

@@ -12,12 +12,14 @@ from datetime import datetime
 from itertools import islice
 from typing import Any
 
+from storage import models
 from sync.doctor.check import Check, fail, ok, warn
 from sync.engine.probe_findings import ProbeFindings, stored_findings
 from sync.procore.auth import DatabaseTokenStore, TokenStore
 from sync.procore.client import ProcoreClient
-from sync.procore.errors import ProcoreAuthError, ProcoreError
+from sync.procore.errors import ProcoreAuthError, ProcoreError, ProcoreRequestError
 from sync.procore.permissions import APPROVER_ACTIONS, ERP_TOOL_NAMES, synced_project_ids
+from sync.quickbooks.companies import procore_companies
 from sync.runtime.status import iso_utc
 from sync.settings import ConfigError, Settings
 
@@ -31,8 +33,11 @@ PROBE_HINT = (
 )
 
 
-def doctor_client(settings: Settings, token_store: TokenStore | None = None) -> ProcoreClient:
-    """A client that gives up quickly (short timeout, one retry, no long waits)."""
+def doctor_client(
+    settings: Settings, token_store: TokenStore | None = None, *, company_id: int | None = None
+) -> ProcoreClient:
+    """A client that gives up quickly (short timeout, one retry, no long waits); of PROCORE_COMPANY_ID's
+    company, or of `company_id` (another Procore company a company file writes to)."""
     settings.require_procore()
     assert settings.procore_client_id and settings.procore_client_secret
     assert settings.procore_company_id is not None
@@ -41,7 +46,7 @@ def doctor_client(settings: Settings, token_store: TokenStore | None = None) -> 
         login_base=settings.procore_login_base,
         client_id=settings.procore_client_id,
         client_secret=settings.procore_client_secret,
-        company_id=settings.procore_company_id,
+        company_id=settings.procore_company_id if company_id is None else company_id,
         token_store=token_store or DatabaseTokenStore(),
         timeout=NETWORK_TIMEOUT,
         max_retries=1,
@@ -94,7 +99,38 @@ def procore_checks(
         invoices = list(_invoices(client, projects))
         checks.append(_payments_enabled_check(client, invoices))
         checks.append(_origin_id_check(invoices))
+    for company_id in _other_companies(settings):
+        checks.extend(_other_company_checks(settings, token_store, company_id))
     return checks
+
+
+def _other_companies(settings: Settings) -> list[int]:
+    """The Procore companies other than PROCORE_COMPANY_ID's that company files write to."""
+    if models.database_proxy.obj is None:
+        return []
+    return [company_id for company_id in procore_companies(settings) if company_id is not None]
+
+
+def _other_company_checks(settings: Settings, token_store: TokenStore | None, company_id: int) -> list[Check]:
+    """Another Procore company (`paysync company add --procore-company-id`): the app is installed
+    there (the company is listed to the sign-in) and has the permission on each of its projects."""
+    with doctor_client(settings, token_store, company_id=company_id) as client:
+        company = _other_company_check(client)
+        if company.verdict == "fail":
+            return [company]
+        try:
+            projects = synced_project_ids(client, settings, company_id=company_id)
+        except ProcoreError as exc:
+            return [
+                company,
+                fail(
+                    PROCORE,
+                    f"Permissions (company {company_id})",
+                    f"the projects could not be listed: {exc}",
+                    _AGAIN,
+                ),
+            ]
+        return [company, *(_permission_check(client, project_id) for project_id in projects)]
 
 
 _AGAIN = "Check Procore's status and the network, then run `paysync doctor` again."
@@ -150,6 +186,26 @@ def _company_check(client: ProcoreClient) -> Check:
         f"company {client.company_id} is not among the {len(companies)} this sign-in sees",
         "Set PROCORE_COMPANY_ID to your company's id (in Procore's URL: /companies/ID), and install the app "
         "in that company (App Management).",
+    )
+
+
+def _other_company_check(client: ProcoreClient) -> Check:
+    name = f"Company {client.company_id}"
+    fix = (
+        f"Install PaySync's Procore app in company {client.company_id} (App Management there), or correct the "
+        "company file's Procore company (`paysync company remove KEY`, then `company add KEY --procore-company-id ID`)."
+    )
+    try:
+        companies = client.list_companies()
+    except ProcoreRequestError as exc:
+        return fail(PROCORE, name, f"Procore refused this company: {' '.join(str(exc).split())}"[:300], fix)
+    except ProcoreError as exc:
+        return fail(PROCORE, name, f"the companies could not be listed: {exc}", _AGAIN)
+    for company in companies:
+        if str(company.get("id")) == str(client.company_id):
+            return ok(PROCORE, name, f"{company.get('name') or 'company'}: the app is installed there")
+    return fail(
+        PROCORE, name, f"company {client.company_id} is not among the {len(companies)} this sign-in sees", fix
     )
 
 

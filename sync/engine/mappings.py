@@ -100,7 +100,7 @@ def confirm_mapping(bill_txn_id: str, invoice_id: int, *, actor: str, file_key: 
     commitment = reference.commitments.get(invoice.commitment_id)
     label = commitment.label if commitment is not None else f"commitment {invoice.commitment_id}"
     shown_invoice = _describe_invoice(invoice.invoice_number, invoice.id, label)
-    vendor = find_vendor(bill, reference.vendors)
+    vendor = find_vendor(bill, reference.scope.vendors_for(bill.file_key, reference.vendors))
     if vendor is None:
         raise MappingRefused(
             f"The vendor of {bill.shown}, {bill.vendor or '(none)'}, is not in Procore (no Procore vendor has its "
@@ -153,6 +153,7 @@ def confirm_mapping(bill_txn_id: str, invoice_id: int, *, actor: str, file_key: 
             vendor_list_id=app.vendor_list_id,
             vendor_name=app.vendor_name,
             in_scope=reference.scope.for_file(app.file_key),
+            vendor_in_scope=reference.scope.vendor_test(app.file_key),
         )
         if rule.invoice is not None and rule.invoice.id == invoice_id:
             return f"{bill.shown} already matches {shown_invoice} ({rule.reason}); no mapping is needed"

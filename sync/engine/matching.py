@@ -130,11 +130,14 @@ def match_bill_to_invoice(
     vendor_name: str | None,
     confirmed: MappingRow | None = None,
     in_scope: Callable[[InvoiceRow], bool] | None = None,
+    vendor_in_scope: Callable[[VendorRow], bool] | None = None,
 ) -> MatchResult:
     """The Procore invoice a QuickBooks bill belongs to, or why there is none (DESIGN rule 7).
     `confirmed`: the mapping a person confirmed for this bill, which overrides the number rule;
     `in_scope`: with several company files, whether an invoice belongs to this bill's file's
-    projects (TxnIDs repeat across files, so another file's invoice is never a candidate)."""
+    projects (TxnIDs repeat across files, so another file's invoice is never a candidate);
+    `vendor_in_scope`: with files in several Procore companies, whether a vendor is of this bill's
+    file's company (ListIDs repeat across files too)."""
     if confirmed is not None:
         return _match_confirmed(index, bill_txn_id, confirmed)
     by_origin = index.invoices_by_origin.get(bill_txn_id.strip(), [])
@@ -165,11 +168,15 @@ def match_bill_to_invoice(
 
     vendors: list[VendorRow] = []
     vendor_rule = ""
-    if vendor_list_id and vendor_list_id.strip() in index.vendors_by_origin:
-        vendors = index.vendors_by_origin[vendor_list_id.strip()]
+    by_vendor_origin = _scoped(
+        index.vendors_by_origin, vendor_list_id.strip() if vendor_list_id else "", vendor_in_scope
+    )
+    by_vendor_name = _scoped(index.vendors_by_name, _normalise_name(vendor_name), vendor_in_scope)
+    if by_vendor_origin:
+        vendors = by_vendor_origin
         vendor_rule = "origin id"
-    elif vendor_name and _normalise_name(vendor_name) in index.vendors_by_name:
-        vendors = index.vendors_by_name[_normalise_name(vendor_name)]
+    elif vendor_name and by_vendor_name:
+        vendors = by_vendor_name
         vendor_rule = "name"
     if not vendors:
         return MatchResult(
@@ -207,6 +214,13 @@ def match_bill_to_invoice(
         f"needs mapping: several Procore invoices numbered {shown_number!r} on commitments of "
         f"{vendors[0].name} ({found}); renumber all but one in Procore",
     )
+
+
+def _scoped(
+    vendors: dict[str, list[VendorRow]], key: str, test: Callable[[VendorRow], bool] | None
+) -> list[VendorRow]:
+    found = vendors.get(key, []) if key else []
+    return found if test is None else [vendor for vendor in found if test(vendor)]
 
 
 def bill_keys(bill_txn_id: str, bill_ref_number: str | None) -> tuple[str, str]:

@@ -515,6 +515,7 @@ def _matcher(
             vendor_name=app.vendor_name,
             confirmed=confirmed.get((app.file_key, app.bill_txn_id)) if confirmed else None,
             in_scope=scope.for_file(app.file_key) if scope is not None else None,
+            vendor_in_scope=scope.vendor_test(app.file_key) if scope is not None else None,
         )
 
     return match

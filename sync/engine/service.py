@@ -12,7 +12,9 @@ to sync.
 
 Procore clients come from `client_factory` (a fresh one per operation, closed afterwards), so
 the service can be used from several threads (the console's UI thread, the scheduler, the
-automatic push after a Web Connector session).
+automatic push after a Web Connector session). With company files in several Procore companies,
+each operation holds one client per company (sync/procore/companies.py: `company_client_factory`
+makes the others) and every call about a project goes to that project's company.
 
 Long because it is the one facade: each entry point is short, and all share the client factory,
 the push lease and the run record that a split would pass around.
@@ -47,15 +49,21 @@ from sync.engine.snapshot import load_application
 from sync.engine.summary import OUTCOME_FAILED, SyncSummary
 from sync.procore.attachments import check_attachment, content_type
 from sync.procore.client import ProcoreClient, remember_rate_limit
+from sync.procore.companies import ProcoreClients
 from sync.procore.errors import (
     ProcoreAuthError,
     ProcoreError,
     ProcoreRequestError,
     ProcoreWriteOutcomeUnknown,
 )
-from sync.procore.importer import import_from_procore
+from sync.procore.importer import ImportSummary, import_from_procore
 from sync.procore.permissions import PermissionDenied, check_can_sync
-from sync.quickbooks.companies import active_file_keys, record_cutoffs_at_first_run
+from sync.quickbooks.companies import (
+    active_file_keys,
+    procore_companies,
+    procore_imports,
+    record_cutoffs_at_first_run,
+)
 from sync.quickbooks.cutoff import recorded_message
 from sync.quickbooks.workqueue import queue_quickbooks_refresh
 from sync.settings import ConfigError, Settings, open_settings_database
@@ -74,44 +82,85 @@ class SyncService:
         settings: Settings,
         *,
         client_factory: Callable[[], ProcoreClient] | None = None,
+        company_client_factory: Callable[[int], ProcoreClient] | None = None,
         actor: str = "paysync",
     ) -> None:
         self.settings = settings
         self.actor = actor
         self._client_factory = client_factory
+        self._company_client_factory = company_client_factory
         self.lease_wait_seconds = LEASE_WAIT_SECONDS
         if models.database_proxy.obj is None:
             open_settings_database(settings)
 
     # -- clients --------------------------------------------------------------------------------
 
-    @contextmanager
-    def _client(self) -> Iterator[ProcoreClient]:
-        """A Procore client; while it is open, this thread's commits are durable (intents included)."""
-        with durable_commits():
+    def _make_client(self, company_id: int | None) -> tuple[ProcoreClient, bool]:
+        """The client of one Procore company (None: PROCORE_COMPANY_ID's), and whether this service
+        made it (and closes it) rather than a factory its caller gave."""
+        if company_id is None or company_id == self.settings.procore_company_id:
             if self._client_factory is not None:
-                client = self._client_factory()
-                try:
-                    yield client
-                finally:
-                    remember_rate_limit(client.rate_limit)
-                return
-            client = ProcoreClient.from_settings(self.settings)
-            try:
-                yield client
-            finally:
-                remember_rate_limit(client.rate_limit)
+                return self._client_factory(), False
+            return ProcoreClient.from_settings(self.settings), True
+        if self._company_client_factory is not None:
+            return self._company_client_factory(company_id), False
+        return ProcoreClient.from_settings(self.settings, company_id=company_id), True
+
+    @contextmanager
+    def _clients(self) -> Iterator[ProcoreClients]:
+        """One client per Procore company this operation talks to, made when first needed; as a
+        payments client it sends each call to the company of its project. While they are open,
+        this thread's commits are durable (intents included: storage.db.durable_commits)."""
+        owned: list[ProcoreClient] = []
+
+        def make(company_id: int | None) -> ProcoreClient:
+            client, ours = self._make_client(company_id)
+            if ours:
+                owned.append(client)
+            return client
+
+        def close(client: ProcoreClient) -> None:
+            remember_rate_limit(client.rate_limit)
+            if any(client is mine for mine in owned):
                 client.close()
+
+        clients = ProcoreClients(make, close)
+        with durable_commits():
+            try:
+                yield clients
+            finally:
+                clients.close()
 
     # -- reading --------------------------------------------------------------------------------
 
     def refresh_from_procore(self) -> object:
-        """Copy projects, vendors, commitments and subcontractor invoices from Procore."""
-        with self._client() as client:
-            summary = import_from_procore(client, project_ids=self.settings.procore_project_ids)
-        for warning in summary.warnings:  # e.g. an invoice whose commitment this sign-in cannot see
+        """Copy projects, vendors, commitments and subcontractor invoices from Procore: from each
+        Procore company the active company files write to (companies.procore_imports). A company
+        that fails does not stop the others; the first failure is raised once all were tried."""
+        total = ImportSummary()
+        failure: ProcoreError | None = None
+        with self._clients() as clients:
+            for wanted in procore_imports(self.settings):
+                try:
+                    summary = import_from_procore(
+                        clients.company(wanted.company_id),
+                        project_ids=wanted.project_ids,
+                        company_id=wanted.company_id,
+                        project_ids_from=wanted.project_ids_from,
+                    )
+                except ProcoreError as exc:
+                    if wanted.company_id is None:
+                        raise
+                    message = f"Procore company {wanted.company_id}: {exc}"
+                    ErrorEvent.create(where="procore", message=f"Refreshing from {message}")
+                    failure = failure or ProcoreError(message)
+                    continue
+                total.add(summary)
+        for warning in total.warnings:  # e.g. an invoice whose commitment this sign-in cannot see
             ErrorEvent.create(where="procore", message=warning)
-        return summary
+        if failure is not None:
+            raise failure
+        return total
 
     def preview(self) -> list[PlannedAction]:
         """What a push would do now, item by item. Writes nothing, anywhere."""
@@ -192,7 +241,7 @@ class SyncService:
         retry_refused: bool = False,
         cancel: SyncCancel | None = None,
     ) -> None:
-        with self._client() as client:
+        with self._clients() as client:
             listings = ContractListings(client)
             # Rule 4: open intents first, before anything could be written twice.
             resolution = resolve_open_intents(listings, actor=self.actor)
@@ -341,8 +390,9 @@ class SyncService:
     def check_can_sync(self) -> None:
         """On-demand sync needs Admin on the ERP Integrations tool of every synced project, or the
         user must be a designated accounting approver (DESIGN rule 6); else PermissionDenied."""
-        with self._client() as client:
-            check_can_sync(client, self.settings)
+        with self._clients() as clients:
+            for company_id in procore_companies(self.settings):
+                check_can_sync(clients.company(company_id), self.settings, company_id=company_id)
 
     # -- edits a person may make ---------------------------------------------------------------
 
@@ -404,7 +454,7 @@ class SyncService:
         if not lease.acquire(wait_seconds=10.0):
             return f"{what} saved; a push is running and the next one sends it to Procore."
         try:
-            with self._client() as client:
+            with self._clients() as client:
                 ctx = WriteContext(link_id, link.origin_id, contract[0], contract[1], self.actor)
                 app = load_application(int(link.application_id))
                 unlock_patch_relock(
@@ -450,7 +500,7 @@ class SyncService:
         ctx = WriteContext(link_id, link.origin_id, contract[0], contract[1], self.actor)
         detail = {"procore_payment_id": payment_id, "filename": path.name, "size": size}
         try:
-            with self._client() as client:
+            with self._clients() as client:
                 result = journaled_procore_call(
                     ctx,
                     "attach",
@@ -507,7 +557,7 @@ class SyncService:
         if not lease.acquire(wait_seconds=30.0):
             raise ValueError(f"Not retracted: {lease.describe_holder()}. Try again when it has finished.")
         try:
-            with self._client() as client:
+            with self._clients() as client:
                 app = load_application(int(link.application_id))
                 retract(
                     client,
@@ -532,8 +582,8 @@ class SyncService:
         """Each commitment PaySync has placed bills on (of one project, with `project_id`): what
         QuickBooks says was paid against its Payments Issued, listed fresh from Procore (one list per
         commitment; `progress(done, total)`). Reads only (engine/reconcile.py); a ProcoreError stops it."""
-        with self._client() as client:
-            return reconcile_commitments(client, project_id=project_id, progress=progress)
+        with self._clients() as clients:
+            return reconcile_commitments(clients, project_id=project_id, progress=progress)
 
     def resend_missing(self, origin_ids: Sequence[str], *, actor: str) -> int:
         """Mark PaySync payments that were in Procore and are no longer there (deleted in Procore by
@@ -569,7 +619,7 @@ class SyncService:
                 if contract is not None:
                     by_contract.setdefault(contract, []).append(link)
             marked: list[tuple[PaymentLink, int, int]] = []
-            with self._client() as client:
+            with self._clients() as client:
                 for (project_id, contract_id), contract_links in sorted(by_contract.items()):
                     listed = client.list_contract_payments(project_id, contract_id)
                     ids = {int(p["id"]) for p in listed if p.get("id") is not None}

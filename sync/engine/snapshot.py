@@ -45,6 +45,7 @@ from storage.settings_store import (
     get_setting,
     get_settings,
 )
+from sync.procore.companies import project_companies
 
 # Built from a list of names, which mypy's namedtuple() does not take; the rows are read untyped.
 _namedtuple: Any = namedtuple
@@ -129,6 +130,7 @@ class VendorRow:
     id: int
     name: str
     origin_id: str | None
+    company_id: int | None = None  # its Procore company; None: PROCORE_COMPANY_ID's
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,38 +160,70 @@ class CurrencyContext:
 
 @dataclass
 class ProjectScope:
-    """Which Procore projects a company file's bills may match (sync/quickbooks/companies.py): a file added with
-    its projects sees only those; every other file sees the projects no file claims. With one
-    company file nothing is claimed and every project is in scope."""
+    """Which Procore projects and vendors a company file's bills may match (sync/quickbooks/companies.py).
+
+    A file matches only its own Procore company's projects and vendors (None: PROCORE_COMPANY_ID's;
+    ListIDs and TxnIDs repeat across files, so another company's vendor or invoice is never a
+    candidate). Within a company, a file added with its projects sees only those; every other file
+    sees the projects no file claims. With one company file nothing is claimed and every project is
+    in scope."""
 
     claimed: dict[int, str] = field(default_factory=dict)  # project id -> the file that listed it
     listed: frozenset[str] = frozenset()  # the files that listed their projects
+    # file key -> its Procore company, for files not in PROCORE_COMPANY_ID's company
+    file_companies: dict[str, int] = field(default_factory=dict)
+    # project id -> its Procore company, for projects not of PROCORE_COMPANY_ID's company
+    project_companies: dict[int, int] = field(default_factory=dict)
+
+    @property
+    def several_companies(self) -> bool:
+        return bool(self.file_companies or self.project_companies)
 
     def allows(self, file_key: str, project_id: int) -> bool:
+        if self.file_companies.get(file_key) != self.project_companies.get(project_id):
+            return False
         if file_key in self.listed:
             return self.claimed.get(project_id) == file_key
         return project_id not in self.claimed
 
     def for_file(self, file_key: str) -> Callable[[InvoiceRow], bool] | None:
         """The test matching applies to a file's candidate invoices (None: everything is in scope)."""
-        if not self.claimed:
+        if not self.claimed and not self.several_companies:
             return None
         return lambda invoice: self.allows(file_key, invoice.project_id)
+
+    def vendor_test(self, file_key: str) -> Callable[[VendorRow], bool] | None:
+        """The test matching applies to a file's candidate vendors (None: every vendor is its)."""
+        if not self.several_companies:
+            return None
+        company = self.file_companies.get(file_key)
+        return lambda vendor: vendor.company_id == company
+
+    def vendors_for(self, file_key: str, vendors: list[VendorRow]) -> list[VendorRow]:
+        """The vendors of the file's Procore company."""
+        test = self.vendor_test(file_key)
+        return vendors if test is None else [vendor for vendor in vendors if test(vendor)]
 
 
 def load_project_scope() -> ProjectScope:
     claimed: dict[int, str] = {}
-    for file_key, projects in tuple_rows(
-        CompanyFile.select(CompanyFile.file_key, CompanyFile.procore_project_ids).where(
-            CompanyFile.registered_at.is_null(False)
-            & CompanyFile.removed_at.is_null(True)
-            & CompanyFile.procore_project_ids.is_null(False)
-        )
+    file_companies: dict[str, int] = {}
+    for file_key, projects, company_id in tuple_rows(
+        CompanyFile.select(
+            CompanyFile.file_key, CompanyFile.procore_project_ids, CompanyFile.procore_company_id
+        ).where(CompanyFile.registered_at.is_null(False) & CompanyFile.removed_at.is_null(True))
     ):
-        for part in str(projects).split(","):
+        if company_id is not None:
+            file_companies[str(file_key)] = int(company_id)
+        for part in str(projects or "").split(","):
             if part.strip():
                 claimed[int(part)] = str(file_key)
-    return ProjectScope(claimed=claimed, listed=frozenset(claimed.values()))
+    return ProjectScope(
+        claimed=claimed,
+        listed=frozenset(claimed.values()),
+        file_companies=file_companies,
+        project_companies=project_companies(),
+    )
 
 
 @dataclass
@@ -326,7 +360,14 @@ _INVOICE = _Columns(
         "vendor_id": Invoice.vendor_id,
     }
 )
-_VENDOR = _Columns({"id": ProcoreVendor.id, "name": ProcoreVendor.name, "origin_id": ProcoreVendor.origin_id})
+_VENDOR = _Columns(
+    {
+        "id": ProcoreVendor.id,
+        "name": ProcoreVendor.name,
+        "origin_id": ProcoreVendor.origin_id,
+        "company_id": ProcoreVendor.company_id,
+    }
+)
 # The invoice a link was placed on, joined beside it (left join), under names of its own.
 _LINKED_INVOICE = _Columns({f"linked_invoice_{name}": column for name, column in _INVOICE.columns.items()})
 # What the streamed plan reads per application: the application, its link and the link's invoice.
@@ -538,7 +579,12 @@ def _load_procore_copy(snapshot: Snapshot, *, invoices: bool = True) -> None:
     if invoices:
         snapshot.invoices = {invoice.id: invoice for invoice in iter_invoices()}
     snapshot.vendors = [
-        VendorRow(id=int(row.id), name=str(row.name), origin_id=str(row.origin_id) if row.origin_id else None)
+        VendorRow(
+            id=int(row.id),
+            name=str(row.name),
+            origin_id=str(row.origin_id) if row.origin_id else None,
+            company_id=int(row.company_id) if row.company_id is not None else None,
+        )
         for row in _VENDOR.rows(_VENDOR.select(ProcoreVendor))
     ]
 

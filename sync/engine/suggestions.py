@@ -361,7 +361,7 @@ def _rank(
 
 
 def _suggest(bill: KnownBill, context: _Context, limit: int) -> BillSuggestions:
-    vendor = find_vendor(bill, context.reference.vendors)
+    vendor = find_vendor(bill, context.reference.scope.vendors_for(bill.file_key, context.reference.vendors))
     return BillSuggestions(
         bill_txn_id=bill.txn_id,
         ref_number=bill.ref_number,
@@ -388,6 +388,7 @@ def _needs_mapping(bill: KnownBill, index: MatchIndex | PartialMatchIndex, refer
             vendor_name=app.vendor_name,
             confirmed=reference.mappings.get((app.file_key, app.bill_txn_id)),
             in_scope=reference.scope.for_file(app.file_key),
+            vendor_in_scope=reference.scope.vendor_test(app.file_key),
         )
         if result.invoice is None and result.reason.startswith("needs mapping"):
             return True
@@ -427,7 +428,7 @@ def suggestions_for_unmapped_bills(limit: int = 3) -> list[BillSuggestions]:
     read_bills(waiting, reference)
     vendor_ids: set[int] = set()
     for bill in waiting.values():
-        vendor = find_vendor(bill, reference.vendors)
+        vendor = find_vendor(bill, reference.scope.vendors_for(bill.file_key, reference.vendors))
         if vendor is not None:
             vendor_ids |= vendor.ids
     context = _context(reference, vendor_ids)
@@ -444,6 +445,6 @@ def suggestions_for_bill(bill_txn_id: str, limit: int = 3) -> BillSuggestions | 
         return None
     if bill is None:
         return None
-    vendor = find_vendor(bill, reference.vendors)
+    vendor = find_vendor(bill, reference.scope.vendors_for(bill.file_key, reference.vendors))
     context = _context(reference, set(vendor.ids) if vendor is not None else set())
     return _suggest(bill, context, limit)

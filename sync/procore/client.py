@@ -144,7 +144,12 @@ class ProcoreClient:
         )
 
     @classmethod
-    def from_settings(cls, settings: Settings, token_store: TokenStore | None = None) -> ProcoreClient:
+    def from_settings(
+        cls, settings: Settings, token_store: TokenStore | None = None, *, company_id: int | None = None
+    ) -> ProcoreClient:
+        """The client of PROCORE_COMPANY_ID's company, or of `company_id` (another company the app is
+        installed in: same sign-in, same token, and the same rate budget, since Procore counts the
+        requests of one token whatever company they name)."""
         settings.require_procore()
         assert settings.procore_client_id and settings.procore_client_secret
         assert settings.procore_company_id is not None
@@ -155,8 +160,11 @@ class ProcoreClient:
             login_base=settings.procore_login_base,
             client_id=settings.procore_client_id,
             client_secret=settings.procore_client_secret,
-            company_id=settings.procore_company_id,
+            company_id=settings.procore_company_id if company_id is None else company_id,
             token_store=token_store,
+            rate_budget=shared_budget(
+                settings.procore_api_base, settings.procore_company_id, settings.procore_client_id
+            ),
             rate_share=SettingsShare(),
         )
 

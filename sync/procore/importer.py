@@ -49,6 +49,15 @@ class ImportSummary:
     duration_seconds: float = 0.0
     warnings: list[str] = field(default_factory=list)
 
+    def add(self, other: ImportSummary) -> None:
+        """Count another import in (one per Procore company)."""
+        self.projects += other.projects
+        self.vendors += other.vendors
+        self.commitments += other.commitments
+        self.invoices += other.invoices
+        self.duration_seconds += other.duration_seconds
+        self.warnings.extend(other.warnings)
+
 
 def watermark_key(project_id: int, what: str) -> str:
     return procore_import_watermark(project_id, what)
@@ -60,9 +69,13 @@ def import_from_procore(
     project_ids: Sequence[int] = (),
     now: datetime | None = None,
     full: bool = False,
+    company_id: int | None = None,
+    project_ids_from: str = "PROCORE_PROJECT_IDS",
 ) -> ImportSummary:
     """Import projects (all the sign-in can see, or only `project_ids`), vendors, and each
-    project's commitments and invoices. `now` stamps the rows' `imported_at` (default: now);
+    project's commitments and invoices. `company_id` is recorded on the projects and vendors: the
+    client's Procore company when it is not PROCORE_COMPANY_ID's (None: that one); a warning about
+    a missing project names `project_ids_from`. `now` stamps the rows' `imported_at` (default: now);
     the watermarks follow the client's clock. `full=True` ignores the watermarks and re-reads
     everything. Procore errors propagate (ProcoreError); rows already upserted stay, and the
     watermark of the step that failed is left as it was, so the next import repeats it."""
@@ -70,8 +83,8 @@ def import_from_procore(
     now = now or utc_now()
     summary = ImportSummary()
 
-    imported_projects = _import_projects(client, set(project_ids), now, summary)
-    _import_vendors(client, summary)
+    imported_projects = _import_projects(client, set(project_ids), now, summary, company_id, project_ids_from)
+    _import_vendors(client, summary, company_id)
     for project_id in imported_projects:
         _import_commitments(client, project_id, now, summary, full=full)
         _import_invoices(client, project_id, now, summary, full=full)
@@ -135,7 +148,12 @@ def _required_id(item: dict[str, Any], key: str = "id") -> int:
 
 
 def _import_projects(
-    client: ProcoreClient, wanted: set[int], now: datetime, summary: ImportSummary
+    client: ProcoreClient,
+    wanted: set[int],
+    now: datetime,
+    summary: ImportSummary,
+    company_id: int | None,
+    wanted_from: str,
 ) -> list[int]:
     seen: list[int] = []
 
@@ -146,6 +164,7 @@ def _import_projects(
         return {
             "id": project_id,
             "name": str(item.get("name") or item.get("display_name") or f"Project {project_id}"),
+            "company_id": company_id,
             "updated_at": parse_time(item.get("updated_at")),
             "imported_at": now,
         }
@@ -157,19 +176,20 @@ def _import_projects(
         summary.projects += len(rows)
     for missing in sorted(wanted - set(seen)):
         summary.warnings.append(
-            f"Project {missing} (in PROCORE_PROJECT_IDS) is not visible to this Procore sign-in: check the id, "
+            f"Project {missing} (in {wanted_from}) is not visible to this Procore sign-in: check the id, "
             "or add the app's service account (or your user) to that project."
         )
     return seen
 
 
-def _import_vendors(client: ProcoreClient, summary: ImportSummary) -> None:
+def _import_vendors(client: ProcoreClient, summary: ImportSummary, company_id: int | None) -> None:
     def row(item: dict[str, Any]) -> dict[str, Any]:
         vendor_id = _required_id(item)
         return {
             "id": vendor_id,
             "name": str(item.get("name") or item.get("company") or f"Vendor {vendor_id}"),
             "origin_id": _text(item.get("origin_id")),
+            "company_id": company_id,
         }
 
     for batch in _batches(client.list_vendors()):

@@ -21,26 +21,36 @@ def _normalise_tool(name: object) -> str:
     return "".join(ch for ch in str(name or "").lower() if ch.isalnum())
 
 
-def synced_project_ids(client: ProcoreClient, settings: Settings) -> list[int]:
-    """The projects PaySync syncs: PROCORE_PROJECT_IDS, else those imported, else all the app sees."""
-    if settings.procore_project_ids:
+def synced_project_ids(
+    client: ProcoreClient, settings: Settings, *, company_id: int | None = None
+) -> list[int]:
+    """The projects PaySync syncs in one Procore company (None: PROCORE_COMPANY_ID's, `client`'s):
+    PROCORE_PROJECT_IDS for that one, else those imported from the company, else all the app sees."""
+    if company_id is None and settings.procore_project_ids:
         return list(settings.procore_project_ids)
-    stored = [int(p.id) for p in ProcoreProject.select(ProcoreProject.id)]
+    column = ProcoreProject.company_id
+    stored = [
+        int(p.id)
+        for p in ProcoreProject.select(ProcoreProject.id).where(
+            column.is_null(True) if company_id is None else column == company_id
+        )
+    ]
     if stored:
         return stored
     return [int(p["id"]) for p in client.list_projects()]
 
 
-def check_can_sync(client: ProcoreClient, settings: Settings) -> None:
+def check_can_sync(client: ProcoreClient, settings: Settings, *, company_id: int | None = None) -> None:
     """On-demand sync needs Admin on the ERP Integrations tool of every synced project, or the
-    user must be a designated accounting approver (DESIGN rule 6); else PermissionDenied."""
+    user must be a designated accounting approver (DESIGN rule 6); else PermissionDenied. With
+    several Procore companies it is asked of each (`client` of `company_id`, None: the default)."""
     me = client.get_me()
     who = str(me.get("login") or me.get("name") or me.get("id"))
     approvers = {a.strip().casefold() for a in settings.accounting_approvers}
     if approvers & {str(me.get("id", "")).casefold(), str(me.get("login", "")).casefold()}:
         return
     lacking: list[str] = []
-    project_ids = synced_project_ids(client, settings)
+    project_ids = synced_project_ids(client, settings, company_id=company_id)
     for project_id in project_ids:
         try:
             manifest = client.get_permissions(project_id)
@@ -72,8 +82,9 @@ def check_can_sync(client: ProcoreClient, settings: Settings) -> None:
         if level.strip().casefold() != "admin" and not approver:
             lacking.append(f"project {project_id} (ERP Integrations: {level or 'no access'})")
     if not project_ids:
+        where = "" if company_id is None else f" in Procore company {company_id}"
         raise PermissionDenied(
-            "No Procore project to sync: the app can see none. Set PROCORE_PROJECT_IDS or give the "
+            f"No Procore project to sync{where}: the app can see none. Set PROCORE_PROJECT_IDS or give the "
             "app access to the projects in Procore's App Management."
         )
     if lacking:

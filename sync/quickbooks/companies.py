@@ -9,16 +9,26 @@ The file configured in .env (QBWC_FILE_KEY, QBWC_USERNAME, QBWC_PASSWORD, PAYSYN
 *default* company and keeps working exactly as before. Files added here are *registered*: their
 settings live in the database (the password only as a PBKDF2 hash).
 
-Procore side: every file writes to the one Procore company of this installation
-(PROCORE_COMPANY_ID). Files can split its projects: a file added with `--procore-project-ids`
+Procore side: a file writes to the Procore company of this installation (PROCORE_COMPANY_ID) unless
+it was added with `--procore-company-id`: a firm whose legal entities each have their own Procore
+company installs the one OAuth app in each, and one PaySync serves them all (Procore's token works
+for every company the app is installed in; each request names its company in the
+`Procore-Company-Id` header). Each Procore company is imported on its own, and a file's bills match
+only invoices and vendors of its own Procore company.
+
+Within one Procore company, files can split its projects: a file added with `--procore-project-ids`
 matches its bills only against invoices of those projects, and a file without a list matches
-against the projects no other file claims. Two files may not claim the same project, and at most
-one file per installation goes without a list, so a bill is never matched against an invoice that
-belongs to another entity's books.
+against the company's projects no other file claims. Two files may not claim the same project, and
+at most one file per Procore company goes without a list, so a bill is never matched against an
+invoice that belongs to another entity's books.
 
 Removing a file stops syncing it (its Web Connector user is refused, its queued queries cancelled,
 the push leaves its payments alone) but keeps what was recorded: the audit trail and the write
 journal. Adding the same key again continues where it stopped, without posting anything twice.
+
+Long because adding, listing and removing share the rules about keys, users, Procore companies and
+claimed projects, and what the push and the import ask of the files (active keys, Procore companies
+to import) is read from the same rows.
 """
 
 from __future__ import annotations
@@ -65,6 +75,10 @@ class CompanyEntry:
     procore_project_ids: tuple[int, ...]
     schedule: str
     cutoff: datetime | None
+    # The Procore company its payments go to (PROCORE_COMPANY_ID's unless added with another).
+    procore_company_id: int | None = None
+    # True when added with --procore-company-id of another company than PROCORE_COMPANY_ID's.
+    own_procore_company: bool = False
     country: str | None = None
     product_name: str | None = None
     last_contact_at: datetime | None = None
@@ -82,6 +96,7 @@ class CompanyEntry:
             "default": self.default,
             "active": self.active,
             "removed_at": self.removed_at.isoformat() if self.removed_at else None,
+            "procore_company_id": self.procore_company_id,
             "procore_project_ids": list(self.procore_project_ids),
             "schedule": self.schedule,
             "cutoff": self.cutoff.isoformat() if self.cutoff else None,
@@ -116,6 +131,7 @@ def list_companies(settings: Settings, *, include_removed: bool = True) -> list[
             default=True,
             removed_at=None,
             procore_project_ids=(),  # the projects no added file claims (PROCORE_PROJECT_IDS limits the import)
+            procore_company_id=settings.procore_company_id,
             schedule=settings.schedule,
             cutoff=schedule_cutoff(settings.qbwc_file_key),
             **_contact(default_row),
@@ -135,6 +151,12 @@ def list_companies(settings: Settings, *, include_removed: bool = True) -> list[
                 default=False,
                 removed_at=row.removed_at,
                 procore_project_ids=_project_ids(row.procore_project_ids),
+                procore_company_id=(
+                    int(row.procore_company_id)
+                    if row.procore_company_id is not None
+                    else settings.procore_company_id
+                ),
+                own_procore_company=row.procore_company_id is not None,
                 schedule=row.schedule or settings.schedule,
                 cutoff=schedule_cutoff(key),
                 **_contact(row),
@@ -186,8 +208,17 @@ def require_active_company(settings: Settings, file_key: str) -> CompanyEntry:
     raise CompanyError(f"No company file {file_key!r}: PaySync serves {known} (`paysync company list`).")
 
 
+def stored_procore_company(settings: Settings, procore_company_id: int | None) -> int | None:
+    """What CompanyFile.procore_company_id holds for a Procore company: None for PROCORE_COMPANY_ID's
+    (so a file follows that setting, and matches the projects imported for it), else the id."""
+    if procore_company_id is None or procore_company_id == settings.procore_company_id:
+        return None
+    return procore_company_id
+
+
 def _claimed_projects(settings: Settings, *, except_key: str | None = None) -> dict[int, str]:
-    """Project id -> the company file that claims it, over the active files."""
+    """Project id -> the company file that claims it, over the active files (of every Procore
+    company: Procore's project ids are unique across companies)."""
     claimed: dict[int, str] = {}
     for entry in active_companies(settings):
         if entry.file_key == except_key:
@@ -228,16 +259,12 @@ def add_company(
             f"The Web Connector password must have at least {MIN_PASSWORD_LENGTH} characters; it is typed into "
             "the Web Connector's Password cell for this file."
         )
-    if (
-        procore_company_id is not None
-        and settings.procore_company_id is not None
-        and procore_company_id != settings.procore_company_id
-    ):
+    if procore_company_id is not None and procore_company_id <= 0:
         raise CompanyError(
-            f"This PaySync writes to Procore company {settings.procore_company_id} (PROCORE_COMPANY_ID); a company "
-            f"file for Procore company {procore_company_id} needs its own PaySync (its own .env and database), "
-            "because Procore connects each company to one set of books."
+            f"--procore-company-id {procore_company_id} is not a Procore company id; it is the number in the "
+            "company's Procore address (https://app.procore.com/<id>/company/home)."
         )
+    own_company = stored_procore_company(settings, procore_company_id)
     user = (username or f"paysync-{key}").strip()
     if not user or len(user) > 100:
         raise CompanyError("The Web Connector user name must have 1 to 100 characters.")
@@ -265,10 +292,14 @@ def add_company(
                 f"Procore project {overlap[0]} already belongs to company file {claimed[overlap[0]]!r}; a project's "
                 "invoices can match the bills of one company file only."
             )
+        # The "unlisted" rule holds per Procore company: a file alone in its company needs no list.
+        same_company = own_company if own_company is not None else settings.procore_company_id
         unlisted = [
             entry.file_key
             for entry in active_companies(settings)
-            if entry.file_key != key and not entry.procore_project_ids
+            if entry.file_key != key
+            and not entry.procore_project_ids
+            and entry.procore_company_id == same_company
         ]
         if not projects and unlisted:
             raise CompanyError(
@@ -281,6 +312,7 @@ def add_company(
         row.registered_at = row.registered_at or now
         row.removed_at = None
         row.procore_project_ids = ",".join(str(p) for p in projects) or None
+        row.procore_company_id = own_company
         row.schedule = expression
         row.save()
         own_cutoff, _ = company_cutoff_keys(key)
@@ -300,7 +332,14 @@ def add_company(
             actor=actor[:100],
             action="company.added" if existing is None else "company.added_again",
             target=key,
-            detail=json.dumps({"name": label, "username": user, "procore_project_ids": list(projects)}),
+            detail=json.dumps(
+                {
+                    "name": label,
+                    "username": user,
+                    "procore_company_id": own_company,
+                    "procore_project_ids": list(projects),
+                }
+            ),
         )
     entry = find_company(settings, key)
     assert entry is not None
@@ -403,6 +442,39 @@ def remove_company(
             detail=json.dumps({"forced": force, "left_behind": work.describe() or None}),
         )
     return Removal(file_key=file_key, left_behind=work, cancelled_queries=int(cancelled))
+
+
+@dataclass(frozen=True)
+class ProcoreImport:
+    """One Procore company to import: None is PROCORE_COMPANY_ID's; `project_ids` () means all."""
+
+    company_id: int | None
+    project_ids: tuple[int, ...]
+    project_ids_from: str
+
+
+def procore_imports(settings: Settings) -> list[ProcoreImport]:
+    """The Procore companies the active company files write to, PROCORE_COMPANY_ID's first. That one
+    is limited by PROCORE_PROJECT_IDS; another company is imported whole, unless every file in it
+    lists its projects (--procore-project-ids): then only those."""
+    imports = [ProcoreImport(None, tuple(settings.procore_project_ids), "PROCORE_PROJECT_IDS")]
+    files_by_company: dict[int, list[CompanyEntry]] = {}
+    for entry in active_companies(settings):
+        if entry.own_procore_company and entry.procore_company_id is not None:
+            files_by_company.setdefault(entry.procore_company_id, []).append(entry)
+    for company_id in sorted(files_by_company):
+        files = files_by_company[company_id]
+        listed = all(entry.procore_project_ids for entry in files)
+        projects = sorted({p for entry in files for p in entry.procore_project_ids}) if listed else []
+        keys = ", ".join(entry.file_key for entry in files)
+        imports.append(ProcoreImport(company_id, tuple(projects), f"--procore-project-ids of {keys}"))
+    return imports
+
+
+def procore_companies(settings: Settings) -> list[int | None]:
+    """The Procore companies the active company files write to: None (PROCORE_COMPANY_ID's) first,
+    then the others by id."""
+    return [wanted.company_id for wanted in procore_imports(settings)]
 
 
 def removed_file_keys() -> set[str]:

@@ -1,8 +1,8 @@
 """`paysync status`: one JSON object for scripts and monitoring (DESIGN "Interfaces"), and its text form.
 
 Documented keys (they stay; more may be added): web_connector {last_contact, company_files
-[{file_key, country, last_error}, and per file: name, default, active, username, cutoff, schedule,
-next_run, payments, queue]}, payments {synced, waiting, needs_attention, failed,
+[{file_key, country, last_error}, and per file: name, default, active, username, procore_company_id,
+cutoff, schedule, next_run, payments, queue]}, payments {synced, waiting, needs_attention, failed,
 deleted_in_quickbooks, not_synced}, schedule {expression, next_run, cutoff}, last_sync, last_failure,
 errors [{at, where, message}], queue {queued, in_progress}, problems [text]. Times are UTC ISO 8601
 with a "Z".
@@ -173,6 +173,7 @@ def collect_status(settings: Settings, *, now: datetime | None = None) -> dict[s
             default=company.default,
             active=company.active,
             username=company.username,
+            procore_company_id=company.procore_company_id,
             procore_project_ids=list(company.procore_project_ids),
             schedule=company.schedule,
             next_run=schedules.next_run_of(company.file_key, now) if schedules and company.active else None,
@@ -280,8 +281,8 @@ def format_status_text(status: dict[str, Any], *, now: datetime | None = None) -
             counts = entry.get("payments") or {}
             waiting = entry.get("queue") or {}
             lines.append(
-                f"    user {entry.get('username')}; last contact {_ago(entry.get('last_contact'), now)}; "
-                f"cutoff {entry.get('cutoff') or 'not recorded yet'}; next run {entry.get('next_run') or 'none'}"
+                f"    user {entry.get('username')}; Procore company {entry.get('procore_company_id')}; "
+                f"last contact {_ago(entry.get('last_contact'), now)}; cutoff {entry.get('cutoff') or 'not recorded yet'}; next run {entry.get('next_run') or 'none'}"
             )
             lines.append(
                 f"    payments: {counts.get('synced', 0)} synced, {counts.get('needs_attention', 0)} need attention, "

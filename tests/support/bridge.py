@@ -71,10 +71,17 @@ class Bridge:
     qbwc_url: str
     hook_pushes: list[SyncSummary] = field(default_factory=list)
     hook_done: threading.Event = field(default_factory=threading.Event)
+    procore_app: SwappableApp | None = None
 
     @property
     def state(self) -> ProcoreState:
         return self.world.state
+
+    def serve_companies(self, *more: ProcoreState) -> None:
+        """Serve more Procore companies beside this one from the same API (one token, each request
+        routed by its Procore-Company-Id header), as Procore serves a firm's companies."""
+        assert self.procore_app is not None
+        self.procore_app.target = create_procore_app(self.world.state, *more)
 
     def session(self) -> SessionReport:
         """Queue a QuickBooks refresh and let the Web Connector poll once."""
@@ -144,13 +151,19 @@ def new_bridge(
     servers.procore_app.target = create_procore_app(world.state)
     settings = world.settings(database_url, qbwc_password=PASSWORD, schedule="hourly")
     options = dict(client_options or {})
-    service = SyncService(settings, client_factory=lambda: world.client(**options), actor="tester")
+    service = SyncService(
+        settings,
+        client_factory=lambda: world.client(**options),
+        company_client_factory=lambda company_id: world.client(company_id=company_id, **options),
+        actor="tester",
+    )
     bridge = Bridge(
         company=SandboxCompanyFile(clock_start=clock_start, **(company_options or {})),
         world=world,
         settings=settings,
         service=service,
         qbwc_url=servers.qbwc.url + "/qbwc",
+        procore_app=servers.procore_app,
     )
 
     def after_session(file_key: str) -> None:

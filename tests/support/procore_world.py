@@ -32,14 +32,16 @@ class ProcoreWorld:
     invoices: dict[str, int] = field(default_factory=dict)
 
     def client(self, **kwargs: Any) -> ProcoreClient:
+        """A client of this company, or of `company_id=` (another company served on the same API)."""
         options: dict[str, Any] = {"timeout": 2.0, "sleep": lambda seconds: None, "max_retries": 4}
         options.update(kwargs)
+        company_id = int(options.pop("company_id", self.state.company_id))
         return ProcoreClient(
             api_base=self.url,
             login_base=self.url,
             client_id=CLIENT_ID,
             client_secret=CLIENT_SECRET,
-            company_id=self.state.company_id,
+            company_id=company_id,
             token_store=MemoryTokenStore(),
             **options,
         )
