@@ -403,6 +403,24 @@ def test_two_company_files_in_their_own_procore_companies_each_land_in_their_own
     assert listed["main"]["procore_company_id"] == bridge.state.company_id
     assert listed["east"]["procore_company_id"] == west.company_id
 
+    # `paysync doctor --probe` on East's commitment probes East's company, with East's header.
+    for key, value in {
+        "PROCORE_CLIENT_ID": str(bridge.settings.procore_client_id),
+        "PROCORE_CLIENT_SECRET": str(bridge.settings.procore_client_secret),
+        "PROCORE_API_BASE": bridge.settings.procore_api_base,
+        "PROCORE_LOGIN_BASE": bridge.settings.procore_login_base,
+    }.items():
+        monkeypatch.setenv(key, value)
+    main_writes = len(bridge.world.writes())
+    probe = ["--env-file", os.devnull, "doctor", "--probe", "--probe-commitment", str(west_commitment)]
+    main([*probe, "--yes", "--json"])
+    report = json.loads(capsys.readouterr().out)
+    assert report["probe"]["unlock"] == "works" and report["probe"]["left_behind"] == []
+    probed = [e for e in west.request_log if e.method == "POST" and e.path.startswith("/rest/")]
+    assert len(probed) >= 3 and {e.company_header for e in probed} == {str(west.company_id)}
+    assert len(bridge.world.writes()) == main_writes  # nothing written in Summit's company
+    assert [p["origin_id"] for p in west.payments(west_commitment)] == [f"qbd:east:{east_payment}:{bill}"]
+
 
 def test_doctor_checks_each_procore_company_a_file_writes_to(bridge: Bridge) -> None:
     west = ProcoreState("West Builders (Procore)", first_id=600_000)

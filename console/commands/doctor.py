@@ -20,6 +20,7 @@ from sync.doctor.probes import ProbeCouldNotRun, find_probe_target, probe_plan, 
 from sync.doctor.run import as_json, as_text, exit_code, run_checks
 from sync.engine.probe_findings import ProbeFindings
 from sync.procore.client import ProcoreClient
+from sync.procore.companies import company_of_commitment
 from sync.procore.errors import ProcoreError
 from sync.settings import Settings
 
@@ -115,6 +116,11 @@ def _probe(args: argparse.Namespace, settings: Settings) -> ProbeFindings | None
     """Ask, then run the probes; None when the user declines. The plan and the question go to stderr
     under --json, so stdout stays one JSON object."""
     out: TextIO = sys.stderr if args.json else sys.stdout
+    # A commitment of another Procore company (a company file added with --procore-company-id) is
+    # probed through that company's client.
+    company_id = company_of_commitment(int(args.probe_commitment))
+    if company_id is not None:
+        settings = settings.with_overrides(procore_company_id=company_id)
     try:
         with ProcoreClient.from_settings(settings) as client:
             target = find_probe_target(client, settings, int(args.probe_commitment))

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from typing import Any
 
 from storage.db import tuple_rows
-from storage.models import ProcoreProject
+from storage.models import Commitment, ProcoreProject
 from sync.procore.client import ProcoreClient
 
 # Makes the client of one Procore company (None: PROCORE_COMPANY_ID's).
@@ -31,6 +31,18 @@ def project_companies() -> dict[int, int]:
             )
         )
     }
+
+
+def company_of_commitment(commitment_id: int) -> int | None:
+    """The Procore company of a commitment in our copy of Procore (None: PROCORE_COMPANY_ID's, or
+    a commitment not copied yet)."""
+    for (company_id,) in tuple_rows(
+        ProcoreProject.select(ProcoreProject.company_id)
+        .join(Commitment, on=(Commitment.project == ProcoreProject.id))
+        .where(Commitment.id == commitment_id)
+    ):
+        return int(company_id) if company_id is not None else None
+    return None
 
 
 class ProcoreClients:
