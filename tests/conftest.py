@@ -28,10 +28,7 @@ server under test that turned the skip into a 500.
 
 from __future__ import annotations
 
-import fcntl
-import hashlib
 import os
-import tempfile
 from collections.abc import Callable, Generator, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
@@ -54,7 +51,7 @@ from tests.shared_reference import (
     skip_or_fail,
 )
 from tests.support.bridge import Servers
-from tests.support.database import POSTGRES_URL_ENV, current_database, open_test_database, sqlite_url
+from tests.support.database import current_database, open_test_database, postgres_turn, sqlite_url
 from tests.support.procore_world import ProcoreWorld, base_world
 
 
@@ -126,26 +123,14 @@ def private_user_folders(tmp_path_factory: pytest.TempPathFactory) -> Iterator[P
             os.environ[key] = value
 
 
-def postgres_lock_path() -> Path:
-    """One lock file per test database (the URL's digest): workers of one run, or two runs on the
-    same database, take turns; runs on other databases of the same server do not wait."""
-    url = os.environ.get(POSTGRES_URL_ENV, "")
-    digest = hashlib.sha256(url.encode()).hexdigest()[:16]
-    return Path(tempfile.gettempdir()) / f"paysync-test-postgres-{digest}.lock"
-
-
 @pytest.fixture(autouse=True)
 def postgres_exclusive(request: pytest.FixtureRequest) -> Iterator[None]:
     """A test marked `postgres` holds a lock on the one PostgreSQL test database while it runs."""
     if request.node.get_closest_marker("postgres") is None:
         yield
         return
-    with open(postgres_lock_path(), "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
+    with postgres_turn():
+        yield
 
 
 @pytest.fixture
