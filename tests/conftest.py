@@ -7,7 +7,12 @@ database.py, procore_world.py, quickbooks_world.py, bridge.py, console.py, runti
 - `servers`: once per module, the loopback servers end-to-end tests put a fresh Procore and /qbwc
   behind (tests.support.bridge.new_bridge).
 - Tests marked `postgres` share one PostgreSQL database, so they hold a lock while they run: under
-  pytest-xdist no two empty it under each other.
+  pytest-xdist (.ci/run runs `-n 2`) no two empty it under each other. The lock is per database,
+  so suites on other databases of the same server do not wait for it.
+- Each process (each xdist worker) keeps the user folders platformdirs names (XDG_CONFIG_HOME,
+  XDG_DATA_HOME, XDG_STATE_HOME, XDG_CACHE_HOME) in its own temporary folder: a command a test runs
+  without naming a database or log file never shares one with another worker, or touches the
+  developer's own.
 - `running`: `with running(app) as server:` serves an ASGI app on a loopback port in a thread
   (sandbox.servers.run_asgi_in_thread); `server.url` is its base URL. Servers still running at
   the end of the test are stopped.
@@ -23,9 +28,7 @@ server under test that turned the skip into a 500.
 
 from __future__ import annotations
 
-import fcntl
 import os
-import tempfile
 from collections.abc import Callable, Generator, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
@@ -48,7 +51,7 @@ from tests.shared_reference import (
     skip_or_fail,
 )
 from tests.support.bridge import Servers
-from tests.support.database import current_database, open_test_database, sqlite_url
+from tests.support.database import current_database, open_test_database, postgres_turn, sqlite_url
 from tests.support.procore_world import ProcoreWorld, base_world
 
 
@@ -101,18 +104,33 @@ def secret_key_file(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
         os.environ["PAYSYNC_KEY_FILE"] = previous
 
 
+USER_FOLDER_ENV = ("XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_STATE_HOME", "XDG_CACHE_HOME")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def private_user_folders(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """platformdirs' user folders (the default database, errors.log, console settings) in this
+    process's own temporary folder; a test that wants others still sets them with monkeypatch."""
+    home = tmp_path_factory.mktemp("user-folders")
+    previous = {key: os.environ.get(key) for key in USER_FOLDER_ENV}
+    for key in USER_FOLDER_ENV:
+        os.environ[key] = str(home / key.removeprefix("XDG_").removesuffix("_HOME").lower())
+    yield home
+    for key, value in previous.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
+
+
 @pytest.fixture(autouse=True)
 def postgres_exclusive(request: pytest.FixtureRequest) -> Iterator[None]:
     """A test marked `postgres` holds a lock on the one PostgreSQL test database while it runs."""
     if request.node.get_closest_marker("postgres") is None:
         yield
         return
-    with open(Path(tempfile.gettempdir()) / "paysync-test-postgres.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
+    with postgres_turn():
+        yield
 
 
 @pytest.fixture

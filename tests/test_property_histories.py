@@ -9,8 +9,9 @@ The whole path runs for real on loopback (Web Connector emulator -> /qbwc -> SQL
 sandbox Procore); the servers start once per module (the `servers` fixture) and each example gets
 fresh state.
 
-Examples: EXAMPLES (40) per run, about 1-2 s each, so about a minute, drawn with `derandomize=True`, so
-every run (CI's included) tries the same histories and a failure reproduces by running the test again.
+Examples: EXAMPLES (40) per run, about 1-2 s each, so about a minute, split over SHARDS (4)
+parametrized tests so that pytest-xdist runs them on several cores; drawn with `derandomize=True`, so
+every run (CI's included) tries the same histories and a failure reproduces by running its shard again.
 Shrinking is on: a failing history is cut down to a minimal one before it is reported, and the
 report lists that history one step per line (`note`) besides Hypothesis' "Falsifying example".
 """
@@ -223,13 +224,19 @@ def describe(history: list[tuple[Any, ...]], pre_existing_count: int) -> str:
 
 
 EXAMPLES = int(os.environ.get("PAYSYNC_PROPERTY_EXAMPLES", "40"))  # more for a longer hunt
+# The examples are split into shards, separate tests that pytest-xdist spreads over its workers.
+# Each is still derandomized, but with its own examples: Hypothesis seeds a parametrized test by
+# its node id (test_...[shard-0], ...), so the shards draw different histories, but for the
+# simplest one or two, which Hypothesis tries first in each.
+SHARDS = 4
 
 
 # Shrinking stays on (the default phases): a failure is reported as a minimal history. Shrinking
 # replays full HTTP round trips, so the test may take longer than pytest-timeout's default then.
 @pytest.mark.timeout(1200)
+@pytest.mark.parametrize("shard", [f"shard-{index}" for index in range(SHARDS)])
 @settings(
-    max_examples=EXAMPLES,
+    max_examples=-(-EXAMPLES // SHARDS),  # EXAMPLES in all (rounded up to a multiple of SHARDS)
     deadline=None,
     database=None,
     derandomize=True,
@@ -237,7 +244,7 @@ EXAMPLES = int(os.environ.get("PAYSYNC_PROPERTY_EXAMPLES", "40"))  # more for a 
 )
 @given(history=st.lists(steps, min_size=1, max_size=10), pre_existing_count=st.integers(0, 1))
 def test_any_history_ends_with_procore_holding_exactly_what_quickbooks_says(
-    servers: Servers, history: list[tuple[Any, ...]], pre_existing_count: int
+    servers: Servers, shard: str, history: list[tuple[Any, ...]], pre_existing_count: int
 ) -> None:
     note("history:\n" + describe(history, pre_existing_count))
     folder = Path(tempfile.mkdtemp(prefix="paysync-prop-"))

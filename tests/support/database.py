@@ -1,11 +1,17 @@
 """One way to make a test database: `open_test_database(folder, kind)` opens (and migrates) a fresh
 SQLite file in `folder`, or the PostgreSQL server PAYSYNC_TEST_POSTGRES_URL names, emptied first,
 and records the schedule cutoff unless told not to. `database_kinds()` parametrizes a fixture over
-SQLite and, when it is configured, PostgreSQL."""
+SQLite and, when it is configured, PostgreSQL. `postgres_turn()` holds that PostgreSQL database's
+lock: tests marked `postgres` take turns with it (tests/conftest.py), across pytest-xdist workers too."""
 
 from __future__ import annotations
 
+import fcntl
+import hashlib
 import os
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -60,3 +66,22 @@ def current_database() -> Database:
     db = database_proxy.obj
     assert isinstance(db, Database), "no database is open"
     return db
+
+
+def postgres_lock_path(url: str) -> Path:
+    """One lock file per test database (a digest of its URL): the workers of one run, or two runs on
+    the same database, take turns; runs on other databases of the same server do not wait."""
+    digest = hashlib.sha256(url.encode()).hexdigest()[:16]
+    return Path(tempfile.gettempdir()) / f"paysync-test-postgres-{digest}.lock"
+
+
+@contextmanager
+def postgres_turn() -> Iterator[None]:
+    """Waits for, then holds, the lock of the database PAYSYNC_TEST_POSTGRES_URL names: every test
+    that uses it empties it first, so no two may use it at once."""
+    with open(postgres_lock_path(os.environ.get(POSTGRES_URL_ENV, "")), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
