@@ -108,6 +108,7 @@ async def test_f_cycles_the_company_filter_and_the_panes_follow(tmp_path: Path) 
 async def test_the_payment_detail_names_the_company_file(tmp_path: Path) -> None:
     app = make_two_company_app(tmp_path)
     async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)  # the overview (which company files there are) read first, as a person sees it
         await pilot.press("F")
         payments = await on_framing(pilot)
         payments.focus()
