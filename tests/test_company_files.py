@@ -427,6 +427,11 @@ def test_doctor_checks_each_procore_company_a_file_writes_to(bridge: Bridge) -> 
     west.add_client(CLIENT_ID, CLIENT_SECRET)
     west_project = west.add_project("West Yard")
     west.service_account_permissions = {west_project: {"commitments": "admin", "erp_integrations": "admin"}}
+    vendor = west.add_vendor("Acme Concrete", "V-1")
+    closed = west.add_commitment(
+        west_project, "subcontract", "SC-W", "SC-W work", vendor, allow_payments=False
+    )
+    west.add_requisition(west_project, closed, "W-1", 1, "1000.00", None)
     bare = ProcoreState("Without the app", first_id=800_000)  # the app is not installed there
     bridge.serve_companies(west, bare)
     for key, company in (("west", west), ("bare", bare)):
@@ -447,6 +452,10 @@ def test_doctor_checks_each_procore_company_a_file_writes_to(bridge: Bridge) -> 
 
     assert checks[f"Company {west.company_id}"].verdict == "ok"
     assert checks[f"Permissions (project {west_project})"].verdict == "ok"
+    # West's own commitments and invoices are looked at too, in West's company.
+    disabled = checks[f"Payments Issued enabled (company {west.company_id})"]
+    assert disabled.verdict == "fail" and "SC-W" in disabled.why and "Enable Payments" in disabled.fix
+    assert checks[f"Invoice origin ids (company {west.company_id})"].verdict == "warn"
     assert checks[f"Company {bare.company_id}"].verdict == "fail"
     assert "not connected to this company" in checks[f"Company {bare.company_id}"].why
     assert "Install PaySync's Procore app" in checks[f"Company {bare.company_id}"].fix

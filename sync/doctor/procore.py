@@ -8,6 +8,7 @@ Reads only, with short timeouts and one retry: the doctor must answer promptly w
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import datetime
 from itertools import islice
 from typing import Any
@@ -113,7 +114,8 @@ def _other_companies(settings: Settings) -> list[int]:
 
 def _other_company_checks(settings: Settings, token_store: TokenStore | None, company_id: int) -> list[Check]:
     """Another Procore company (`paysync company add --procore-company-id`): the app is installed
-    there (the company is listed to the sign-in) and has the permission on each of its projects."""
+    there (the company is listed to the sign-in), has the permission on each of its projects, Payments
+    Issued is enabled on its commitments with invoices, and its invoices carry origin ids."""
     with doctor_client(settings, token_store, company_id=company_id) as client:
         company = _other_company_check(client)
         if company.verdict == "fail":
@@ -130,7 +132,14 @@ def _other_company_checks(settings: Settings, token_store: TokenStore | None, co
                     _AGAIN,
                 ),
             ]
-        return [company, *(_permission_check(client, project_id) for project_id in projects)]
+        invoices = list(_invoices(client, projects))
+        # The same two checks as for PROCORE_COMPANY_ID's company, named for this one.
+        per_company = [_payments_enabled_check(client, invoices), _origin_id_check(invoices)]
+        return [
+            company,
+            *(_permission_check(client, project_id) for project_id in projects),
+            *(replace(check, name=f"{check.name} (company {company_id})") for check in per_company),
+        ]
 
 
 _AGAIN = "Check Procore's status and the network, then run `paysync doctor` again."
