@@ -78,6 +78,20 @@ def _variants(doc: str, count: int, tag: str) -> list[str]:
     return [doc.replace("<TxnID>", f"<TxnID>{tag}{index}-") for index in range(count)]
 
 
+def _page_setup(pages: int) -> tuple[Context, CheckPayments, list[QuickBooksWork]]:
+    """In the open database: the company file, the step's context, and one work item per page
+    (`pages` timed, plus the one that warms the connection up)."""
+    company = CompanyFile.create(file_key="main")
+    context = Context(company=company, now=NOW, max_returned=1_000_000, fetch_unknown_bills=False)
+    works = [
+        QuickBooksWork.create(
+            file_key="main", kind=WorkKind.PAYMENTS_CHECK, priority=30, requested_by="bench", created_at=NOW
+        )
+        for _ in range(pages + 1)
+    ]
+    return context, CheckPayments(), works
+
+
 def _store_pages(doc: str, folder: Path, run: int, pages: int) -> float:
     """Seconds per page to parse and store `doc` as one page of the check payment query, on a warm
     database (a Web Connector session's connection is: one page was stored before the timing), as
@@ -86,19 +100,7 @@ def _store_pages(doc: str, folder: Path, run: int, pages: int) -> float:
     url = f"sqlite:///{folder / f'ingest-{run}.db'}"
     open_database(url)
     try:
-        company = CompanyFile.create(file_key="main")
-        context = Context(company=company, now=NOW, max_returned=1_000_000, fetch_unknown_bills=False)
-        step = CheckPayments()
-        works = [
-            QuickBooksWork.create(
-                file_key="main",
-                kind=WorkKind.PAYMENTS_CHECK,
-                priority=30,
-                requested_by="bench",
-                created_at=NOW,
-            )
-            for _ in range(pages + 1)
-        ]
+        context, step, works = _page_setup(pages)
         warm, *timed_docs = _variants(doc, pages + 1, f"r{run}p")
         (rs,) = parse_response(warm)
         step.store_page(works[0], rs, context)
@@ -203,19 +205,7 @@ def _capture_page_sql(
     database = open_database(f"sqlite:///{path}")
     statements: list[tuple[str, tuple[object, ...]]] = []
     try:
-        company = CompanyFile.create(file_key="main")
-        context = Context(company=company, now=NOW, max_returned=1_000_000, fetch_unknown_bills=False)
-        step = CheckPayments()
-        works = [
-            QuickBooksWork.create(
-                file_key="main",
-                kind=WorkKind.PAYMENTS_CHECK,
-                priority=30,
-                requested_by="bench",
-                created_at=NOW,
-            )
-            for _ in range(pages + 1)
-        ]
+        context, step, works = _page_setup(pages)
         (first,) = parse_response(docs[0])
         step.store_page(works[0], first, context)
         database.execute_sql("PRAGMA wal_checkpoint(TRUNCATE)")

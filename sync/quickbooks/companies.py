@@ -35,7 +35,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import TypedDict
 
@@ -43,14 +43,11 @@ from storage.db import tuple_rows, write_transaction
 from storage.fields import utc_now
 from storage.models import (
     AuditLog,
-    BillPayment,
-    BillPaymentApplication,
     CompanyFile,
-    PaymentLink,
-    ProcoreWrite,
     QuickBooksWork,
     WebConnectorCredential,
 )
+from storage.queries import payment_status_counts, procore_push_record, queue_counts
 from storage.settings_store import company_cutoff_keys, get_setting, set_setting
 from storage.vocabulary import ErpStatus
 from sync.quickbooks.company_file import company_file_for
@@ -346,14 +343,13 @@ def add_company(
     return entry
 
 
-@dataclass
+@dataclass(frozen=True)
 class UnsyncedWork:
     """What a company file still has to do; `paysync company remove` refuses while there is any."""
 
     queued_queries: int = 0
     payments_waiting: int = 0
     writes_unsettled: int = 0
-    details: list[str] = field(default_factory=list)
 
     @property
     def any(self) -> bool:
@@ -371,31 +367,13 @@ class UnsyncedWork:
 
 
 def unsynced_work(file_key: str) -> UnsyncedWork:
-    work = UnsyncedWork()
-    work.queued_queries = int(
-        QuickBooksWork.select()
-        .where((QuickBooksWork.file_key == file_key) & QuickBooksWork.status.in_(("queued", "in_progress")))
-        .count()
+    """From the figures `paysync status` shows for the file: its queue, its payments waiting (those
+    not planned yet included) and its unconfirmed writes."""
+    return UnsyncedWork(
+        queued_queries=sum(queue_counts(file_key).values()),
+        payments_waiting=payment_status_counts(file_key)[ErpStatus.WAITING.value],
+        writes_unsettled=procore_push_record(file_key)["writes_unsettled"],
     )
-    company = CompanyFile.select(CompanyFile.id).where(CompanyFile.file_key == file_key)
-    work.payments_waiting = int(
-        PaymentLink.select()
-        .join(BillPaymentApplication, on=(PaymentLink.application == BillPaymentApplication.id))
-        .join(BillPayment, on=(BillPaymentApplication.payment == BillPayment.id))
-        .where(
-            BillPayment.company_file.in_(company)
-            & (PaymentLink.erp_status == ErpStatus.WAITING.value)
-            & PaymentLink.procore_payment_id.is_null(True)
-        )
-        .count()
-    )
-    prefix = f"qbd:{file_key}:"
-    work.writes_unsettled = int(
-        ProcoreWrite.select()
-        .where(ProcoreWrite.origin_id.startswith(prefix) & ProcoreWrite.status.in_(("intent", "unknown")))
-        .count()
-    )
-    return work
 
 
 @dataclass(frozen=True)
@@ -475,16 +453,6 @@ def procore_companies(settings: Settings) -> list[int | None]:
     """The Procore companies the active company files write to: None (PROCORE_COMPANY_ID's) first,
     then the others by id."""
     return [wanted.company_id for wanted in procore_imports(settings)]
-
-
-def removed_file_keys() -> set[str]:
-    """The company files removed with `paysync company remove` (the push leaves their payments alone)."""
-    return {
-        str(key)
-        for (key,) in tuple_rows(
-            CompanyFile.select(CompanyFile.file_key).where(CompanyFile.removed_at.is_null(False))
-        )
-    }
 
 
 def active_file_keys(settings: Settings) -> list[str]:
